@@ -1,0 +1,250 @@
+import Docker from "dockerode";
+import { PassThrough, type Duplex } from "node:stream";
+import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container-spec.js";
+import { UserFacingError } from "../../core/errors.js";
+import type { ExecPlan } from "../../core/exec-plan.js";
+import { readTarFiles, writeTar, type TarEntry } from "../../core/tar.js";
+import type { ContainerRuntime, ExecSession, ManagedContainer } from "./runtime.js";
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
+}
+
+function toManaged(c: { Id: string; Names?: string[]; Name?: string; Labels?: Record<string, string>; running: boolean }): ManagedContainer {
+  const labels = c.Labels ?? {};
+  const name = (c.Name ?? c.Names?.[0] ?? "").replace(/^\//, "");
+  return { id: c.Id, name, user: labels[LABEL.user] ?? "", project: labels[LABEL.project] ?? "", running: c.running, specHash: labels[LABEL.specHash] ?? "", labels };
+}
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
+  return Buffer.concat(chunks);
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  private readonly docker: Docker;
+
+  constructor(socketPath = "/var/run/docker.sock") {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw new UserFacingError("docker-down", "the container engine on this node is not answering", String(err));
+    }
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  async listManaged(instance: string): Promise<ManagedContainer[]> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${instance}`] } });
+    return list.map((c) => toManaged({ ...c, running: c.State === "running" }));
+  }
+
+  async inspectByName(name: string): Promise<ManagedContainer | null> {
+    try {
+      const info = await this.docker.getContainer(name).inspect();
+      return toManaged({ Id: info.Id, Name: info.Name, Labels: info.Config.Labels, running: info.State.Running });
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    const found = await this.docker.listNetworks({ filters: { name: [spec.name] } });
+    const exact = found.filter((n) => n.Name === spec.name);
+    // Engine < 25 can end up with duplicate names after concurrent creates by other clients; keep one.
+    for (const extra of exact.slice(1)) await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
+    if (exact.length > 0) return;
+    await this.docker.createNetwork({
+      Name: spec.name,
+      Driver: "bridge",
+      CheckDuplicate: true,
+      Labels: { ...spec.labels },
+      // No container-to-container traffic on the bridge, even between one user's own containers.
+      Options: { "com.docker.network.bridge.enable_icc": "false" },
+    });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
+  }
+
+  async listNetworks(instance: string): Promise<string[]> {
+    const nets = await this.docker.listNetworks({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${instance}`] } });
+    return nets.map((n) => n.Name);
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    if (!(await this.imageExists(spec.image))) {
+      throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+    }
+    const c = await this.docker.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Hostname: spec.hostname,
+      Labels: { ...spec.labels },
+      // Keep-alive process; tini (Init) reaps whatever the sessions leave behind.
+      Entrypoint: ["sleep"],
+      Cmd: ["infinity"],
+      User: "0:0",
+      Tty: false,
+      OpenStdin: false,
+      NetworkDisabled: false,
+      HostConfig: {
+        NetworkMode: spec.network,
+        Init: true,
+        CapDrop: ["ALL"],
+        CapAdd: [...spec.capAdd],
+        SecurityOpt: ["no-new-privileges:true"],
+        PidsLimit: spec.pidsLimit,
+        Memory: spec.memoryBytes,
+        MemorySwap: spec.memoryBytes,
+        NanoCpus: Math.round(spec.cpus * 1e9),
+        IpcMode: "private",
+        Privileged: false,
+        ReadonlyRootfs: false,
+        RestartPolicy: { Name: "no" },
+        Runtime: spec.runtime,
+        LogConfig: { Type: "none", Config: {} },
+        Mounts: [],
+      },
+    });
+    return c.id;
+  }
+
+  async readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    for (const p of paths) {
+      try {
+        const stream = await this.docker.getContainer(id).getArchive({ path: p });
+        const files = readTarFiles(await collect(stream));
+        const base = p.split("/").pop() ?? p;
+        const data = files.get(base);
+        if (data) out.set(p, data);
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    }
+    return out;
+  }
+
+  async pathExists(id: string, path: string): Promise<boolean> {
+    try {
+      await this.docker.getContainer(id).infoArchive({ path });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw err;
+    }
+  }
+
+  async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
+    await this.docker.getContainer(id).putArchive(writeTar(entries), { path: "/" });
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (statusCode(err) !== 304) throw err; // 304: already running
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+    }
+  }
+
+  async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
+    const exec = await this.docker.getContainer(id).exec({
+      Cmd: [...plan.argv],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: plan.tty,
+      Env: [...plan.env],
+      User: plan.user,
+      WorkingDir: plan.workdir,
+      Privileged: false,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: true, Tty: plan.tty })) as Duplex;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    if (plan.tty) {
+      stream.pipe(stdout);
+      stderr.end();
+    } else {
+      this.docker.modem.demuxStream(stream, stdout, stderr);
+      stream.on("end", () => {
+        stdout.end();
+        stderr.end();
+      });
+    }
+    let hostPid: number | undefined;
+    const pidOf = async (): Promise<number | undefined> => {
+      if (hostPid === undefined) {
+        const info = await exec.inspect();
+        if (info.Running && info.Pid > 0) hostPid = info.Pid;
+      }
+      return hostPid;
+    };
+    const streamEnded = new Promise<void>((resolve) => {
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+      stream.once("error", () => resolve());
+    });
+    const exited = (async () => {
+      await streamEnded;
+      // The hijacked stream can end a moment before the engine records the exit code.
+      for (let i = 0; i < 100; i++) {
+        const info = await exec.inspect();
+        if (!info.Running) return info.ExitCode ?? 255;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return 255;
+    })();
+    // Learn the pid early so a disconnect can still signal the process.
+    void pidOf().catch(() => undefined);
+    return {
+      stdin: stream,
+      stdout,
+      stderr,
+      exited,
+      resize: async (cols, rows) => {
+        await exec.resize({ h: rows, w: cols }).catch(() => undefined);
+      },
+      signal: async (signal) => {
+        // Docker has no exec-kill API. The daemon runs in the host pid namespace, so it signals the
+        // exec'd process by its host pid (runc; with gVisor the process is inside the sandbox and
+        // the session ends when the client's connection closes).
+        const pid = await pidOf().catch(() => undefined);
+        if (pid === undefined) return;
+        try {
+          process.kill(pid, signal);
+        } catch {
+          /* already gone */
+        }
+      },
+    };
+  }
+}

@@ -1,0 +1,51 @@
+import type { Readable, Writable } from "node:stream";
+import type { ContainerSpec, NetworkSpec } from "../../core/container-spec.js";
+import type { ExecPlan } from "../../core/exec-plan.js";
+import type { TarEntry } from "../../core/tar.js";
+
+/**
+ * The daemon's narrow port to a container engine, in our own types only: callers never see a
+ * dockerode object. The Docker adapter and the in-memory fake both pass test/conformance.
+ */
+export interface ManagedContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly user: string;
+  readonly project: string;
+  readonly running: boolean;
+  readonly specHash: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ExecSession {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Empty (ends at once) for a TTY exec: the PTY merges stderr into stdout. */
+  readonly stderr: Readable;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Deliver a signal to the exec'd process; a no-op once it has exited. */
+  signal(signal: NodeJS.Signals): Promise<void>;
+  /** Resolves with the exit code once the process has exited and its output is drained. */
+  readonly exited: Promise<number>;
+}
+
+export interface ContainerRuntime {
+  ping(): Promise<void>;
+  imageExists(image: string): Promise<boolean>;
+  listManaged(instance: string): Promise<ManagedContainer[]>;
+  /** Find one container by exact name, or null. */
+  inspectByName(name: string): Promise<ManagedContainer | null>;
+  /** Create the network unless one with this name exists; removes accidental duplicates. */
+  ensureNetwork(spec: NetworkSpec): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+  listNetworks(instance: string): Promise<string[]>;
+  create(spec: ContainerSpec): Promise<string>;
+  /** Read files from a container's filesystem (works before start); missing paths are absent. */
+  readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>>;
+  pathExists(id: string, path: string): Promise<boolean>;
+  /** Write entries relative to `/` (works before start). */
+  writeFiles(id: string, entries: readonly TarEntry[]): Promise<void>;
+  start(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  exec(id: string, plan: ExecPlan): Promise<ExecSession>;
+}

@@ -1,0 +1,202 @@
+import { PassThrough } from "node:stream";
+import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container-spec.js";
+import { UserFacingError } from "../../core/errors.js";
+import type { ExecPlan } from "../../core/exec-plan.js";
+import type { TarEntry } from "../../core/tar.js";
+import type { ContainerRuntime, ExecSession, ManagedContainer } from "../docker/runtime.js";
+
+/**
+ * In-memory container engine for unit tests of the daemon's lifecycle logic. It passes the same
+ * conformance suite as DockerRuntime (test/conformance). Its exec understands a deliberately tiny
+ * shell: `sh -c` scripts of `;`-separated `echo [-n] WORDS [>&2]`, `exit N` and `cat`.
+ */
+interface FakeContainer {
+  id: string;
+  spec: ContainerSpec;
+  running: boolean;
+  files: Map<string, Buffer>;
+}
+
+export class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, FakeContainer>();
+  readonly networks = new Map<string, NetworkSpec>();
+  /** Counters so tests can assert "exactly one create" under concurrency. */
+  readonly calls = { create: 0, createNetwork: 0, remove: 0, start: 0 };
+  private seq = 0;
+  down = false;
+
+  constructor(readonly images: Map<string, Map<string, Buffer>> = new Map()) {}
+
+  private check(): void {
+    if (this.down) throw new UserFacingError("docker-down", "the container engine on this node is not answering");
+  }
+
+  private async tick(): Promise<void> {
+    // Yield like a real engine round trip, so races in callers are exercised.
+    await new Promise((r) => setImmediate(r));
+  }
+
+  async ping(): Promise<void> {
+    this.check();
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    this.check();
+    return this.images.has(image);
+  }
+
+  private view(c: FakeContainer): ManagedContainer {
+    return { id: c.id, name: c.spec.name, user: c.spec.labels[LABEL.user] ?? "", project: c.spec.labels[LABEL.project] ?? "", running: c.running, specHash: c.spec.labels[LABEL.specHash] ?? "", labels: c.spec.labels };
+  }
+
+  async listManaged(instance: string): Promise<ManagedContainer[]> {
+    this.check();
+    await this.tick();
+    return [...this.containers.values()].filter((c) => c.spec.labels[LABEL.managed] === "true" && c.spec.labels[LABEL.instance] === instance).map((c) => this.view(c));
+  }
+
+  async inspectByName(name: string): Promise<ManagedContainer | null> {
+    this.check();
+    await this.tick();
+    const c = [...this.containers.values()].find((x) => x.spec.name === name);
+    return c ? this.view(c) : null;
+  }
+
+  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+    this.check();
+    await this.tick();
+    if (this.networks.has(spec.name)) return;
+    this.calls.createNetwork++;
+    this.networks.set(spec.name, spec);
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    this.check();
+    this.networks.delete(name);
+  }
+
+  async listNetworks(instance: string): Promise<string[]> {
+    this.check();
+    return [...this.networks.values()].filter((n) => n.labels[LABEL.instance] === instance).map((n) => n.name);
+  }
+
+  async create(spec: ContainerSpec): Promise<string> {
+    this.check();
+    await this.tick();
+    const image = this.images.get(spec.image);
+    if (!image) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`);
+    if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw new Error(`Conflict. The container name "/${spec.name}" is already in use`);
+    this.calls.create++;
+    const id = `fake${(++this.seq).toString(16).padStart(12, "0")}`;
+    this.containers.set(id, { id, spec, running: false, files: new Map(image) });
+    return id;
+  }
+
+  private get(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw Object.assign(new Error(`No such container: ${id}`), { statusCode: 404 });
+    return c;
+  }
+
+  async readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>> {
+    this.check();
+    const c = this.get(id);
+    const out = new Map<string, Buffer>();
+    for (const p of paths) {
+      const f = c.files.get(p);
+      if (f) out.set(p, f);
+    }
+    return out;
+  }
+
+  async pathExists(id: string, path: string): Promise<boolean> {
+    this.check();
+    const c = this.get(id);
+    return c.files.has(path) || [...c.files.keys()].some((k) => k.startsWith(path.replace(/\/$/, "") + "/"));
+  }
+
+  async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
+    this.check();
+    const c = this.get(id);
+    for (const e of entries) {
+      const path = "/" + e.path.replace(/^\/+/, "").replace(/\/$/, "");
+      if (e.type === "file") c.files.set(path, Buffer.from(e.data ?? Buffer.alloc(0)));
+      else c.files.set(path + "/", Buffer.alloc(0));
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    this.check();
+    await this.tick();
+    this.calls.start++;
+    this.get(id).running = true;
+  }
+
+  async remove(id: string): Promise<void> {
+    this.check();
+    await this.tick();
+    if (this.containers.delete(id)) this.calls.remove++;
+  }
+
+  /** Test hook: what `docker stop` would do. */
+  stop(id: string): void {
+    this.get(id).running = false;
+  }
+
+  async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
+    this.check();
+    const c = this.get(id);
+    if (!c.running) throw Object.assign(new Error(`Container ${id} is not running`), { statusCode: 409 });
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    const script = plan.argv[plan.argv.length - 2] === "-c" ? (plan.argv[plan.argv.length - 1] ?? "") : "";
+    let killed: NodeJS.Signals | null = null;
+    let wake: () => void = () => undefined;
+    const exited = (async (): Promise<number> => {
+      await this.tick();
+      for (const raw of script.split(";")) {
+        const cmd = raw.trim();
+        if (killed) break;
+        if (cmd === "") continue;
+        const exit = /^exit (\d+)$/.exec(cmd);
+        if (exit) {
+          stdout.end();
+          stderr.end();
+          return Number(exit[1]);
+        }
+        const echo = /^echo( -n)? (.*?)( >&2)?$/.exec(cmd);
+        if (echo) {
+          (echo[3] ? stderr : stdout).write((echo[2] ?? "") + (echo[1] ? "" : "\n"));
+          continue;
+        }
+        if (cmd === "cat") {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            stdin.on("data", (d: Buffer) => stdout.write(d));
+            stdin.on("end", resolve);
+          });
+          continue;
+        }
+        stderr.write(`fake sh: ${cmd.split(" ")[0]}: not found\n`);
+        stdout.end();
+        stderr.end();
+        return 127;
+      }
+      stdout.end();
+      stderr.end();
+      return killed === "SIGKILL" ? 137 : killed ? 129 : 0;
+    })();
+    return {
+      stdin,
+      stdout,
+      stderr,
+      exited,
+      resize: async () => undefined,
+      signal: async (sig) => {
+        killed = sig;
+        wake();
+      },
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import { DockerRuntime } from "../../adapters/docker/docker-runtime.js";
+import { UserFacingError } from "../../core/errors.js";
+import { Daemon } from "../../daemon/daemon.js";
+import { stderrLogger } from "../../daemon/log.js";
+import { parseFlags } from "../args.js";
+import type { Command } from "../command.js";
+
+export const daemonCommand: Command = {
+  name: "daemon",
+  summary: "run the node daemon (podspawnd) in the foreground: the only Docker client",
+  usage: `Usage: podspawn daemon [--docker-socket PATH]
+
+Runs as root (systemd unit <instance>d.service on hosts). Listens on
+/run/<instance>/u/<user>/spawn.sock for each registered user and on
+/run/<instance>/control.sock (root only). Reads /etc/<instance>/config.yaml
+(re-read on SIGHUP and on 'podspawn add-user'/'sync'). Logs to stderr.
+Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.
+
+Flags:
+  --docker-socket PATH   Docker Engine socket (default /var/run/docker.sock)
+`,
+  async run(argv, io) {
+    const { values } = parseFlags("daemon", argv, { "docker-socket": { type: "string" } });
+    if (process.getuid?.() !== 0) throw new UserFacingError("not-root", "the daemon must run as root (it owns the Docker socket and the per-user sockets)");
+    const daemon = new Daemon({ layout: io.layout, runtime: new DockerRuntime(values["docker-socket"] ?? "/var/run/docker.sock"), log: stderrLogger(io.stderr) });
+    await daemon.start();
+    await new Promise<void>((resolve) => {
+      process.once("SIGTERM", resolve);
+      process.once("SIGINT", resolve);
+      process.on("SIGHUP", () => void daemon.reload());
+    });
+    await daemon.stop();
+    return 0;
+  },
+};

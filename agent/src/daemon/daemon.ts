@@ -1,0 +1,111 @@
+import { appendFile, mkdir, readFile, rm, writeFile, watch } from "node:fs/promises";
+import type { Server } from "node:net";
+import { parse as parseYaml } from "yaml";
+import { InputError } from "../core/errors.js";
+import type { Layout } from "../core/layout.js";
+import { DEFAULT_NODE_CONFIG, parseNodeConfig, type NodeConfig } from "../core/node-config.js";
+import type { ContainerRuntime } from "../adapters/docker/runtime.js";
+import { listenControl } from "./control-server.js";
+import { Environments } from "./environments.js";
+import type { Logger } from "./log.js";
+import { ensureMetadataBlock } from "./metadata-firewall.js";
+import { handleSession } from "./session.js";
+import { UserSockets } from "./user-sockets.js";
+
+export async function loadNodeConfig(file: string): Promise<NodeConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return DEFAULT_NODE_CONFIG;
+    throw err;
+  }
+  try {
+    return parseNodeConfig(parseYaml(text));
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(`${file}: ${err.field}`, err.problem, err.allowed);
+    throw new InputError(file, `is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
+
+export interface DaemonOptions {
+  readonly layout: Layout;
+  readonly runtime: ContainerRuntime;
+  readonly log: Logger;
+  /** Re-scan the registry this often even without a notification. @default 10 s */
+  readonly rescanMs?: number;
+}
+
+/** The running node daemon. `start()` returns once every socket is listening. */
+export class Daemon {
+  private config: NodeConfig = DEFAULT_NODE_CONFIG;
+  private control: Server | null = null;
+  private readonly sockets: UserSockets;
+  readonly environments: Environments;
+  private rescan: NodeJS.Timeout | null = null;
+  private readonly abort = new AbortController();
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: DaemonOptions) {
+    const { layout, runtime, log } = opts;
+    this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log });
+    const audit = (record: Record<string, unknown>): void => {
+      const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
+      appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
+    };
+    this.sockets = new UserSockets(layout, (socket, user) => handleSession(socket, user, { runtime, environments: this.environments, config: () => this.config, log, audit }), log);
+  }
+
+  async start(): Promise<void> {
+    const { layout, log, runtime } = this.opts;
+    this.config = await loadNodeConfig(layout.configFile);
+    await mkdir(layout.runDir, { recursive: true, mode: 0o755 });
+    await mkdir(layout.stateDir, { recursive: true, mode: 0o700 });
+    let recovered = 0;
+    try {
+      await runtime.ping();
+      recovered = await this.environments.recover();
+    } catch (err) {
+      log({ kind: "warning", message: `container engine not reachable at start; sessions will fail until it is: ${String(err)}` });
+    }
+    await ensureMetadataBlock(log);
+    await this.reload();
+    this.control = await listenControl(layout.controlSocket, { reload: () => this.reload(), environments: this.environments });
+    await writeFile(layout.pidFile, `${process.pid}\n`, { mode: 0o644 });
+    this.rescan = setInterval(() => void this.reload(), this.opts.rescanMs ?? 10_000);
+    this.rescan.unref();
+    void this.watchRegistry();
+    log({ kind: "started", instance: layout.instance, users: this.sockets.users().length, containers: recovered });
+  }
+
+  /** Re-read config and the key registry; serialised so overlapping triggers do not race. */
+  reload(): Promise<void> {
+    this.syncing = this.syncing.then(async () => {
+      try {
+        this.config = await loadNodeConfig(this.opts.layout.configFile);
+      } catch (err) {
+        this.opts.log({ kind: "error", message: "config not reloaded, keeping the previous one", detail: String(err) });
+      }
+      await this.sockets.sync().catch((err: unknown) => this.opts.log({ kind: "error", message: "user socket sync failed", detail: String(err) }));
+    });
+    return this.syncing;
+  }
+
+  private async watchRegistry(): Promise<void> {
+    try {
+      for await (const _ of watch(this.opts.layout.usersDir, { signal: this.abort.signal })) void this.reload();
+    } catch {
+      /* aborted, or the dir does not exist yet: the periodic rescan covers it */
+    }
+  }
+
+  /** Stop listening. Containers stay: a restarted daemon adopts them from their labels. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    if (this.rescan) clearInterval(this.rescan);
+    await this.sockets.close();
+    if (this.control) await new Promise<void>((resolve) => this.control?.close(() => resolve()));
+    await rm(this.opts.layout.pidFile, { force: true });
+    await rm(this.opts.layout.controlSocket, { force: true });
+  }
+}

@@ -1,0 +1,231 @@
+import { containerName, containerSpec, networkSpec, type ContainerSpec } from "../core/container-spec.js";
+import { planAccount } from "../core/container-account.js";
+import type { ContainerAccount } from "../core/exec-plan.js";
+import { KeyedLock } from "../core/keyed-lock.js";
+import type { NodeConfig } from "../core/node-config.js";
+import type { ContainerRuntime, ManagedContainer } from "../adapters/docker/runtime.js";
+import type { Logger } from "./log.js";
+
+/** Never attach a session to a container labelled for someone else, whatever its name says. */
+function assertOwned(c: ManagedContainer, user: string, project: string): void {
+  if (c.user !== user || c.project !== project) {
+    throw new Error(`container ${c.name} is labelled for ${c.user}/${c.project}, not ${user}/${project}`);
+  }
+}
+
+/** A live (user, project) environment as the daemon sees it. */
+export interface Environment {
+  readonly key: string;
+  readonly user: string;
+  readonly project: string;
+  containerId: string;
+  account: ContainerAccount | null;
+  sessions: number;
+  createdAt: number;
+  graceTimer: NodeJS.Timeout | null;
+  lifetimeTimer: NodeJS.Timeout | null;
+}
+
+export interface EnvironmentsOptions {
+  readonly instance: string;
+  readonly runtime: ContainerRuntime;
+  readonly config: () => NodeConfig;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/**
+ * Owns the lifecycle of containers and networks: create or reattach under a per-user lock, count
+ * live sessions, and remove after the grace period once the last session has gone. Docker labels
+ * are the source of truth; `recover()` rebuilds this table from them after a restart.
+ */
+export class Environments {
+  private readonly table = new Map<string, Environment>();
+  private readonly lock = new KeyedLock();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: EnvironmentsOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  static key(user: string, project: string): string {
+    return `${user}/${project}`;
+  }
+
+  list(): readonly Environment[] {
+    return [...this.table.values()];
+  }
+
+  /** After a daemon restart: adopt what Docker has; nothing is connected, so start grace timers. */
+  async recover(): Promise<number> {
+    const found = await this.opts.runtime.listManaged(this.opts.instance);
+    for (const c of found) {
+      if (!c.user || !c.project) continue;
+      const env = this.adopt(c);
+      this.scheduleRemoval(env);
+    }
+    return found.length;
+  }
+
+  private adopt(c: ManagedContainer): Environment {
+    const key = Environments.key(c.user, c.project);
+    const env: Environment = { key, user: c.user, project: c.project, containerId: c.id, account: null, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null };
+    this.table.set(key, env);
+    return env;
+  }
+
+  /**
+   * Make sure the container for (user, project) exists and runs, and count one more session on it.
+   * The per-user lock serialises concurrent first logins (and the per-user network creation).
+   */
+  async acquire(user: string, project: string): Promise<Environment> {
+    return this.lock.run(user, async () => {
+      const key = Environments.key(user, project);
+      const config = this.opts.config();
+      const spec = containerSpec(this.opts.instance, user, project, config);
+      let env = this.table.get(key);
+      if (env) {
+        this.cancelRemoval(env);
+        env.sessions++;
+        try {
+          await this.ensureRunning(env, spec);
+          return env;
+        } catch (err) {
+          env.sessions--;
+          throw err;
+        }
+      }
+      const existing = await this.opts.runtime.inspectByName(spec.name);
+      if (existing) assertOwned(existing, user, project);
+      await this.opts.runtime.ensureNetwork(networkSpec(this.opts.instance, user));
+      if (existing && existing.specHash !== spec.labels["podspawn.spec-hash"]) {
+        // Config changed while nobody was connected: recreate rather than run with stale limits.
+        await this.opts.runtime.remove(existing.id);
+        this.opts.log({ kind: "container-removed", user, project, container: existing.name, reason: "config-changed" });
+      } else if (existing) {
+        env = this.adopt(existing);
+      }
+      if (!env) env = await this.createFresh(user, project, spec);
+      env.sessions++;
+      try {
+        await this.ensureRunning(env, spec);
+      } catch (err) {
+        env.sessions--;
+        throw err;
+      }
+      this.armLifetime(env, config);
+      return env;
+    });
+  }
+
+  private async createFresh(user: string, project: string, spec: ContainerSpec): Promise<Environment> {
+    const t0 = this.now();
+    const id = await this.opts.runtime.create(spec);
+    const files = await this.opts.runtime.readFiles(id, ["/etc/passwd", "/etc/group"]);
+    const hasBash = await this.opts.runtime.pathExists(id, "/bin/bash");
+    const plan = planAccount(user, files.get("/etc/passwd")?.toString("utf8") ?? "root:x:0:0:root:/root:/bin/sh\n", files.get("/etc/group")?.toString("utf8") ?? "root:x:0:\n", hasBash);
+    const a = plan.account;
+    await this.opts.runtime.writeFiles(id, [
+      ...(plan.passwd !== null ? [{ path: "etc/passwd", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.passwd) }] : []),
+      ...(plan.group !== null ? [{ path: "etc/group", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.group) }] : []),
+      { path: a.home.replace(/^\//, ""), type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
+    ]);
+    const env: Environment = { key: Environments.key(user, project), user, project, containerId: id, account: a, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null };
+    this.table.set(env.key, env);
+    this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
+    return env;
+  }
+
+  private async ensureRunning(env: Environment, spec: ContainerSpec): Promise<void> {
+    const c = await this.opts.runtime.inspectByName(spec.name);
+    if (!c) {
+      // Removed behind our back: forget it and build a new one.
+      const fresh = await this.createFresh(env.user, env.project, spec);
+      env.containerId = fresh.containerId;
+      env.account = fresh.account;
+      this.table.set(env.key, env);
+    } else {
+      assertOwned(c, env.user, env.project);
+      env.containerId = c.id;
+    }
+    if (!c || !c.running) {
+      await this.opts.runtime.start(env.containerId);
+      this.opts.log({ kind: "container-started", user: env.user, project: env.project, container: spec.name });
+    }
+    if (!env.account) env.account = await this.readAccount(env);
+  }
+
+  private async readAccount(env: Environment): Promise<ContainerAccount> {
+    const files = await this.opts.runtime.readFiles(env.containerId, ["/etc/passwd", "/etc/group"]);
+    const hasBash = await this.opts.runtime.pathExists(env.containerId, "/bin/bash");
+    return planAccount(env.user, files.get("/etc/passwd")?.toString("utf8") ?? "", files.get("/etc/group")?.toString("utf8") ?? "", hasBash).account;
+  }
+
+  /** One session ended (for any reason: exit, disconnect, kill -9 of the client). */
+  release(env: Environment): void {
+    env.sessions = Math.max(0, env.sessions - 1);
+    if (env.sessions === 0) this.scheduleRemoval(env);
+  }
+
+  private cancelRemoval(env: Environment): void {
+    if (env.graceTimer) clearTimeout(env.graceTimer);
+    env.graceTimer = null;
+  }
+
+  private scheduleRemoval(env: Environment): void {
+    this.cancelRemoval(env);
+    const config = this.opts.config();
+    const ms = config.session.mode === "destroy-on-disconnect" ? 0 : config.session.gracePeriodMs;
+    this.opts.log({ kind: "grace-scheduled", user: env.user, project: env.project, ms });
+    env.graceTimer = setTimeout(() => {
+      env.graceTimer = null;
+      void this.removeIfIdle(env, "grace-expired");
+    }, ms);
+    env.graceTimer.unref();
+  }
+
+  private armLifetime(env: Environment, config: NodeConfig): void {
+    if (config.session.maxLifetimeMs <= 0 || env.lifetimeTimer) return;
+    env.lifetimeTimer = setTimeout(() => void this.destroy(env, "max-lifetime"), config.session.maxLifetimeMs);
+    env.lifetimeTimer.unref();
+  }
+
+  private async removeIfIdle(env: Environment, reason: string): Promise<void> {
+    await this.lock.run(env.user, async () => {
+      if (env.sessions > 0 || this.table.get(env.key) !== env) return;
+      await this.removeLocked(env, reason);
+    });
+  }
+
+  /** Remove now, sessions or not (max lifetime, admin eviction). */
+  async destroy(env: Environment, reason: string): Promise<void> {
+    await this.lock.run(env.user, async () => {
+      if (this.table.get(env.key) !== env) return;
+      await this.removeLocked(env, reason);
+    });
+  }
+
+  private async removeLocked(env: Environment, reason: string): Promise<void> {
+    this.cancelRemoval(env);
+    if (env.lifetimeTimer) clearTimeout(env.lifetimeTimer);
+    this.table.delete(env.key);
+    try {
+      await this.opts.runtime.remove(env.containerId);
+      this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
+      if (![...this.table.values()].some((e) => e.user === env.user)) {
+        const net = networkSpec(this.opts.instance, env.user).name;
+        await this.opts.runtime.removeNetwork(net);
+        this.opts.log({ kind: "network-removed", network: net });
+      }
+    } catch (err) {
+      this.opts.log({ kind: "error", message: `removing ${env.key} failed`, detail: String(err) });
+    }
+  }
+
+  /** Remove every environment of a user (remove-user --force). */
+  async evict(user: string): Promise<number> {
+    const mine = [...this.table.values()].filter((e) => e.user === user);
+    for (const env of mine) await this.destroy(env, "evicted");
+    return mine.length;
+  }
+}

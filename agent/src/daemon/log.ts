@@ -1,0 +1,35 @@
+/**
+ * Daemon log events: one typed union, formatted in one place, written to stderr (journald under
+ * systemd). Nothing here ever reaches a user's session streams.
+ */
+export type DaemonEvent =
+  | { kind: "started"; instance: string; users: number; containers: number }
+  | { kind: "listening"; user: string }
+  | { kind: "unlistening"; user: string }
+  | { kind: "session-start"; user: string; project: string; sessionId: number; exec: string; tty: boolean }
+  | { kind: "session-end"; user: string; project: string; sessionId: number; exitCode: number | null; reason: string }
+  | { kind: "container-created"; user: string; project: string; container: string; ms: number }
+  | { kind: "container-started"; user: string; project: string; container: string }
+  | { kind: "container-removed"; user: string; project: string; container: string; reason: string }
+  | { kind: "network-created"; network: string }
+  | { kind: "network-removed"; network: string }
+  | { kind: "grace-scheduled"; user: string; project: string; ms: number }
+  | { kind: "refused"; user: string; reason: string }
+  | { kind: "warning"; message: string }
+  | { kind: "error"; message: string; detail?: string };
+
+export type Logger = (event: DaemonEvent) => void;
+
+export function formatEvent(event: DaemonEvent, now = new Date()): string {
+  const { kind, ...fields } = event;
+  const kv = Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === "string" && /[\s"=]/.test(v) ? JSON.stringify(v) : String(v)}`)
+    .join(" ");
+  return `${now.toISOString()} ${kind}${kv ? " " + kv : ""}\n`;
+}
+
+export function stderrLogger(stream: NodeJS.WritableStream = process.stderr): Logger {
+  return (event) => {
+    stream.write(formatEvent(event));
+  };
+}

@@ -1,0 +1,179 @@
+import type { Socket } from "node:net";
+import { describeError, InputError, UserFacingError } from "../core/errors.js";
+import { planExec } from "../core/exec-plan.js";
+import { encodeData, encodeFrame, FrameDecoder, FrameType, type Frame } from "../core/frames.js";
+import { parseResize, parseSessionRequest, parseSignal } from "../core/session-request.js";
+import type { ContainerRuntime, ExecSession } from "../adapters/docker/runtime.js";
+import type { Environments } from "./environments.js";
+import type { Logger } from "./log.js";
+import type { NodeConfig } from "../core/node-config.js";
+
+export interface SessionDeps {
+  readonly runtime: ContainerRuntime;
+  readonly environments: Environments;
+  readonly config: () => NodeConfig;
+  readonly log: Logger;
+  readonly audit: (record: Record<string, unknown>) => void;
+}
+
+let nextSessionId = 1;
+
+/** How long a process gets after SIGHUP before SIGKILL when its client went away. */
+const HANGUP_KILL_MS = 2000;
+
+/**
+ * One spawn connection = one session. The user is the one whose socket accepted the connection
+ * (the OS decided who may connect), never anything the client says. A session ends when the
+ * process exits or when the connection closes, whichever comes first; either way the count drops
+ * exactly once, so a kill -9'd spawn leaks nothing.
+ */
+export function handleSession(socket: Socket, user: string, deps: SessionDeps): void {
+  const id = nextSessionId++;
+  const decoder = new FrameDecoder();
+  let exec: ExecSession | null = null;
+  let started = false;
+  let finished = false;
+  let releaseEnv: (() => void) | null = null;
+  const pendingInput: Frame[] = [];
+  let project = "";
+  let helloSeen = false;
+
+  const send = (type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer | string): boolean => {
+    if (socket.destroyed) return false;
+    return socket.write(encodeFrame(type, payload));
+  };
+
+  const finish = (exitCode: number | null, reason: string): void => {
+    if (finished) return;
+    finished = true;
+    if (releaseEnv) releaseEnv();
+    if (started) {
+      deps.log({ kind: "session-end", user, project, sessionId: id, exitCode, reason });
+      deps.audit({ event: "session-end", user, project, session: id, exitCode, reason });
+    }
+  };
+
+  const fail = (err: unknown): void => {
+    const message = err instanceof InputError || err instanceof UserFacingError ? err.message : "internal error starting the session (the node's admin can see the details in the daemon log)";
+    if (!(err instanceof InputError)) deps.log({ kind: "error", message: `session ${id} for ${user} failed`, detail: describeError(err) });
+    send(FrameType.Error, JSON.stringify({ message }));
+    socket.end();
+    finish(null, "error");
+  };
+
+  const onInput = (frame: Frame): void => {
+    if (!exec) {
+      pendingInput.push(frame);
+      return;
+    }
+    switch (frame.type) {
+      case FrameType.Stdin:
+        if (!exec.stdin.write(frame.payload)) {
+          socket.pause();
+          exec.stdin.once("drain", () => socket.resume());
+        }
+        break;
+      case FrameType.StdinEof:
+        exec.stdin.end();
+        break;
+      case FrameType.Resize: {
+        const { cols, rows } = parseResize(JSON.parse(frame.payload.toString("utf8")));
+        void exec.resize(cols, rows);
+        break;
+      }
+      case FrameType.Signal: {
+        const sig = parseSignal(frame.payload.toString("utf8"));
+        if (sig) void exec.signal(sig);
+        break;
+      }
+    }
+  };
+
+  const start = async (helloPayload: Buffer): Promise<void> => {
+    const req = parseSessionRequest(JSON.parse(helloPayload.toString("utf8")));
+    project = req.project;
+    await deps.runtime.ping();
+    const env = await deps.environments.acquire(user, req.project);
+    let released = false;
+    releaseEnv = () => {
+      if (!released) {
+        released = true;
+        deps.environments.release(env);
+      }
+    };
+    // The client may have gone while we were creating the container: give the count back now.
+    if (finished || socket.destroyed) {
+      releaseEnv();
+      finish(null, "client-gone");
+      return;
+    }
+    if (!env.account) throw new Error("environment has no account");
+    const plan = planExec(req, env.account, deps.config().sftpSubsystems);
+    exec = await deps.runtime.exec(env.containerId, plan);
+    started = true;
+    deps.log({ kind: "session-start", user, project, sessionId: id, exec: plan.kind, tty: plan.tty });
+    deps.audit({ event: "session-start", user, project, session: id, kind: plan.kind, tty: plan.tty, command: plan.kind === "command" ? req.command : undefined });
+    if (finished || socket.destroyed) {
+      await exec.signal("SIGKILL");
+      releaseEnv();
+      finish(null, "client-gone");
+      return;
+    }
+    const relay = (stream: NodeJS.ReadableStream, type: typeof FrameType.Stdout | typeof FrameType.Stderr): Promise<void> =>
+      new Promise((resolve) => {
+        stream.on("data", (chunk: Buffer) => {
+          let ok = true;
+          for (const f of encodeData(type, chunk)) ok = (socket.destroyed ? true : socket.write(f)) && ok;
+          if (!ok) {
+            stream.pause();
+            socket.once("drain", () => stream.resume());
+          }
+        });
+        stream.once("end", resolve);
+        stream.once("error", () => resolve());
+      });
+    const drained = Promise.all([relay(exec.stdout, FrameType.Stdout), relay(exec.stderr, FrameType.Stderr)]);
+    for (const f of pendingInput.splice(0)) onInput(f);
+    const code = await exec.exited;
+    await drained;
+    send(FrameType.Exit, JSON.stringify({ code }));
+    socket.end();
+    finish(code, "exited");
+  };
+
+  socket.on("data", (chunk: Buffer) => {
+    let frames: Frame[];
+    try {
+      frames = decoder.push(chunk);
+    } catch (err) {
+      fail(new InputError("protocol", describeError(err)));
+      return;
+    }
+    for (const frame of frames) {
+      if (frame.type === FrameType.Hello) {
+        if (helloSeen) continue;
+        helloSeen = true;
+        start(frame.payload).catch(fail);
+      } else {
+        try {
+          onInput(frame);
+        } catch (err) {
+          fail(new InputError("protocol", describeError(err)));
+        }
+      }
+    }
+  });
+
+  const hangup = (): void => {
+    if (finished) return;
+    const e = exec;
+    if (e) {
+      void e.signal("SIGHUP");
+      const t = setTimeout(() => void e.signal("SIGKILL"), HANGUP_KILL_MS);
+      t.unref();
+    }
+    finish(null, "disconnected");
+  };
+  socket.on("close", hangup);
+  socket.on("error", () => socket.destroy());
+}

@@ -1,0 +1,112 @@
+import { chmod, chown, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { createServer, type Server, type Socket } from "node:net";
+import { userSocketDir, userSocketPath, type Layout } from "../core/layout.js";
+import { isValidUsername } from "../core/username.js";
+import type { Logger } from "./log.js";
+
+/**
+ * One listening socket per pod user, in a directory only that user can enter:
+ * `/run/<instance>/u/<user>/` is root:<user's private group> 0710. Node has no SO_PEERCRED, so the
+ * kernel's permission check on the directory is what proves who is connecting: a connection
+ * accepted on alice's socket comes from alice (or root).
+ */
+export class UserSockets {
+  private readonly servers = new Map<string, Server>();
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly onConnection: (socket: Socket, user: string) => void,
+    private readonly log: Logger,
+  ) {}
+
+  users(): string[] {
+    return [...this.servers.keys()];
+  }
+
+  /** Bring the listeners in line with the key registry and the host's accounts. */
+  async sync(): Promise<void> {
+    const wanted = await registeredUsers(this.layout);
+    const gids = await primaryGids();
+    for (const user of wanted) {
+      const gid = gids.get(user);
+      if (gid === undefined) {
+        this.log({ kind: "warning", message: `user ${user} has keys but no host account; not listening for it` });
+        continue;
+      }
+      if (!this.servers.has(user)) await this.listen(user, gid);
+    }
+    for (const user of [...this.servers.keys()]) {
+      if (!wanted.includes(user) || !gids.has(user)) await this.unlisten(user);
+    }
+  }
+
+  private async listen(user: string, gid: number): Promise<void> {
+    const dir = userSocketDir(this.layout, user);
+    await mkdir(`${this.layout.runDir}/u`, { recursive: true, mode: 0o755 });
+    await mkdir(dir, { recursive: true, mode: 0o710 });
+    await chown(dir, 0, gid);
+    await chmod(dir, 0o710);
+    const path = userSocketPath(this.layout, user);
+    await rm(path, { force: true });
+    const server = createServer((socket) => this.onConnection(socket, user));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve());
+    });
+    // Access is decided by the directory; the socket itself must be connectable by its owner group.
+    await chmod(path, 0o666);
+    this.servers.set(user, server);
+    this.log({ kind: "listening", user });
+  }
+
+  private async unlisten(user: string): Promise<void> {
+    const server = this.servers.get(user);
+    this.servers.delete(user);
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(userSocketDir(this.layout, user), { recursive: true, force: true });
+    this.log({ kind: "unlistening", user });
+  }
+
+  async close(): Promise<void> {
+    for (const user of [...this.servers.keys()]) {
+      const server = this.servers.get(user);
+      this.servers.delete(user);
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+}
+
+/** Users with a key registry file, by file name (`<user>.keys`), validated. */
+export async function registeredUsers(layout: Layout): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(layout.usersDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  return names
+    .filter((n) => n.endsWith(".keys"))
+    .map((n) => n.slice(0, -".keys".length))
+    .filter(isValidUsername)
+    .sort();
+}
+
+/** user -> primary gid from /etc/passwd (accounts are created with a private group). */
+export async function primaryGids(passwdFile = "/etc/passwd"): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await readFile(passwdFile, "utf8");
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 7 && f[0] && Number.isInteger(Number(f[3]))) out.set(f[0], Number(f[3]));
+  }
+  return out;
+}
+
+export async function isSocket(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isSocket();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, describe, it } from "node:test";
+import { containerSpec, networkSpec } from "../../agent/src/core/container-spec.js";
+import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/node-config.js";
+import { UserFacingError } from "../../agent/src/core/errors.js";
+import type { ExecPlan } from "../../agent/src/core/exec-plan.js";
+import type { ContainerRuntime, ExecSession } from "../../agent/src/adapters/docker/runtime.js";
+
+/**
+ * One behavioural contract for every ContainerRuntime: the Docker adapter (integration) and the
+ * in-memory fake (unit) both run it, which keeps the fake honest.
+ */
+export interface ConformanceTarget {
+  readonly runtime: ContainerRuntime;
+  /** An image with /etc/passwd, /etc/group and /bin/sh. */
+  readonly image: string;
+}
+
+function plan(script: string): ExecPlan {
+  return { kind: "command", argv: ["/bin/sh", "-c", script], tty: false, env: ["HOME=/"], user: "0:0", workdir: "/" };
+}
+
+async function output(session: ExecSession): Promise<{ stdout: string; stderr: string; code: number }> {
+  const read = async (s: NodeJS.ReadableStream): Promise<string> => {
+    let out = "";
+    for await (const c of s) out += String(c);
+    return out;
+  };
+  const [stdout, stderr, code] = await Promise.all([read(session.stdout), read(session.stderr), session.exited]);
+  return { stdout, stderr, code };
+}
+
+export function runtimeConformance(name: string, target: () => ConformanceTarget): void {
+  describe(`ContainerRuntime conformance: ${name}`, () => {
+    const instance = `podspawn-cf${randomBytes(3).toString("hex")}`;
+    const config = () => ({ ...DEFAULT_NODE_CONFIG, image: target().image });
+    const created: string[] = [];
+    let counter = 0;
+    const fresh = async (start = true): Promise<{ id: string; name: string }> => {
+      const { runtime } = target();
+      const user = `cf${++counter}`;
+      await runtime.ensureNetwork(networkSpec(instance, user));
+      const spec = containerSpec(instance, user, "default", config());
+      const id = await runtime.create(spec);
+      created.push(id);
+      if (start) await runtime.start(id);
+      return { id, name: spec.name };
+    };
+
+    after(async () => {
+      const { runtime } = target();
+      for (const id of created) await runtime.remove(id);
+      for (const n of await runtime.listNetworks(instance)) await runtime.removeNetwork(n);
+    });
+
+    it("creates a stopped container that inspectByName finds with its labels", async () => {
+      const { runtime } = target();
+      const { id, name } = await fresh(false);
+      const c = await runtime.inspectByName(name);
+      assert.ok(c);
+      assert.equal(c.id, id);
+      assert.equal(c.running, false);
+      assert.equal(c.labels["podspawn.instance"], instance);
+      assert.equal(c.project, "default");
+      assert.equal(await runtime.inspectByName(`${name}-absent`), null);
+    });
+
+    it("starts a container, and starting it again is not an error", async () => {
+      const { runtime } = target();
+      const { id, name } = await fresh(false);
+      await runtime.start(id);
+      await runtime.start(id);
+      assert.equal((await runtime.inspectByName(name))?.running, true);
+    });
+
+    it("lists only the managed containers of its instance", async () => {
+      const { runtime } = target();
+      const { id } = await fresh(false);
+      const mine = await runtime.listManaged(instance);
+      assert.ok(mine.some((c) => c.id === id));
+      assert.equal((await runtime.listManaged(`${instance}x`)).length, 0);
+    });
+
+    it("reads files before start and leaves missing paths out", async () => {
+      const { runtime } = target();
+      const { id } = await fresh(false);
+      const files = await runtime.readFiles(id, ["/etc/passwd", "/etc/does-not-exist"]);
+      assert.match(files.get("/etc/passwd")?.toString() ?? "", /^root:/m);
+      assert.equal(files.has("/etc/does-not-exist"), false);
+      assert.equal(await runtime.pathExists(id, "/bin/sh"), true);
+      assert.equal(await runtime.pathExists(id, "/no/such/path"), false);
+    });
+
+    it("writes files and directories that read back", async () => {
+      const { runtime } = target();
+      const { id } = await fresh(false);
+      await runtime.writeFiles(id, [
+        { path: "etc/podspawn-test", type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from("hello\n") },
+        { path: "home/someone", type: "dir", mode: 0o750, uid: 1000, gid: 1000 },
+      ]);
+      assert.equal((await runtime.readFiles(id, ["/etc/podspawn-test"])).get("/etc/podspawn-test")?.toString(), "hello\n");
+      assert.equal(await runtime.pathExists(id, "/home/someone"), true);
+    });
+
+    it("execs a command with separate stdout and stderr and its exit code", async () => {
+      const { runtime } = target();
+      const { id } = await fresh();
+      const r = await output(await runtime.exec(id, plan("echo out; echo err >&2; exit 3")));
+      assert.equal(r.stdout, "out\n");
+      assert.equal(r.stderr, "err\n");
+      assert.equal(r.code, 3);
+    });
+
+    it("relays stdin to the process until EOF", async () => {
+      const { runtime } = target();
+      const { id } = await fresh();
+      const s = await runtime.exec(id, plan("cat"));
+      s.stdin.write("line 1\n");
+      s.stdin.end("line 2\n");
+      const r = await output(s);
+      assert.equal(r.stdout, "line 1\nline 2\n");
+      assert.equal(r.code, 0);
+    });
+
+    it("ends a running process when signalled", async () => {
+      const { runtime } = target();
+      const { id } = await fresh();
+      const s = await runtime.exec(id, plan("cat"));
+      const done = output(s);
+      await new Promise((r) => setTimeout(r, 200));
+      await s.signal("SIGKILL");
+      const r = await done;
+      assert.notEqual(r.code, 0);
+    });
+
+    it("removes a container, and removing it again is not an error", async () => {
+      const { runtime } = target();
+      const { id, name } = await fresh();
+      await runtime.remove(id);
+      await runtime.remove(id);
+      assert.equal(await runtime.inspectByName(name), null);
+    });
+
+    it("creates a network once however often it is ensured, and removes it", async () => {
+      const { runtime } = target();
+      const spec = networkSpec(instance, "netcheck");
+      await Promise.all([runtime.ensureNetwork(spec), runtime.ensureNetwork(spec)].slice(0, 1));
+      await runtime.ensureNetwork(spec);
+      assert.deepEqual((await runtime.listNetworks(instance)).filter((n) => n === spec.name), [spec.name]);
+      await runtime.removeNetwork(spec.name);
+      await runtime.removeNetwork(spec.name);
+      assert.equal((await runtime.listNetworks(instance)).includes(spec.name), false);
+    });
+
+    it("refuses to create from a missing image with an image-missing error", async () => {
+      const { runtime } = target();
+      const spec = containerSpec(instance, "noimage", "default", { ...config(), image: "podspawn/absent:never" });
+      await assert.rejects(runtime.create(spec), (err: unknown) => err instanceof UserFacingError && err.code === "image-missing");
+    });
+  });
+}

@@ -1,0 +1,11 @@
+import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
+import { runtimeConformance } from "../conformance/runtime-conformance.js";
+
+const image = new Map([
+  ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
+  ["/etc/group", Buffer.from("root:x:0:\n")],
+  ["/bin/sh", Buffer.from("")],
+]);
+const runtime = new FakeRuntime(new Map([["podspawn/fake:test", image]]));
+
+runtimeConformance("FakeRuntime", () => ({ runtime, image: "podspawn/fake:test" }));
