@@ -1,0 +1,49 @@
+import { UserFacingError } from "../../core/errors.js";
+import { githubKeysUrl } from "../../core/github-login.js";
+import { parseKeyFile, type PublicKey } from "../../core/keys.js";
+
+/** Fetches `https://github.com/LOGIN.keys` and returns its text; injectable for tests. */
+export type KeysFetcher = (login: string) => Promise<string>;
+
+export const GITHUB_TIMEOUT_MS = 5000;
+export const GITHUB_MAX_BYTES = 64 * 1024;
+
+export function githubFetcher(fetchImpl: typeof fetch = fetch, timeoutMs = GITHUB_TIMEOUT_MS, maxBytes = GITHUB_MAX_BYTES): KeysFetcher {
+  return async (login) => {
+    const url = githubKeysUrl(login);
+    let res: Response;
+    try {
+      res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+    } catch (err) {
+      throw new UserFacingError("github-fetch", `cannot fetch ${url}: ${(err as Error).message}`);
+    }
+    if (!res.ok) throw new UserFacingError("github-fetch", `${url} answered HTTP ${res.status}`);
+    return readCapped(res, maxBytes, url);
+  };
+}
+
+async function readCapped(res: Response, maxBytes: number, url: string): Promise<string> {
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new UserFacingError("github-fetch", `${url} is larger than ${maxBytes} bytes; refusing`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** All or nothing: one bad line refuses every key of that login. */
+export async function githubKeys(login: string, fetcher: KeysFetcher): Promise<PublicKey[]> {
+  const text = await fetcher(login);
+  const keys = parseKeyFile(text, `--github ${login}`);
+  if (keys.length === 0) throw new UserFacingError("github-no-keys", `GitHub user ${login} has no public keys`);
+  return keys;
+}

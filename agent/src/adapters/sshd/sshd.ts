@@ -1,0 +1,62 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { runCommand, type Run } from "../accounts/host-accounts.js";
+
+/** The host's sshd: validation with `sshd -t` and reloads, with the runner and kill injectable. */
+
+export const SSHD_PATH = "/usr/sbin/sshd";
+
+export interface SshdCheck {
+  readonly ok: boolean;
+  readonly message: string;
+}
+
+export async function testSshdConfig(configPath: string, run: Run = runCommand, sshdPath = SSHD_PATH): Promise<SshdCheck> {
+  const r = await run(sshdPath, ["-t", "-f", configPath]);
+  return { ok: r.code === 0, message: (r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`).split("\n").slice(0, 5).join("; ") };
+}
+
+export interface ReloadDeps {
+  readonly run: Run;
+  readonly kill: (pid: number, signal: NodeJS.Signals | 0) => void;
+  readonly systemd: boolean;
+  readonly readText: (path: string) => Promise<string>;
+}
+
+export function defaultReloadDeps(): ReloadDeps {
+  return {
+    run: runCommand,
+    kill: (pid, signal) => void process.kill(pid, signal),
+    systemd: existsSync("/run/systemd/system"),
+    readText: (path) => readFile(path, "utf8"),
+  };
+}
+
+/**
+ * Ask sshd to re-read its config (SIGHUP makes it re-exec itself; existing sessions are kept).
+ * Returns a sentence for the admin. No running sshd is not an error: the config applies at start.
+ */
+export async function reloadSshd(pidFile: string | undefined, deps: ReloadDeps): Promise<string> {
+  if (pidFile === undefined && deps.systemd) {
+    for (const unit of ["ssh", "sshd"]) {
+      const r = await deps.run("systemctl", ["reload", unit]);
+      if (r.code === 0) return `reloaded sshd (systemctl reload ${unit})`;
+    }
+    return "sshd is not running under systemd (neither ssh nor sshd reloaded); the configuration applies when it starts";
+  }
+  const file = pidFile ?? "/run/sshd.pid";
+  let pid: number;
+  try {
+    pid = Number((await deps.readText(file)).trim());
+  } catch {
+    return `sshd is not running (no ${file}); the configuration applies when it starts`;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return `sshd is not running (${file} holds no pid); the configuration applies when it starts`;
+  try {
+    deps.kill(pid, 0);
+  } catch {
+    return `sshd is not running (pid ${pid} from ${file} is gone); the configuration applies when it starts`;
+  }
+  deps.kill(pid, "SIGHUP");
+  return `reloaded sshd (SIGHUP to pid ${pid})`;
+}

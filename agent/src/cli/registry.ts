@@ -1,0 +1,26 @@
+import type { Command } from "./command.js";
+import { addUserCommand } from "./commands/add-user.js";
+import { authKeysCommand } from "./commands/auth-keys.js";
+import { daemonCommand } from "./commands/daemon.js";
+import { installCommand } from "./commands/install.js";
+import { listUsersCommand } from "./commands/list-users.js";
+import { removeUserCommand } from "./commands/remove-user.js";
+import { serverSetupCommand } from "./commands/server-setup.js";
+import { spawnCommand } from "./commands/spawn.js";
+import { syncCommand } from "./commands/sync.js";
+
+/**
+ * Every CLI command, one file each under ./commands. Imported eagerly: this is the full `podspawn`
+ * bundle. The hot-path entries (`spawn`, `auth-keys`) have their own tiny bundles in ../bin.
+ */
+export const COMMANDS: readonly Command[] = [
+  installCommand,
+  serverSetupCommand,
+  addUserCommand,
+  removeUserCommand,
+  listUsersCommand,
+  syncCommand,
+  authKeysCommand,
+  spawnCommand,
+  daemonCommand,
+];

@@ -1,0 +1,76 @@
+import type { PublicKey } from "./keys.js";
+
+/**
+ * Decisions about pod users that need no I/O: who owns a key, whether a host account may be used
+ * as a pod user, and what `sync` has to do to reach the declared state.
+ */
+
+export interface KeyConflict {
+  readonly fingerprint: string;
+  readonly owner: string;
+}
+
+/** Keys in `keys` already registered to someone other than `user`. A key identifies one person. */
+export function keyConflicts(registry: ReadonlyMap<string, readonly PublicKey[]>, user: string, keys: readonly PublicKey[]): KeyConflict[] {
+  const owners = new Map<string, string>();
+  for (const [name, ks] of registry) if (name !== user) for (const k of ks) owners.set(k.fingerprint, name);
+  return keys.flatMap((k) => {
+    const owner = owners.get(k.fingerprint);
+    return owner === undefined ? [] : [{ fingerprint: k.fingerprint, owner }];
+  });
+}
+
+export interface AccountFacts {
+  readonly groups: readonly string[];
+}
+
+/**
+ * Why an existing host account must not be (re)used as a pod user, or null if it may. An account
+ * outside our group belongs to someone else; one in `docker` is root-equivalent on this host.
+ */
+export function accountProblem(name: string, account: AccountFacts | null, usersGroup: string): string | null {
+  if (account === null) return null;
+  if (!account.groups.includes(usersGroup)) return `host account ${JSON.stringify(name)} exists and is not a pod user (not in group ${usersGroup}); refusing to take it over`;
+  if (account.groups.includes("docker")) return `host account ${JSON.stringify(name)} is in the docker group, which is root-equivalent; remove it from that group first`;
+  return null;
+}
+
+export interface DesiredUser {
+  readonly name: string;
+  readonly keys: readonly PublicKey[];
+}
+export interface UserChange {
+  readonly name: string;
+  readonly keys: readonly PublicKey[];
+  readonly added: number;
+  readonly removed: number;
+}
+export interface SyncPlan {
+  readonly create: readonly DesiredUser[];
+  readonly update: readonly UserChange[];
+  readonly remove: readonly string[];
+  readonly unchanged: readonly string[];
+}
+
+/** The steps from `current` (pod users and their keys) to `desired`; keys compared by fingerprint. */
+export function planSync(current: ReadonlyMap<string, readonly PublicKey[]>, desired: readonly DesiredUser[]): SyncPlan {
+  const create: DesiredUser[] = [];
+  const update: UserChange[] = [];
+  const unchanged: string[] = [];
+  for (const want of desired) {
+    const have = current.get(want.name);
+    if (!have) {
+      create.push(want);
+      continue;
+    }
+    const haveFp = have.map((k) => k.fingerprint);
+    const wantFp = want.keys.map((k) => k.fingerprint);
+    const added = wantFp.filter((f) => !haveFp.includes(f)).length;
+    const removed = haveFp.filter((f) => !wantFp.includes(f)).length;
+    if (added === 0 && removed === 0 && haveFp.length === wantFp.length && haveFp.every((f, i) => f === wantFp[i])) unchanged.push(want.name);
+    else update.push({ name: want.name, keys: want.keys, added, removed });
+  }
+  const listed = new Set(desired.map((d) => d.name));
+  const remove = [...current.keys()].filter((n) => !listed.has(n)).sort();
+  return { create, update, remove, unchanged };
+}

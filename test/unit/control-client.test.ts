@@ -1,0 +1,68 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sendControlTo } from "../../agent/src/adapters/daemon/control-client.js";
+import { parseControlRequest } from "../../agent/src/core/control-protocol.js";
+
+async function withServer(handler: (line: string, reply: (s: string) => void) => void, fn: (path: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "pst-ctl-"));
+  const path = join(dir, "control.sock");
+  const server: Server = createServer((sock) => {
+    let buf = "";
+    sock.setEncoding("utf8");
+    sock.on("data", (c: string) => {
+      buf += c;
+      const nl = buf.indexOf("\n");
+      if (nl >= 0) handler(buf.slice(0, nl), (s) => sock.write(s));
+    });
+  });
+  await new Promise<void>((res) => server.listen(path, res));
+  try {
+    await fn(path);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("sendControl", () => {
+  it("sends one JSON line and returns the parsed answer", async () => {
+    const got: string[] = [];
+    await withServer(
+      (line, reply) => {
+        got.push(line);
+        const req = parseControlRequest(line);
+        reply(req.op === "evict" ? '{"ok":true,"removed":3}\n' : '{"ok":true}\n');
+      },
+      async (path) => {
+        assert.deepEqual(await sendControlTo(path, { op: "evict", user: "alice" }), { ok: true, removed: 3 });
+        assert.deepEqual(got, ['{"op":"evict","user":"alice"}']);
+      },
+    );
+  });
+
+  it("returns null when no daemon listens (socket missing)", async () => {
+    assert.equal(await sendControlTo("/nonexistent/podspawn/control.sock", { op: "reload" }), null);
+  });
+
+  it("times out on a daemon that never answers", async () => {
+    await withServer(
+      () => undefined,
+      async (path) => {
+        await assert.rejects(sendControlTo(path, { op: "status" }, 150), /did not answer status within 150 ms/);
+      },
+    );
+  });
+
+  it("refuses a malformed answer", async () => {
+    await withServer(
+      (_line, reply) => reply('{"ok":true}\n'),
+      async (path) => {
+        await assert.rejects(sendControlTo(path, { op: "status" }), /malformed answer to status/);
+      },
+    );
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { layoutFor } from "../../agent/src/core/layout.js";
+import { renderSystemdUnit } from "../../agent/src/core/systemd-unit.js";
+import { renderWrapper } from "../../agent/src/core/wrapper-script.js";
+
+const layout = layoutFor("podspawn-unit");
+
+describe("renderWrapper", () => {
+  it("pins the instance and the absolute node path, dispatching spawn and auth-keys to their bundles", () => {
+    const text = renderWrapper(layout, "/usr/bin/node");
+    assert.ok(text.startsWith("#!/bin/sh\n"));
+    assert.match(text, /^export PODSPAWN_INSTANCE=podspawn-unit$/m);
+    assert.match(text, /^ {2}spawn\) shift; exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/spawn\.cjs "\$@" ;;$/m);
+    assert.match(text, /^ {2}auth-keys\) shift; exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/auth-keys\.cjs "\$@" ;;$/m);
+    assert.match(text, /^ {2}\*\) exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/podspawn\.cjs "\$@" ;;$/m);
+  });
+
+  it("dispatches as described when run by sh (with a stand-in node)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pst-wrap-"));
+    try {
+      const fakeNode = join(dir, "node");
+      writeFileSync(fakeNode, '#!/bin/sh\nprintf "%s|" "$PODSPAWN_INSTANCE" "$@"\n');
+      chmodSync(fakeNode, 0o755);
+      const script = join(dir, "podspawn");
+      writeFileSync(script, renderWrapper(layout, fakeNode));
+      const run = (...args: string[]): string => execFileSync("/bin/sh", [script, ...args], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+      assert.equal(run("spawn", "--user", "alice"), "podspawn-unit|/usr/local/lib/podspawn-unit/spawn.cjs|--user|alice|");
+      assert.equal(run("auth-keys", "alice", "ssh-ed25519", "AAAA"), "podspawn-unit|/usr/local/lib/podspawn-unit/auth-keys.cjs|alice|ssh-ed25519|AAAA|");
+      assert.equal(run("list-users", "--json"), "podspawn-unit|/usr/local/lib/podspawn-unit/podspawn.cjs|list-users|--json|");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a relative or shell-unsafe node path", () => {
+    for (const bad of ["node", "/usr/bin/no de", "/x;rm -rf /", "/a/$(id)", "/a/../b"]) assert.throws(() => renderWrapper(layout, bad), /--node/, bad);
+  });
+});
+
+describe("renderSystemdUnit", () => {
+  it("runs the wrapper's daemon command, restarts always, and keeps the hardening", () => {
+    const unit = renderSystemdUnit(layout);
+    assert.match(unit, /^ExecStart=\/usr\/local\/lib\/podspawn-unit\/bin\/podspawn daemon$/m);
+    assert.match(unit, /^Restart=always$/m);
+    assert.match(unit, /^RuntimeDirectory=podspawn-unit$/m);
+    assert.match(unit, /^StateDirectory=podspawn-unit$/m);
+    assert.match(unit, /^NoNewPrivileges=yes$/m);
+    assert.match(unit, /^RestrictAddressFamilies=.*AF_UNIX/m);
+    // Hardening that would cut the daemon off from /run/docker.sock or the bridge must not appear.
+    assert.doesNotMatch(unit, /PrivateNetwork|PrivateDevices|ProtectSystem=strict|InaccessiblePaths/);
+  });
+});

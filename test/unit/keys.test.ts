@@ -1,0 +1,129 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { formatPublicKey, parseKeyFile, parsePublicKey, uniqueKeys } from "../../agent/src/core/keys.js";
+import { InputError } from "../../agent/src/core/errors.js";
+import { blobOf, FIXTURE_DIR, fixtureLine, freshEd25519, lineOf, sshString } from "./helpers/test-keys.js";
+
+const ACCEPTED = [
+  ["ed25519", "ssh-ed25519", 256],
+  ["ecdsa256", "ecdsa-sha2-nistp256", 256],
+  ["ecdsa384", "ecdsa-sha2-nistp384", 384],
+  ["ecdsa521", "ecdsa-sha2-nistp521", 521],
+  ["rsa2048", "ssh-rsa", 2048],
+  ["rsa4096", "ssh-rsa", 4096],
+  ["sk-ed25519", "sk-ssh-ed25519@openssh.com", 256],
+  ["sk-ecdsa", "sk-ecdsa-sha2-nistp256@openssh.com", 256],
+] as const;
+
+function sshKeygenFingerprint(name: string): string {
+  const out = execFileSync("ssh-keygen", ["-lf", join(FIXTURE_DIR, `${name}.pub`)], { encoding: "utf8" });
+  return out.split(" ")[1] as string;
+}
+
+describe("parsePublicKey", () => {
+  for (const [name, type, bits] of ACCEPTED) {
+    it(`accepts a ${name} key with the fingerprint ssh-keygen -l prints`, () => {
+      const key = parsePublicKey(fixtureLine(name));
+      assert.equal(key.type, type);
+      assert.equal(key.bits, bits);
+      assert.equal(key.fingerprint, sshKeygenFingerprint(name));
+    });
+  }
+
+  it("refuses a 1024-bit RSA key, naming the size", () => {
+    assert.throws(() => parsePublicKey(fixtureLine("rsa1024")), (e: unknown) => e instanceof InputError && /1024 bits/.test(e.message));
+  });
+
+  it("refuses DSA keys as an unsupported type", () => {
+    assert.throws(() => parsePublicKey(fixtureLine("dsa")), (e: unknown) => e instanceof InputError && /"ssh-dss" is not supported/.test(e.message));
+  });
+
+  it("drops the comment and options, keeping only the canonical type and base64", () => {
+    const bare = fixtureLine("ed25519").split(" ").slice(0, 2).join(" ");
+    const key = parsePublicKey(`restrict,command="/bin/sh -c 'evil thing'",from="10.0.0.1" ${fixtureLine("ed25519")}`);
+    assert.equal(formatPublicKey(key), bare);
+  });
+
+  it("refuses a key with an embedded newline (one key per value)", () => {
+    const line = fixtureLine("ed25519");
+    assert.throws(() => parsePublicKey(`${line}\n${fixtureLine("ecdsa256")}`), /line break/);
+    assert.throws(() => parsePublicKey(line.replace(" ", "\n")), /line break/);
+  });
+
+  it("refuses a truncated blob", () => {
+    const blob = blobOf(fixtureLine("ed25519"));
+    assert.throws(() => parsePublicKey(lineOf("ssh-ed25519", blob.subarray(0, blob.length - 5))), /malformed ssh-ed25519 key: truncated/);
+  });
+
+  it("refuses a blob whose inner type disagrees with the line's type", () => {
+    const blob = blobOf(fixtureLine("ed25519"));
+    assert.throws(() => parsePublicKey(lineOf("ecdsa-sha2-nistp256", blob)), /the blob says "ssh-ed25519"/);
+  });
+
+  it("refuses trailing bytes after the key", () => {
+    const blob = Buffer.concat([blobOf(fixtureLine("ed25519")), Buffer.from([0, 0, 0, 0])]);
+    assert.throws(() => parsePublicKey(lineOf("ssh-ed25519", blob)), /trailing bytes/);
+  });
+
+  it("refuses an ecdsa key whose curve name does not match its type", () => {
+    const blob = blobOf(fixtureLine("ecdsa384"));
+    const point = blob.subarray(4 + 19 + 4 + 8);
+    const forged = Buffer.concat([sshString(Buffer.from("ecdsa-sha2-nistp256")), sshString(Buffer.from("nistp384")), point]);
+    assert.throws(() => parsePublicKey(lineOf("ecdsa-sha2-nistp256", forged)), /curve "nistp384"/);
+  });
+
+  it("refuses an sk key without its application string", () => {
+    const blob = blobOf(fixtureLine("sk-ed25519"));
+    assert.throws(() => parsePublicKey(lineOf("sk-ssh-ed25519@openssh.com", blob.subarray(0, blob.length - 8))), /security key application/);
+  });
+
+  it("refuses non-base64 data, an empty value and a missing blob, naming the field", () => {
+    assert.throws(() => parsePublicKey("ssh-ed25519 not*base64", "--key #1"), /^InputError|--key #1: key data is not valid base64/);
+    assert.throws(() => parsePublicKey("   ", "--key #2"), (e: unknown) => e instanceof InputError && e.field === "--key #2" && /empty/.test(e.message));
+    assert.throws(() => parsePublicKey("ssh-ed25519", "k"), /has no base64 data/);
+  });
+
+  it("never accepts random garbage (property)", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (s) => {
+        try {
+          const key = parsePublicKey(s);
+          // If it parsed, the canonical form must round-trip to the same key.
+          assert.equal(parsePublicKey(formatPublicKey(key)).fingerprint, key.fingerprint);
+        } catch (e) {
+          assert.ok(e instanceof InputError);
+        }
+      }),
+    );
+  });
+
+  it("round-trips every accepted fixture through its canonical form", () => {
+    for (const [name] of ACCEPTED) {
+      const key = parsePublicKey(fixtureLine(name));
+      assert.deepEqual(parsePublicKey(formatPublicKey(key)), key);
+    }
+  });
+});
+
+describe("parseKeyFile", () => {
+  it("skips blank lines and comments and reads every key", () => {
+    const text = `# laptop\n${fixtureLine("ed25519")}\n\n${fixtureLine("ecdsa256")}\n`;
+    assert.deepEqual(parseKeyFile(text, "f").map((k) => k.type), ["ssh-ed25519", "ecdsa-sha2-nistp256"]);
+  });
+
+  it("refuses the whole file if one line is bad, naming the line", () => {
+    const text = `${fixtureLine("ed25519")}\n${fixtureLine("rsa1024")}\n`;
+    assert.throws(() => parseKeyFile(text, "keys.txt"), (e: unknown) => e instanceof InputError && e.field === "keys.txt:2");
+  });
+});
+
+describe("uniqueKeys", () => {
+  it("drops repeats by fingerprint, keeping the first order", () => {
+    const a = parsePublicKey(freshEd25519());
+    const b = parsePublicKey(freshEd25519());
+    assert.deepEqual(uniqueKeys([a, b, a, b]), [a, b]);
+  });
+});
