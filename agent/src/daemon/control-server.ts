@@ -1,5 +1,7 @@
 import { chmod, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
+import { formatControlLine, MAX_CONTROL_LINE, parseControlRequest, type ControlResponse } from "../core/control-protocol.js";
+import { describeError } from "../core/errors.js";
 import type { Environments } from "./environments.js";
 
 /**
@@ -11,33 +13,28 @@ export interface ControlHandlers {
   readonly environments: Environments;
 }
 
-type Response = Record<string, unknown> & { ok: boolean };
-
-export async function handleControl(line: string, h: ControlHandlers): Promise<Response> {
-  let req: unknown;
+/** Answer one request line; never throws (errors become `{ok:false}` answers). */
+export async function handleControl(line: string, h: ControlHandlers): Promise<ControlResponse> {
+  let req;
   try {
-    req = JSON.parse(line);
-  } catch {
-    return { ok: false, error: "request is not JSON" };
+    req = parseControlRequest(line);
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
   }
-  const r = (typeof req === "object" && req !== null ? req : {}) as Record<string, unknown>;
-  switch (r["op"]) {
+  switch (req.op) {
     case "reload":
       await h.reload();
       return { ok: true };
-    case "status":
+    case "status": {
+      const envs = h.environments.list();
       return {
         ok: true,
-        sessions: h.environments.list().filter((e) => e.sessions > 0).map((e) => ({ user: e.user, project: e.project, container: e.containerId.slice(0, 12), sessions: e.sessions, since: new Date(e.createdAt).toISOString() })),
-        containers: h.environments.list().map((e) => ({ user: e.user, project: e.project, id: e.containerId.slice(0, 12), sessions: e.sessions })),
+        sessions: envs.filter((e) => e.sessions > 0).map((e) => ({ user: e.user, project: e.project, container: e.containerId.slice(0, 12), since: new Date(e.createdAt).toISOString() })),
+        containers: envs.map((e) => ({ name: e.containerId.slice(0, 12), user: e.user, project: e.project, state: e.sessions > 0 ? "in-use" : "grace", sessions: e.sessions })),
       };
-    case "evict": {
-      const user = r["user"];
-      if (typeof user !== "string") return { ok: false, error: "evict needs a user" };
-      return { ok: true, removed: await h.environments.evict(user) };
     }
-    default:
-      return { ok: false, error: `unknown op ${JSON.stringify(r["op"])}`, allowed: ["reload", "status", "evict"] };
+    case "evict":
+      return { ok: true, removed: await h.environments.evict(req.user) };
   }
 }
 
@@ -48,14 +45,14 @@ export async function listenControl(path: string, h: ControlHandlers): Promise<S
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {
       buf += chunk;
-      if (buf.length > 64 * 1024) socket.destroy();
+      if (buf.length > MAX_CONTROL_LINE) socket.destroy();
       const nl = buf.indexOf("\n");
       if (nl < 0) return;
       const line = buf.slice(0, nl);
       buf = "";
       handleControl(line, h)
-        .catch((err: unknown) => ({ ok: false, error: String(err) }))
-        .then((res) => socket.end(JSON.stringify(res) + "\n"), () => socket.destroy());
+        .catch((err: unknown): ControlResponse => ({ ok: false, error: describeError(err) }))
+        .then((res) => socket.end(formatControlLine(res)), () => socket.destroy());
     });
     socket.on("error", () => socket.destroy());
   });

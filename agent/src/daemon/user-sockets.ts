@@ -1,7 +1,7 @@
-import { chmod, chown, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { chmod, chown, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { userSocketDir, userSocketPath, type Layout } from "../core/layout.js";
-import { isValidUsername } from "../core/username.js";
+import { listRegistryUsers } from "../adapters/fs/user-registry.js";
 import type { Logger } from "./log.js";
 
 /**
@@ -25,7 +25,7 @@ export class UserSockets {
 
   /** Bring the listeners in line with the key registry and the host's accounts. */
   async sync(): Promise<void> {
-    const wanted = await registeredUsers(this.layout);
+    const wanted = await listRegistryUsers(this.layout);
     const gids = await primaryGids();
     for (const user of wanted) {
       const gid = gids.get(user);
@@ -74,22 +74,6 @@ export class UserSockets {
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   }
-}
-
-/** Users with a key registry file, by file name (`<user>.keys`), validated. */
-export async function registeredUsers(layout: Layout): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(layout.usersDir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw err;
-  }
-  return names
-    .filter((n) => n.endsWith(".keys"))
-    .map((n) => n.slice(0, -".keys".length))
-    .filter(isValidUsername)
-    .sort();
 }
 
 /** user -> primary gid from /etc/passwd (accounts are created with a private group). */
