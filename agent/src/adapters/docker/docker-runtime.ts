@@ -1,4 +1,5 @@
 import Docker from "dockerode";
+import { request as httpRequest } from "node:http";
 import { PassThrough, type Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
@@ -25,7 +26,7 @@ async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
 
-  constructor(socketPath = "/var/run/docker.sock") {
+  constructor(private readonly socketPath = "/var/run/docker.sock") {
     this.docker = new Docker({ socketPath });
   }
 
@@ -146,13 +147,18 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async pathExists(id: string, path: string): Promise<boolean> {
-    try {
-      await this.docker.getContainer(id).infoArchive({ path });
-      return true;
-    } catch (err) {
-      if (statusCode(err) === 404) return false;
-      throw err;
-    }
+    // dockerode's infoArchive (a HEAD) never releases its socket: ask the engine directly.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socketPath, method: "HEAD", path: `/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    if (status === 200) return true;
+    if (status === 404) return false;
+    throw new Error(`HEAD archive ${path} in ${id}: engine answered ${status}`);
   }
 
   async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
@@ -215,13 +221,18 @@ export class DockerRuntime implements ContainerRuntime {
     });
     const exited = (async () => {
       await streamEnded;
-      // The hijacked stream can end a moment before the engine records the exit code.
-      for (let i = 0; i < 100; i++) {
-        const info = await exec.inspect();
-        if (!info.Running) return info.ExitCode ?? 255;
-        await new Promise((r) => setTimeout(r, 20));
+      try {
+        // The hijacked stream can end a moment before the engine records the exit code.
+        for (let i = 0; i < 100; i++) {
+          const info = await exec.inspect();
+          if (!info.Running) return info.ExitCode ?? 255;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return 255;
+      } finally {
+        // The engine may keep the hijacked connection half-open after the process has gone.
+        stream.destroy();
       }
-      return 255;
     })();
     // Learn the pid early so a disconnect can still signal the process.
     void pidOf().catch(() => undefined);
