@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { userInfo } from "node:os";
 import { encodeData, encodeFrame, FrameDecoder, FrameType } from "../core/frames.js";
@@ -24,6 +25,20 @@ function parseUserFlag(argv: readonly string[]): string | null {
   const i = argv.indexOf("--user");
   const v = i >= 0 ? argv[i + 1] : undefined;
   return v !== undefined && isValidUsername(v) ? v : null;
+}
+
+/** "parent grandparent" pids, from /proc (Linux); changes when an ancestor dies. */
+function ancestors(): string {
+  const parentOf = (pid: number): number => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {
+      return 0;
+    }
+  };
+  const parent = process.ppid;
+  return `${parent} ${parentOf(parent)}`;
 }
 
 /** Runs a session; resolves with the exit status to leave with. */
@@ -60,7 +75,7 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
 
     let done = false;
     let exitCode = SPAWN_FAILURE;
-    const ppid = process.ppid;
+    const lineage = ancestors();
     const socket: Socket = connect(userSocketPath(layout, user));
     const cleanups: Array<() => void> = [];
 
@@ -75,11 +90,12 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
       resolve(exitCode);
     };
 
-    // sshd does not always signal the forced command when the client vanishes (no PTY): notice it
-    // by being re-parented, so the daemon sees the connection close and the session count drops.
+    // sshd does not signal the forced command when the client vanishes without a PTY, and it runs
+    // us under `sh -c`, which stays as our parent. Notice that sshd's session process is gone by
+    // watching our parent and grandparent, so the daemon sees the connection close at once.
     const parentWatch = setInterval(() => {
-      if (process.ppid !== ppid) hangup("SIGHUP");
-    }, 1000);
+      if (ancestors() !== lineage) hangup("SIGHUP");
+    }, 500);
     parentWatch.unref();
     cleanups.push(() => clearInterval(parentWatch));
 
