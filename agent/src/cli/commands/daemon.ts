@@ -17,12 +17,13 @@ Runs as root (systemd unit <instance>d.service on hosts). Listens on
 Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.
 
 Flags:
-  --docker-socket PATH   Docker Engine socket (default /var/run/docker.sock)
+  --docker-socket PATH   Docker Engine socket (default: $PODSPAWN_DOCKER_SOCKET,
+                         else /var/run/docker.sock)
 `,
   async run(argv, io) {
     const { values } = parseFlags("daemon", argv, { "docker-socket": { type: "string" } });
     if (process.getuid?.() !== 0) throw new UserFacingError("not-root", "the daemon must run as root (it owns the Docker socket and the per-user sockets)");
-    const daemon = new Daemon({ layout: io.layout, runtime: new DockerRuntime(values["docker-socket"] ?? "/var/run/docker.sock"), log: stderrLogger(io.stderr) });
+    const daemon = new Daemon({ layout: io.layout, runtime: new DockerRuntime(values["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock"), log: stderrLogger(io.stderr) });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { runCommand } from "../../scripts/local-node.js";
+import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+
+const ALICE = "e2e-alice";
+const BOB = "e2e-bob";
+let node: NodeHandle;
+
+before(async () => {
+  node = await startNode([ALICE, BOB]);
+});
+after(async () => {
+  await node?.stop();
+});
+
+const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+const containerOf = (user: string, project = "default"): string => `${INSTANCE}.${user}.${project}`;
+
+describe("commands over ssh", () => {
+  it("prints a command's stdout", async () => {
+    const r = await node.ssh(ALICE, ["echo", "hello from the pod"]);
+    assert.equal(r.stdout, "hello from the pod\n", r.stderr);
+    assert.equal(r.code, 0);
+  });
+
+  it("returns the command's exit status (42)", async () => {
+    const r = await node.ssh(ALICE, ["exit 42"]);
+    assert.equal(r.code, 42, r.stderr);
+  });
+
+  it("pipes stdin through the command (wc -l) and ends at EOF", async () => {
+    const r = await node.ssh(ALICE, ["wc", "-l"], { input: "one\ntwo\nthree\n" });
+    assert.equal(r.stdout.trim(), "3", r.stderr);
+  });
+
+  it("keeps stderr separate from stdout", async () => {
+    const r = await node.ssh(ALICE, ["echo out; echo err >&2"]);
+    assert.equal(r.stdout, "out\n");
+    assert.equal(r.stderr, "err\n");
+  });
+
+  it("runs as the pod user, not root, inside the container and not on the host", async () => {
+    const r = await node.ssh(ALICE, ["id -un; id -u; hostname; cat /proc/1/cgroup | head -1; echo $HOME"]);
+    const [name, uid, host, , home] = r.stdout.split("\n");
+    assert.equal(name, ALICE);
+    assert.notEqual(uid, "0");
+    assert.equal(host, "default");
+    assert.equal(home, `/home/${ALICE}`);
+  });
+
+  it("gives no PTY without -t, even for a login shell (ssh -T)", async () => {
+    const r = await node.ssh(ALICE, ["-T"], { input: "tty; echo done\n" });
+    assert.match(r.stdout, /not a tty/);
+    assert.match(r.stdout, /done/);
+  });
+
+  it("gives a PTY with -t even when a command is given", async () => {
+    const r = await node.ssh(ALICE, ["-tt", "tty"], { input: "" });
+    assert.match(r.stdout, /^\/dev\/pts\/\d+/);
+  });
+
+  it("runs with every capability dropped and no-new-privileges", async () => {
+    const r = await node.ssh(ALICE, ["grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"]);
+    assert.match(r.stdout, /CapEff:\s+0000000000000000/);
+    assert.match(r.stdout, /CapBnd:\s+0000000000000000/);
+    assert.match(r.stdout, /NoNewPrivs:\s+1/);
+  });
+});
+
+describe("file transfer", () => {
+  it("sftp put then get returns a byte-identical file", async () => {
+    const local = join(node.clientDir, "upload.bin");
+    const back = join(node.clientDir, "download.bin");
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    await writeFile(local, data);
+    const batch = join(node.clientDir, "batch");
+    await writeFile(batch, `put ${local} upload.bin\nget upload.bin ${back}\n`);
+    const r = await runCommand("sftp", [...node.sshArgs(ALICE).map((a) => (a === "-p" ? "-P" : a)), "-b", batch, `${ALICE}@127.0.0.1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(back)), sha256(data));
+    const inside = await node.ssh(ALICE, ["sha256sum upload.bin"]);
+    assert.equal(inside.stdout.split(" ")[0], sha256(data));
+  });
+
+  it("scp (sftp protocol) and scp -O (legacy scp protocol) both copy files in and out", async () => {
+    const local = join(node.clientDir, "scp.txt");
+    await writeFile(local, "scp payload\n");
+    const scpArgs = node.sshArgs(ALICE).map((a) => (a === "-p" ? "-P" : a));
+    for (const legacy of [[], ["-O"]]) {
+      const up = await runCommand("scp", [...scpArgs, ...legacy, local, `${ALICE}@127.0.0.1:scp-in.txt`]);
+      assert.equal(up.code, 0, up.stderr);
+      const down = await runCommand("scp", [...scpArgs, ...legacy, `${ALICE}@127.0.0.1:scp-in.txt`, `${local}.back`]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(await readFile(`${local}.back`, "utf8"), "scp payload\n");
+    }
+  });
+});
+
+describe("container lifecycle", () => {
+  it("two simultaneous sessions of one user share one container", async () => {
+    const [a, b] = await Promise.all([node.ssh(ALICE, ["hostname -I; cat /proc/1/stat | cut -d' ' -f22; sleep 1"]), node.ssh(ALICE, ["hostname -I; cat /proc/1/stat | cut -d' ' -f22; sleep 1"])]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(a.stdout, b.stdout, "both sessions see the same container (same IP and PID 1 start time)");
+    assert.deepEqual(node.containers().filter((l) => l.startsWith(containerOf(ALICE))).length, 1);
+  });
+
+  it("ten simultaneous first logins create exactly one container and one network", async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, () => node.ssh(BOB, ["cat /etc/hostname"])));
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    assert.equal(node.containers().filter((l) => l.startsWith(containerOf(BOB))).length, 1);
+    assert.equal(node.networks().filter((n) => n === `${INSTANCE}.${BOB}`).length, 1);
+  });
+
+  it("each user gets a separate network, so users cannot reach each other's containers", () => {
+    const nets = node.networks();
+    assert.ok(nets.includes(`${INSTANCE}.${ALICE}`));
+    assert.ok(nets.includes(`${INSTANCE}.${BOB}`));
+  });
+
+  it("removes the container and network after the grace period once the last session ends", async () => {
+    const user = BOB;
+    await node.ssh(user, ["true"]);
+    assert.ok(node.containers().some((l) => l.startsWith(containerOf(user))));
+    // grace_period is 3 s in the test config
+    const gone = await eventually(() => !node.containers().some((l) => l.startsWith(containerOf(user))), 15_000, 250);
+    assert.ok(gone, "container removed after the grace period");
+    assert.ok(await eventually(() => !node.networks().includes(`${INSTANCE}.${user}`), 5000), "network removed with the user's last container");
+  });
+
+  it("a login during the grace period reuses the container instead of creating a new one", async () => {
+    await node.ssh(ALICE, ["touch ~/marker"]);
+    const r = await node.ssh(ALICE, ["ls ~/marker"]);
+    assert.equal(r.code, 0, "file from the previous session still there");
+  });
+
+  it("a client killed mid-session leaves no session counted", async () => {
+    const child = spawn("ssh", [...node.sshArgs(ALICE), `${ALICE}@127.0.0.1`, "sleep 300"], { stdio: "ignore" });
+    assert.ok(await eventually(async () => (await node.status()).sessions.some((s) => s.user === ALICE), 15_000), "session visible while the client runs");
+    child.kill("SIGKILL");
+    assert.ok(await eventually(async () => !(await node.status()).sessions.some((s) => s.user === ALICE), 15_000), "session count dropped after the client died");
+  });
+
+  it("restarts a container that was stopped behind the daemon's back", async () => {
+    await node.ssh(ALICE, ["true"]);
+    await runCommand("docker", ["stop", "-t", "1", containerOf(ALICE)]);
+    const r = await node.ssh(ALICE, ["echo back"]);
+    assert.equal(r.stdout, "back\n", r.stderr);
+  });
+
+  it("adopts existing containers from their labels after a daemon restart", async () => {
+    await node.ssh(ALICE, ["touch ~/survives-restart"]);
+    await node.restartDaemon();
+    const r = await node.ssh(ALICE, ["ls ~/survives-restart"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await eventually(() => !node.containers().some((l) => l.startsWith(containerOf(ALICE))), 15_000, 250), "adopted container is still reaped after the grace period");
+  });
+});
