@@ -1,0 +1,38 @@
+import { App } from "cdktf";
+import { join } from "node:path";
+import { writeAgentArtifact } from "./bootstrap/agent-bundle.js";
+import { writeNodeImageContext } from "./bootstrap/local-node-image.js";
+import { loadGitConfig } from "./config/git-config.js";
+import type { Environment } from "./config/types.js";
+import { AwsFleetStack } from "./stacks/aws-fleet.js";
+import { LocalFleetStack } from "./stacks/local-fleet.js";
+
+export interface BuildAppOptions {
+  readonly environments: readonly Environment[];
+  /** Repository root: config files and the agent bundle are found from here. */
+  readonly root: string;
+  /** @default - cdktf's default (`cdktf.out`, or CDKTF_OUTDIR under the CLI) */
+  readonly outdir?: string;
+  /** @default "<root>/dist/bundle" */
+  readonly bundleDir?: string;
+  /** @default "<root>/infra/config" */
+  readonly configDir?: string;
+}
+
+/** Builds (does not synth) the app: one stack per environment, named `<kind>-<environment>`. */
+export function buildApp(options: BuildAppOptions): App {
+  const app = new App(options.outdir ? { outdir: options.outdir } : {});
+  const configDir = options.configDir ?? join(options.root, "infra", "config");
+  const git = loadGitConfig(join(configDir, "users.yaml"), join(configDir, "projects.yaml"));
+  const assets = join(options.root, "dist", "infra-assets");
+  const agent = writeAgentArtifact(options.bundleDir ?? join(options.root, "dist", "bundle"), assets);
+  for (const env of options.environments) {
+    if (env.kind === "aws") {
+      new AwsFleetStack(app, `aws-${env.environment}`, { env, git, agent });
+    } else {
+      const imageContext = writeNodeImageContext(join(assets, `local-${env.environment}-image`), agent.path, env.baseImage ?? "debian:bookworm");
+      new LocalFleetStack(app, `local-${env.environment}`, { env, git, agent, imageContext });
+    }
+  }
+  return app;
+}

@@ -1,0 +1,33 @@
+import type { Environment } from "./config/types.js";
+
+/**
+ * The one file a platform team edits: one entry per environment, each becoming a stack named
+ * `<kind>-<environment>` (`aws-prod`, `local-dev`). Users and projects are not here: they live in
+ * infra/config/users.yaml and projects.yaml so that access changes are reviewed like code but do
+ * not replace nodes.
+ */
+export const ENVIRONMENTS: readonly Environment[] = [
+  {
+    kind: "aws",
+    environment: "prod",
+    fleet: "example",
+    region: "eu-central-1",
+    state: { bucket: "example-podspawn-tfstate", region: "eu-central-1" },
+    network: { kind: "create", vpcCidr: "10.42.0.0/16", azCount: 2 },
+    sshIngressCidrs: ["0.0.0.0/0"],
+    nodes: [{ name: "node-1" }, { name: "node-2" }],
+    instanceType: "t3.medium",
+    terminationProtection: true,
+    dns: { zoneId: "Z0000000EXAMPLE", name: "fleet.example.com" },
+    artifactBucket: "example-podspawn-prod-artifacts",
+    clientDomain: "pod",
+    syncIntervalSeconds: 300,
+  },
+  {
+    kind: "local",
+    environment: "dev",
+    fleet: "laptop",
+    nodeCount: 2,
+    basePort: 2201,
+  },
+];

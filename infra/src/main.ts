@@ -1,0 +1,8 @@
+// The cdktf app entry (cdktf.json: `node dist/infra/src/main.js`): build the app from config, synth.
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { buildApp } from "./app.js";
+import { ENVIRONMENTS } from "./environments.js";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+buildApp({ environments: ENVIRONMENTS, root }).synth();

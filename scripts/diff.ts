@@ -1,0 +1,17 @@
+/** `node dist/scripts/diff.js <stack...>`: cdktf diff, after preflight checks (used on PRs). */
+import { defaultRun, cdktfEnv, preflight, PreflightError } from "../infra/src/ops/tools.js";
+
+const stacks = process.argv.slice(2);
+try {
+  preflight(defaultRun, stacks, process.env);
+  let status = 0;
+  for (const stack of stacks) {
+    const r = defaultRun("npx", ["cdktf", "diff", stack], { env: cdktfEnv(process.env) });
+    status = Math.max(status, r.status ?? 1);
+  }
+  process.exitCode = status;
+} catch (err) {
+  if (!(err instanceof PreflightError)) throw err;
+  process.stderr.write(`diff: ${err.message}\n`);
+  process.exitCode = 2;
+}
