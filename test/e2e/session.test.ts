@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCommand } from "../../scripts/local-node.js";
-import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 
 const ALICE = "e2e-alice";
 const BOB = "e2e-bob";
@@ -158,5 +158,31 @@ describe("container lifecycle", () => {
     const r = await node.ssh(ALICE, ["ls ~/survives-restart"]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(await eventually(() => !node.containers().some((l) => l.startsWith(containerOf(ALICE))), 15_000, 250), "adopted container is still reaped after the grace period");
+  });
+});
+
+describe("idle timeout", () => {
+  before(async () => {
+    await node.writeConfig(DEFAULT_TEST_CONFIG.replace("grace_period: 3s", "grace_period: 3s\n  idle_timeout: 2s"));
+    await node.reload();
+  });
+  after(async () => {
+    await node.writeConfig(DEFAULT_TEST_CONFIG);
+    await node.reload();
+  });
+
+  it("closes a session with no input or output for idle_timeout, with one line saying why", async () => {
+    const started = Date.now();
+    const r = await node.ssh(ALICE, ["sleep 60"]);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /^podspawn: session closed after 2 s without input or output/);
+    assert.ok(Date.now() - started < 20_000, "closed long before the command would have ended");
+    assert.ok(await eventually(async () => !(await node.status()).sessions.some((s) => s.user === ALICE), 5000), "session released");
+  });
+
+  it("keeps a session that keeps producing output", async () => {
+    const r = await node.ssh(ALICE, ["for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.5; done"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim().split("\n").length, 8);
   });
 });

@@ -50,7 +50,7 @@ describe("containerSpec", () => {
 
   it("ignores config that does not shape the container when hashing", () => {
     const a = containerSpec("p", "alice", "web", config());
-    const b = containerSpec("p", "alice", "web", { ...config(), session: { mode: "destroy-on-disconnect", gracePeriodMs: 1, maxLifetimeMs: 2 } });
+    const b = containerSpec("p", "alice", "web", { ...config(), session: { mode: "destroy-on-disconnect", gracePeriodMs: 1, maxLifetimeMs: 2, idleTimeoutMs: 3 } });
     assert.equal(a.labels[LABEL.specHash], b.labels[LABEL.specHash]);
   });
 

@@ -14,6 +14,8 @@ export interface NodeConfig {
     readonly gracePeriodMs: number;
     /** Hard cap on a container's life, even with sessions. 0 = none. @default 0 */
     readonly maxLifetimeMs: number;
+    /** A session with no bytes either way for this long is closed. 0 = never. @default 0 */
+    readonly idleTimeoutMs: number;
   };
   readonly resources: {
     /** @default 2 */
@@ -31,7 +33,7 @@ export interface NodeConfig {
 
 export const DEFAULT_NODE_CONFIG: NodeConfig = {
   image: "podspawn/default:bookworm",
-  session: { mode: "grace-period", gracePeriodMs: 60_000, maxLifetimeMs: 0 },
+  session: { mode: "grace-period", gracePeriodMs: 60_000, maxLifetimeMs: 0, idleTimeoutMs: 0 },
   resources: { cpus: 2, memoryBytes: 2 * 1024 ** 3, pids: 512 },
   runtime: "runc",
   sftpSubsystems: ["internal-sftp", "/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"],
@@ -84,7 +86,7 @@ export function parseNodeConfig(doc: unknown): NodeConfig {
   const image = root["image"] ?? d.image;
   if (typeof image !== "string" || !IMAGE_REF.test(image)) throw new InputError("image", `${JSON.stringify(image)} is not an image reference`, "e.g. podspawn/default:bookworm");
   const s = obj(root["session"], "session");
-  noUnknown(s, ["mode", "grace_period", "max_lifetime"], "session");
+  noUnknown(s, ["mode", "grace_period", "max_lifetime", "idle_timeout"], "session");
   const mode = s["mode"] ?? d.session.mode;
   if (mode !== "grace-period" && mode !== "destroy-on-disconnect") {
     throw new InputError("session.mode", `${JSON.stringify(mode)} is not a session mode`, "grace-period, destroy-on-disconnect");
@@ -103,6 +105,7 @@ export function parseNodeConfig(doc: unknown): NodeConfig {
       mode,
       gracePeriodMs: s["grace_period"] === undefined ? d.session.gracePeriodMs : parseDurationMs(s["grace_period"], "session.grace_period"),
       maxLifetimeMs: s["max_lifetime"] === undefined ? d.session.maxLifetimeMs : parseDurationMs(s["max_lifetime"], "session.max_lifetime"),
+      idleTimeoutMs: s["idle_timeout"] === undefined ? d.session.idleTimeoutMs : parseDurationMs(s["idle_timeout"], "session.idle_timeout"),
     },
     resources: {
       cpus: range(r["cpus"], "resources.cpus", 0.1, 256, d.resources.cpus),

@@ -38,6 +38,13 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
   let project = "";
   let helloSeen = false;
 
+  // Idle = no bytes in either direction; checked on a coarse timer so a busy session costs nothing.
+  let lastActivity = Date.now();
+  let idleTimer: NodeJS.Timeout | null = null;
+  const touch = (): void => {
+    lastActivity = Date.now();
+  };
+
   const send = (type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer | string): boolean => {
     if (socket.destroyed) return false;
     return socket.write(encodeFrame(type, payload));
@@ -46,6 +53,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
   const finish = (exitCode: number | null, reason: string): void => {
     if (finished) return;
     finished = true;
+    if (idleTimer) clearInterval(idleTimer);
     if (releaseEnv) releaseEnv();
     if (started) {
       deps.log({ kind: "session-end", user, project, sessionId: id, exitCode, reason });
@@ -68,6 +76,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     }
     switch (frame.type) {
       case FrameType.Stdin:
+        touch();
         if (!exec.stdin.write(frame.payload)) {
           socket.pause();
           exec.stdin.once("drain", () => socket.resume());
@@ -122,6 +131,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     const relay = (stream: NodeJS.ReadableStream, type: typeof FrameType.Stdout | typeof FrameType.Stderr): Promise<void> =>
       new Promise((resolve) => {
         stream.on("data", (chunk: Buffer) => {
+          touch();
           let ok = true;
           for (const f of encodeData(type, chunk)) ok = (socket.destroyed ? true : socket.write(f)) && ok;
           if (!ok) {
@@ -132,6 +142,19 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
         stream.once("end", resolve);
         stream.once("error", () => resolve());
       });
+    const idleMs = deps.config().session.idleTimeoutMs;
+    if (idleMs > 0) {
+      const running = exec;
+      idleTimer = setInterval(() => {
+        if (finished || Date.now() - lastActivity < idleMs) return;
+        send(FrameType.Error, JSON.stringify({ message: `session closed after ${Math.round(idleMs / 1000)} s without input or output (the node's idle timeout)` }));
+        socket.end();
+        void running.signal("SIGHUP");
+        setTimeout(() => void running.signal("SIGKILL"), HANGUP_KILL_MS).unref();
+        finish(null, "idle-timeout");
+      }, Math.min(Math.max(idleMs / 4, 250), 30_000));
+      idleTimer.unref();
+    }
     const drained = Promise.all([relay(exec.stdout, FrameType.Stdout), relay(exec.stderr, FrameType.Stderr)]);
     for (const f of pendingInput.splice(0)) onInput(f);
     const code = await exec.exited;
