@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       outfile: join(outdir, `${name}.cjs`),
       bundle: true,
       platform: "node",
-      target: "node20",
+      target: "node18",
       format: "cjs",
       minify: name !== "podspawn",
       sourcemap: false,
