@@ -40,6 +40,7 @@ session:
   mode: destroy-on-disconnect
   grace_period: 90s
   max_lifetime: 8h
+  idle_timeout: 30m
 resources:
   cpus: 1.5
   memory: 512m
@@ -49,7 +50,7 @@ sftp_subsystems: [internal-sftp, /opt/sftp-server]
 `) as unknown;
     assert.deepEqual(parseNodeConfig(doc), {
       image: "registry.example.com:5000/team/dev@sha256:abc",
-      session: { mode: "destroy-on-disconnect", gracePeriodMs: 90_000, maxLifetimeMs: 8 * 3_600_000 },
+      session: { mode: "destroy-on-disconnect", gracePeriodMs: 90_000, maxLifetimeMs: 8 * 3_600_000, idleTimeoutMs: 30 * 60_000 },
       resources: { cpus: 1.5, memoryBytes: 512 * MiB, pids: 256 },
       runtime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
