@@ -39,6 +39,10 @@ after(async () => {
 });
 
 describe("interactive PTY session", () => {
+  it("tells the user on the terminal that their environment is starting (first login)", async () => {
+    await waitFor(/^podspawn: starting your default environment\.\.\.$/m);
+  });
+
   it("starts a login shell whose terminal has the client's size", async () => {
     await waitFor(/\$\s*$/m);
     type("stty size; echo TERM=$TERM");

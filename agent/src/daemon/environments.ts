@@ -52,6 +52,10 @@ export class Environments {
     return `${user}/${project}`;
   }
 
+  has(user: string, project: string): boolean {
+    return this.table.has(Environments.key(user, project));
+  }
+
   list(): readonly Environment[] {
     return [...this.table.values()];
   }

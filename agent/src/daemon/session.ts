@@ -102,6 +102,10 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     const req = parseSessionRequest(JSON.parse(helloPayload.toString("utf8")));
     project = req.project;
     await deps.runtime.ping();
+    if (!deps.environments.has(user, req.project)) {
+      // Shown by spawn on a terminal only (stderr), so scripted sessions stay byte-exact.
+      send(FrameType.Info, `podspawn: starting your ${req.project} environment...\r\n`);
+    }
     const env = await deps.environments.acquire(user, req.project);
     let released = false;
     releaseEnv = () => {
