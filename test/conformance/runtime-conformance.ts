@@ -52,6 +52,7 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       const { runtime } = target();
       for (const id of created) await runtime.remove(id);
       for (const n of await runtime.listNetworks(instance)) await runtime.removeNetwork(n);
+      for (const v of await runtime.listVolumes(instance)) await runtime.removeVolume(v);
     });
 
     it("creates a stopped container that inspectByName finds with its labels", async () => {
@@ -151,6 +152,27 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       await runtime.removeNetwork(spec.name);
       await runtime.removeNetwork(spec.name);
       assert.equal((await runtime.listNetworks(instance)).includes(spec.name), false);
+    });
+
+    it("keeps a persistent home volume's files when the container is removed and recreated", async () => {
+      const { runtime } = target();
+      const persistent = { ...config(), session: { ...config().session, mode: "persistent" as const } };
+      await runtime.ensureNetwork(networkSpec(instance, "vol"));
+      const spec = containerSpec(instance, "vol", "default", persistent);
+      const first = await runtime.create(spec);
+      created.push(first);
+      await runtime.writeFiles(first, [
+        { path: "home/vol", type: "dir", mode: 0o750, uid: 1000, gid: 1000 },
+        { path: "home/vol/notes.txt", type: "file", mode: 0o644, uid: 1000, gid: 1000, data: Buffer.from("kept\n") },
+      ]);
+      await runtime.remove(first);
+      assert.ok((await runtime.listVolumes(instance)).includes(spec.homeVolume?.name ?? "?"), "volume outlives the container");
+      const second = await runtime.create(spec);
+      created.push(second);
+      assert.equal((await runtime.readFiles(second, ["/home/vol/notes.txt"])).get("/home/vol/notes.txt")?.toString(), "kept\n");
+      await runtime.remove(second);
+      await runtime.removeVolume(spec.homeVolume?.name ?? "?");
+      assert.equal((await runtime.listVolumes(instance)).includes(spec.homeVolume?.name ?? "?"), false);
     });
 
     it("refuses to create from a missing image with an image-missing error", async () => {

@@ -28,6 +28,8 @@ export interface ContainerSpec {
    * and home through the archive API before start, so nothing inside needs root powers.
    */
   readonly capAdd: readonly string[];
+  /** `persistent` mode: a named volume mounted at the user's home, kept when the container goes. */
+  readonly homeVolume: { readonly name: string; readonly target: string; readonly labels: Readonly<Record<string, string>> } | null;
 }
 
 export interface NetworkSpec {
@@ -41,6 +43,10 @@ export interface NetworkSpec {
  */
 export function containerName(instance: string, user: string, project: string): string {
   return `${instance}.${user}.${project}`;
+}
+
+export function homeVolumeName(instance: string, user: string, project: string): string {
+  return `${instance}.${user}.${project}.home`;
 }
 
 export function networkName(instance: string, user: string): string {
@@ -63,6 +69,10 @@ export function containerSpec(instance: string, user: string, project: string, c
     memoryBytes: config.resources.memoryBytes,
     pidsLimit: config.runtime === "runsc" ? Math.max(config.resources.pids, 1024) : config.resources.pids,
     capAdd: [] as string[],
+    homeVolume:
+      config.session.mode === "persistent"
+        ? { name: homeVolumeName(instance, user, project), target: `/home/${user}`, labels: { [LABEL.managed]: "true", [LABEL.instance]: instance, [LABEL.user]: user, [LABEL.project]: project } }
+        : null,
   };
   const hash = createHash("sha256").update(JSON.stringify(base)).digest("hex").slice(0, 16);
   return {

@@ -4,7 +4,13 @@ import { InputError } from "./errors.js";
  * The node daemon's config (`/etc/<instance>/config.yaml`). One validator is the source of the
  * types and the defaults; every error names the YAML path. Defaults are the safe choice.
  */
-export type SessionMode = "grace-period" | "destroy-on-disconnect";
+/**
+ * grace-period: the container stays `grace_period` after the last session, then goes.
+ * destroy-on-disconnect: it goes as soon as the last session ends.
+ * persistent: like grace-period, but the home directory is a named volume that outlives the
+ * container, so the next container of the same (user, project) starts with the same home.
+ */
+export type SessionMode = "grace-period" | "destroy-on-disconnect" | "persistent";
 
 export interface NodeConfig {
   readonly image: string;
@@ -88,8 +94,8 @@ export function parseNodeConfig(doc: unknown): NodeConfig {
   const s = obj(root["session"], "session");
   noUnknown(s, ["mode", "grace_period", "max_lifetime", "idle_timeout"], "session");
   const mode = s["mode"] ?? d.session.mode;
-  if (mode !== "grace-period" && mode !== "destroy-on-disconnect") {
-    throw new InputError("session.mode", `${JSON.stringify(mode)} is not a session mode`, "grace-period, destroy-on-disconnect");
+  if (mode !== "grace-period" && mode !== "destroy-on-disconnect" && mode !== "persistent") {
+    throw new InputError("session.mode", `${JSON.stringify(mode)} is not a session mode`, "grace-period, destroy-on-disconnect, persistent");
   }
   const r = obj(root["resources"], "resources");
   noUnknown(r, ["cpus", "memory", "pids"], "resources");

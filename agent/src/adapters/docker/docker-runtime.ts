@@ -11,10 +11,10 @@ function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
 }
 
-function toManaged(c: { Id: string; Names?: string[]; Name?: string; Labels?: Record<string, string>; running: boolean }): ManagedContainer {
+function toManaged(c: { Id: string; Names?: string[]; Name?: string; Labels?: Record<string, string>; running: boolean; createdMs: number }): ManagedContainer {
   const labels = c.Labels ?? {};
   const name = (c.Name ?? c.Names?.[0] ?? "").replace(/^\//, "");
-  return { id: c.Id, name, user: labels[LABEL.user] ?? "", project: labels[LABEL.project] ?? "", running: c.running, specHash: labels[LABEL.specHash] ?? "", labels };
+  return { id: c.Id, name, user: labels[LABEL.user] ?? "", project: labels[LABEL.project] ?? "", running: c.running, specHash: labels[LABEL.specHash] ?? "", createdMs: c.createdMs, labels };
 }
 
 async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
@@ -50,13 +50,13 @@ export class DockerRuntime implements ContainerRuntime {
 
   async listManaged(instance: string): Promise<ManagedContainer[]> {
     const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${instance}`] } });
-    return list.map((c) => toManaged({ ...c, running: c.State === "running" }));
+    return list.map((c) => toManaged({ ...c, running: c.State === "running", createdMs: c.Created * 1000 }));
   }
 
   async inspectByName(name: string): Promise<ManagedContainer | null> {
     try {
       const info = await this.docker.getContainer(name).inspect();
-      return toManaged({ Id: info.Id, Name: info.Name, Labels: info.Config.Labels, running: info.State.Running });
+      return toManaged({ Id: info.Id, Name: info.Name, Labels: info.Config.Labels, running: info.State.Running, createdMs: Date.parse(info.Created) });
     } catch (err) {
       if (statusCode(err) === 404) return null;
       throw err;
@@ -124,10 +124,24 @@ export class DockerRuntime implements ContainerRuntime {
         RestartPolicy: { Name: "no" },
         Runtime: spec.runtime,
         LogConfig: { Type: "none", Config: {} },
-        Mounts: [],
+        // Never a host path and never the Docker socket: at most the user's own named home volume.
+        Mounts: spec.homeVolume ? [{ Type: "volume", Source: spec.homeVolume.name, Target: spec.homeVolume.target, ReadOnly: false, VolumeOptions: { NoCopy: false, Labels: { ...spec.homeVolume.labels }, DriverConfig: { Name: "local", Options: {} } } }] : [],
       },
     });
     return c.id;
+  }
+
+  async listVolumes(instance: string): Promise<string[]> {
+    const res = await this.docker.listVolumes({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${instance}`] } });
+    return (res.Volumes ?? []).map((v) => v.Name);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    try {
+      await this.docker.getVolume(name).remove();
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+    }
   }
 
   async readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>> {
@@ -219,6 +233,7 @@ export class DockerRuntime implements ContainerRuntime {
       stream.once("close", resolve);
       stream.once("error", () => resolve());
     });
+    let over = false;
     const exited = (async () => {
       await streamEnded;
       try {
@@ -230,6 +245,7 @@ export class DockerRuntime implements ContainerRuntime {
         }
         return 255;
       } finally {
+        over = true;
         // The engine may keep the hijacked connection half-open after the process has gone.
         stream.destroy();
       }
@@ -248,8 +264,10 @@ export class DockerRuntime implements ContainerRuntime {
         // Docker has no exec-kill API. The daemon runs in the host pid namespace, so it signals the
         // exec'd process by its host pid (runc; with gVisor the process is inside the sandbox and
         // the session ends when the client's connection closes).
+        // Once the process has exited its pid may belong to someone else: never signal it then.
+        if (over) return;
         const pid = await pidOf().catch(() => undefined);
-        if (pid === undefined) return;
+        if (pid === undefined || over) return;
         try {
           process.kill(pid, signal);
         } catch {

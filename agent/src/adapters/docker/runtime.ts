@@ -14,6 +14,8 @@ export interface ManagedContainer {
   readonly project: string;
   readonly running: boolean;
   readonly specHash: string;
+  /** Creation time (ms since the epoch), from the engine. */
+  readonly createdMs: number;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -40,6 +42,9 @@ export interface ContainerRuntime {
   removeNetwork(name: string): Promise<void>;
   listNetworks(instance: string): Promise<string[]>;
   create(spec: ContainerSpec): Promise<string>;
+  /** Named volumes (persistent homes) of an instance, by name. */
+  listVolumes(instance: string): Promise<string[]>;
+  removeVolume(name: string): Promise<void>;
   /** Read files from a container's filesystem (works before start); missing paths are absent. */
   readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>>;
   pathExists(id: string, path: string): Promise<boolean>;

@@ -15,11 +15,14 @@ interface FakeContainer {
   spec: ContainerSpec;
   running: boolean;
   files: Map<string, Buffer>;
+  createdMs: number;
 }
 
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, FakeContainer>();
   readonly networks = new Map<string, NetworkSpec>();
+  /** Named volumes: name -> (path relative to the mount target -> content), plus their labels. */
+  readonly volumes = new Map<string, { labels: Readonly<Record<string, string>>; files: Map<string, Buffer> }>();
   /** Counters so tests can assert "exactly one create" under concurrency. */
   readonly calls = { create: 0, createNetwork: 0, remove: 0, start: 0 };
   private seq = 0;
@@ -46,7 +49,7 @@ export class FakeRuntime implements ContainerRuntime {
   }
 
   private view(c: FakeContainer): ManagedContainer {
-    return { id: c.id, name: c.spec.name, user: c.spec.labels[LABEL.user] ?? "", project: c.spec.labels[LABEL.project] ?? "", running: c.running, specHash: c.spec.labels[LABEL.specHash] ?? "", labels: c.spec.labels };
+    return { id: c.id, name: c.spec.name, user: c.spec.labels[LABEL.user] ?? "", project: c.spec.labels[LABEL.project] ?? "", running: c.running, specHash: c.spec.labels[LABEL.specHash] ?? "", createdMs: c.createdMs, labels: c.spec.labels };
   }
 
   async listManaged(instance: string): Promise<ManagedContainer[]> {
@@ -88,8 +91,25 @@ export class FakeRuntime implements ContainerRuntime {
     if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw new Error(`Conflict. The container name "/${spec.name}" is already in use`);
     this.calls.create++;
     const id = `fake${(++this.seq).toString(16).padStart(12, "0")}`;
-    this.containers.set(id, { id, spec, running: false, files: new Map(image) });
+    const files = new Map(image);
+    if (spec.homeVolume) {
+      const vol = this.volumes.get(spec.homeVolume.name) ?? { labels: spec.homeVolume.labels, files: new Map<string, Buffer>() };
+      this.volumes.set(spec.homeVolume.name, vol);
+      for (const [rel, data] of vol.files) files.set(spec.homeVolume.target + rel, data);
+    }
+    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now() });
     return id;
+  }
+
+  async listVolumes(instance: string): Promise<string[]> {
+    this.check();
+    return [...this.volumes.entries()].filter(([, v]) => v.labels[LABEL.instance] === instance).map(([name]) => name);
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    this.check();
+    if ([...this.containers.values()].some((c) => c.spec.homeVolume?.name === name)) throw Object.assign(new Error(`volume ${name} is in use`), { statusCode: 409 });
+    this.volumes.delete(name);
   }
 
   private get(id: string): FakeContainer {
@@ -120,8 +140,12 @@ export class FakeRuntime implements ContainerRuntime {
     const c = this.get(id);
     for (const e of entries) {
       const path = "/" + e.path.replace(/^\/+/, "").replace(/\/$/, "");
-      if (e.type === "file") c.files.set(path, Buffer.from(e.data ?? Buffer.alloc(0)));
-      else c.files.set(path + "/", Buffer.alloc(0));
+      const key = e.type === "file" ? path : path + "/";
+      const data = e.type === "file" ? Buffer.from(e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
+      c.files.set(key, data);
+      // Writes under the home volume's mount land in the volume, as they do with a real engine.
+      const vol = c.spec.homeVolume;
+      if (vol && (key === vol.target + "/" || key.startsWith(vol.target + "/"))) this.volumes.get(vol.name)?.files.set(key.slice(vol.target.length), data);
     }
   }
 
