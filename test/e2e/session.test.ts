@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -187,5 +187,38 @@ describe("idle timeout", () => {
     const r = await node.ssh(ALICE, ["for i in 1 2 3 4 5 6 7 8; do echo $i; sleep 0.5; done"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim().split("\n").length, 8);
+  });
+});
+
+describe("persistent mode", () => {
+  before(async () => {
+    await node.writeConfig(DEFAULT_TEST_CONFIG.replace("mode: grace-period", "mode: persistent"));
+    await node.reload();
+  });
+  after(async () => {
+    await node.writeConfig(DEFAULT_TEST_CONFIG);
+    await node.reload();
+  });
+
+  it("keeps the home directory in a named volume across container removal", async () => {
+    const r = await node.ssh(BOB, ["-o", "SetEnv=PODSPAWN_PROJECT=keep", "echo kept > ~/notes.txt"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await eventually(() => !node.containers().some((l) => l.startsWith(containerOf(BOB, "keep"))), 15_000, 250), "container removed after the grace period");
+    const again = await node.ssh(BOB, ["-o", "SetEnv=PODSPAWN_PROJECT=keep", "cat ~/notes.txt; stat -c %U ~"]);
+    assert.equal(again.stdout, `kept\n${BOB}\n`, again.stderr);
+  });
+
+  it("remove-user deletes the user's home volumes, so a new account of that name starts empty", async () => {
+    const volume = `${INSTANCE}.${BOB}.keep.home`;
+    const volumes = (): string => execFileSync("docker", ["volume", "ls", "-q"], { encoding: "utf8" });
+    assert.match(volumes(), new RegExp(volume.replace(/\./g, "\\.")));
+    const removed = await node.podspawn(["remove-user", BOB, "--force"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.ok(await eventually(() => !volumes().includes(volume), 10_000), "volume removed");
+    const added = await node.podspawn(["add-user", BOB, "--key-file", `${node.keyFor(BOB)}.pub`]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.ok(await eventually(async () => (await node.ssh(BOB, ["true"])).code === 0, 10_000, 300));
+    const r = await node.ssh(BOB, ["-o", "SetEnv=PODSPAWN_PROJECT=keep", "ls ~/notes.txt"]);
+    assert.notEqual(r.code, 0, "the old file is gone");
   });
 });

@@ -1,4 +1,4 @@
-import { containerName, containerSpec, networkSpec, type ContainerSpec } from "../core/container-spec.js";
+import { containerName, containerSpec, LABEL, networkSpec, type ContainerSpec } from "../core/container-spec.js";
 import { planAccount } from "../core/container-account.js";
 import type { ContainerAccount } from "../core/exec-plan.js";
 import { KeyedLock } from "../core/keyed-lock.js";
@@ -63,17 +63,20 @@ export class Environments {
   /** After a daemon restart: adopt what Docker has; nothing is connected, so start grace timers. */
   async recover(): Promise<number> {
     const found = await this.opts.runtime.listManaged(this.opts.instance);
+    let adopted = 0;
     for (const c of found) {
       if (!c.user || !c.project) continue;
       const env = this.adopt(c);
       this.scheduleRemoval(env);
+      this.armLifetime(env, this.opts.config());
+      adopted++;
     }
-    return found.length;
+    return adopted;
   }
 
   private adopt(c: ManagedContainer): Environment {
     const key = Environments.key(c.user, c.project);
-    const env: Environment = { key, user: c.user, project: c.project, containerId: c.id, account: null, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null };
+    const env: Environment = { key, user: c.user, project: c.project, containerId: c.id, account: null, sessions: 0, createdAt: c.createdMs, graceTimer: null, lifetimeTimer: null };
     this.table.set(key, env);
     return env;
   }
@@ -88,41 +91,58 @@ export class Environments {
       const config = this.opts.config();
       const spec = containerSpec(this.opts.instance, user, project, config);
       let env = this.table.get(key);
-      if (env) {
-        this.cancelRemoval(env);
-        env.sessions++;
+      if (env) this.cancelRemoval(env);
+      try {
+        let current = await this.opts.runtime.inspectByName(spec.name);
+        if (current) assertOwned(current, user, project);
+        if (!env && current) env = this.adopt(current);
+        if (env && env.sessions === 0 && current && current.specHash !== spec.labels[LABEL.specHash]) {
+          // Config changed while nobody was connected: recreate rather than run with stale limits.
+          await this.opts.runtime.remove(current.id);
+          this.opts.log({ kind: "container-removed", user, project, container: current.name, reason: "config-changed" });
+          if (env.lifetimeTimer) clearTimeout(env.lifetimeTimer);
+          this.table.delete(key);
+          env = undefined;
+          current = null;
+        }
+        if (!current) {
+          // New, or removed behind our back (its network possibly with it): build both again.
+          await this.opts.runtime.ensureNetwork(networkSpec(this.opts.instance, user));
+          const made = await this.createContainer(user, project, spec);
+          if (env) {
+            env.containerId = made.id;
+            env.account = made.account;
+            env.createdAt = this.now();
+          } else {
+            env = { key, user, project, containerId: made.id, account: made.account, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null };
+            this.table.set(key, env);
+          }
+        }
+        const live = env;
+        if (!live) throw new Error(`no environment for ${key} after create`); // unreachable: adopted or created above
+        live.sessions++;
         try {
-          await this.ensureRunning(env, spec);
-          return env;
+          if (!current || !current.running) {
+            await this.opts.runtime.start(live.containerId);
+            this.opts.log({ kind: "container-started", user, project, container: spec.name });
+          }
+          if (!live.account) live.account = await this.readAccount(live);
         } catch (err) {
-          env.sessions--;
+          live.sessions--;
           throw err;
         }
-      }
-      const existing = await this.opts.runtime.inspectByName(spec.name);
-      if (existing) assertOwned(existing, user, project);
-      await this.opts.runtime.ensureNetwork(networkSpec(this.opts.instance, user));
-      if (existing && existing.specHash !== spec.labels["podspawn.spec-hash"]) {
-        // Config changed while nobody was connected: recreate rather than run with stale limits.
-        await this.opts.runtime.remove(existing.id);
-        this.opts.log({ kind: "container-removed", user, project, container: existing.name, reason: "config-changed" });
-      } else if (existing) {
-        env = this.adopt(existing);
-      }
-      if (!env) env = await this.createFresh(user, project, spec);
-      env.sessions++;
-      try {
-        await this.ensureRunning(env, spec);
+        this.armLifetime(live, config);
+        return live;
       } catch (err) {
-        env.sessions--;
+        // Whatever failed, an environment nobody uses must still be reaped.
+        if (env && env.sessions === 0 && this.table.get(env.key) === env) this.scheduleRemoval(env);
         throw err;
       }
-      this.armLifetime(env, config);
-      return env;
     });
   }
 
-  private async createFresh(user: string, project: string, spec: ContainerSpec): Promise<Environment> {
+  /** Create the container and write the pod user's account into it before it starts. */
+  private async createContainer(user: string, project: string, spec: ContainerSpec): Promise<{ id: string; account: ContainerAccount }> {
     const t0 = this.now();
     const id = await this.opts.runtime.create(spec);
     const files = await this.opts.runtime.readFiles(id, ["/etc/passwd", "/etc/group"]);
@@ -134,29 +154,8 @@ export class Environments {
       ...(plan.group !== null ? [{ path: "etc/group", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.group) }] : []),
       { path: a.home.replace(/^\//, ""), type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
     ]);
-    const env: Environment = { key: Environments.key(user, project), user, project, containerId: id, account: a, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null };
-    this.table.set(env.key, env);
     this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
-    return env;
-  }
-
-  private async ensureRunning(env: Environment, spec: ContainerSpec): Promise<void> {
-    const c = await this.opts.runtime.inspectByName(spec.name);
-    if (!c) {
-      // Removed behind our back: forget it and build a new one.
-      const fresh = await this.createFresh(env.user, env.project, spec);
-      env.containerId = fresh.containerId;
-      env.account = fresh.account;
-      this.table.set(env.key, env);
-    } else {
-      assertOwned(c, env.user, env.project);
-      env.containerId = c.id;
-    }
-    if (!c || !c.running) {
-      await this.opts.runtime.start(env.containerId);
-      this.opts.log({ kind: "container-started", user: env.user, project: env.project, container: spec.name });
-    }
-    if (!env.account) env.account = await this.readAccount(env);
+    return { id, account: a };
   }
 
   private async readAccount(env: Environment): Promise<ContainerAccount> {
@@ -188,9 +187,11 @@ export class Environments {
     env.graceTimer.unref();
   }
 
+  /** Counted from the container's creation, so a daemon restart does not extend a lifetime. */
   private armLifetime(env: Environment, config: NodeConfig): void {
     if (config.session.maxLifetimeMs <= 0 || env.lifetimeTimer) return;
-    env.lifetimeTimer = setTimeout(() => void this.destroy(env, "max-lifetime"), config.session.maxLifetimeMs);
+    const remaining = Math.max(0, env.createdAt + config.session.maxLifetimeMs - this.now());
+    env.lifetimeTimer = setTimeout(() => void this.destroy(env, "max-lifetime"), remaining);
     env.lifetimeTimer.unref();
   }
 
@@ -226,10 +227,26 @@ export class Environments {
     }
   }
 
-  /** Remove every environment of a user (remove-user --force). */
+  /**
+   * Remove every environment of a user and their persistent home volumes (remove-user, sync).
+   * The volumes go too: a later account of the same name must not inherit someone's files.
+   */
   async evict(user: string): Promise<number> {
     const mine = [...this.table.values()].filter((e) => e.user === user);
     for (const env of mine) await this.destroy(env, "evicted");
-    return mine.length;
+    // Containers the table does not know (e.g. created by an older daemon) go as well.
+    const stray = (await this.opts.runtime.listManaged(this.opts.instance)).filter((c) => c.user === user);
+    for (const c of stray) await this.opts.runtime.remove(c.id);
+    await this.lock.run(user, async () => {
+      const prefix = `${this.opts.instance}.${user}.`;
+      for (const v of await this.opts.runtime.listVolumes(this.opts.instance)) {
+        if (v.startsWith(prefix)) {
+          await this.opts.runtime.removeVolume(v);
+          this.opts.log({ kind: "volume-removed", user, volume: v });
+        }
+      }
+      await this.opts.runtime.removeNetwork(networkSpec(this.opts.instance, user).name);
+    });
+    return mine.length + stray.length;
   }
 }

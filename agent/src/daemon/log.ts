@@ -11,6 +11,7 @@ export type DaemonEvent =
   | { kind: "container-created"; user: string; project: string; container: string; ms: number }
   | { kind: "container-started"; user: string; project: string; container: string }
   | { kind: "container-removed"; user: string; project: string; container: string; reason: string }
+  | { kind: "volume-removed"; user: string; volume: string }
   | { kind: "network-created"; network: string }
   | { kind: "network-removed"; network: string }
   | { kind: "grace-scheduled"; user: string; project: string; ms: number }

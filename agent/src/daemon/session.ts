@@ -61,7 +61,16 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     }
   };
 
+  /** The process must not outlive its session: SIGHUP now, SIGKILL if it is still there later. */
+  const hangUpProcess = (): void => {
+    const e = exec;
+    if (!e) return;
+    void e.signal("SIGHUP");
+    setTimeout(() => void e.signal("SIGKILL"), HANGUP_KILL_MS).unref();
+  };
+
   const fail = (err: unknown): void => {
+    if (!finished) hangUpProcess();
     const message = err instanceof InputError || err instanceof UserFacingError ? err.message : "internal error starting the session (the node's admin can see the details in the daemon log)";
     if (!(err instanceof InputError)) deps.log({ kind: "error", message: `session ${id} for ${user} failed`, detail: describeError(err) });
     send(FrameType.Error, JSON.stringify({ message }));
@@ -77,13 +86,15 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     switch (frame.type) {
       case FrameType.Stdin:
         touch();
+        // Input after EOF is the client's mistake; writing it would throw inside the daemon.
+        if (exec.stdin.writableEnded || exec.stdin.destroyed) break;
         if (!exec.stdin.write(frame.payload)) {
           socket.pause();
           exec.stdin.once("drain", () => socket.resume());
         }
         break;
       case FrameType.StdinEof:
-        exec.stdin.end();
+        if (!exec.stdin.writableEnded) exec.stdin.end();
         break;
       case FrameType.Resize: {
         const { cols, rows } = parseResize(JSON.parse(frame.payload.toString("utf8")));
@@ -99,7 +110,13 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
   };
 
   const start = async (helloPayload: Buffer): Promise<void> => {
-    const req = parseSessionRequest(JSON.parse(helloPayload.toString("utf8")));
+    let hello: unknown;
+    try {
+      hello = JSON.parse(helloPayload.toString("utf8"));
+    } catch {
+      throw new InputError("hello", "is not JSON");
+    }
+    const req = parseSessionRequest(hello);
     project = req.project;
     await deps.runtime.ping();
     if (!deps.environments.has(user, req.project)) {
@@ -123,6 +140,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     if (!env.account) throw new Error("environment has no account");
     const plan = planExec(req, env.account, deps.config().sftpSubsystems);
     exec = await deps.runtime.exec(env.containerId, plan);
+    exec.stdin.on("error", () => undefined); // EPIPE once the process has exited: not our error
     started = true;
     deps.log({ kind: "session-start", user, project, sessionId: id, exec: plan.kind, tty: plan.tty });
     deps.audit({ event: "session-start", user, project, session: id, kind: plan.kind, tty: plan.tty, command: plan.kind === "command" ? req.command : undefined });
@@ -148,13 +166,11 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
       });
     const idleMs = deps.config().session.idleTimeoutMs;
     if (idleMs > 0) {
-      const running = exec;
       idleTimer = setInterval(() => {
         if (finished || Date.now() - lastActivity < idleMs) return;
         send(FrameType.Error, JSON.stringify({ message: `session closed after ${Math.round(idleMs / 1000)} s without input or output (the node's idle timeout)` }));
         socket.end();
-        void running.signal("SIGHUP");
-        setTimeout(() => void running.signal("SIGKILL"), HANGUP_KILL_MS).unref();
+        hangUpProcess();
         finish(null, "idle-timeout");
       }, Math.min(Math.max(idleMs / 4, 250), 30_000));
       idleTimer.unref();
@@ -193,12 +209,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
 
   const hangup = (): void => {
     if (finished) return;
-    const e = exec;
-    if (e) {
-      void e.signal("SIGHUP");
-      const t = setTimeout(() => void e.signal("SIGKILL"), HANGUP_KILL_MS);
-      t.unref();
-    }
+    hangUpProcess();
     finish(null, "disconnected");
   };
   socket.on("close", hangup);

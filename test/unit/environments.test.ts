@@ -1,0 +1,495 @@
+import { describe, it, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
+import type { ContainerRuntime } from "../../agent/src/adapters/docker/runtime.js";
+import { containerName, containerSpec, networkName, type ContainerSpec } from "../../agent/src/core/container-spec.js";
+import { UserFacingError } from "../../agent/src/core/errors.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/node-config.js";
+import { Environments } from "../../agent/src/daemon/environments.js";
+import type { DaemonEvent } from "../../agent/src/daemon/log.js";
+
+const IMAGE = "podspawn/test:fake";
+const INSTANCE = "pst";
+const GRACE = 60_000;
+
+function image(): Map<string, Buffer> {
+  return new Map([
+    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
+    ["/etc/group", Buffer.from("root:x:0:\n")],
+    ["/bin/sh", Buffer.alloc(0)],
+    ["/bin/bash", Buffer.alloc(0)],
+  ]);
+}
+
+interface ConfigOverrides {
+  readonly session?: Partial<NodeConfig["session"]>;
+  readonly resources?: Partial<NodeConfig["resources"]>;
+}
+
+function makeConfig(over: ConfigOverrides = {}): NodeConfig {
+  return {
+    ...DEFAULT_NODE_CONFIG,
+    image: IMAGE,
+    session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, ...over.session },
+    resources: { ...DEFAULT_NODE_CONFIG.resources, ...over.resources },
+  };
+}
+
+interface Harness {
+  readonly runtime: FakeRuntime;
+  readonly envs: Environments;
+  readonly events: DaemonEvent[];
+  /** Swap the config the daemon reads on its next decision (what a reload does). */
+  setConfig(over: ConfigOverrides): void;
+}
+
+function harness(over: ConfigOverrides = {}, runtime: FakeRuntime = new FakeRuntime(new Map([[IMAGE, image()]])), engine: ContainerRuntime = runtime): Harness {
+  let config = makeConfig(over);
+  const events: DaemonEvent[] = [];
+  const envs = new Environments({ instance: INSTANCE, runtime: engine, config: () => config, log: (e) => events.push(e) });
+  return {
+    runtime,
+    envs,
+    events,
+    setConfig: (o) => {
+      config = makeConfig(o);
+    },
+  };
+}
+
+/** Let the fake engine's round trips (setImmediate) and queued callbacks run. */
+async function settle(turns = 30): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}
+
+function mockTimers(t: TestContext): (ms: number) => Promise<void> {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  return async (ms) => {
+    t.mock.timers.tick(ms);
+    await settle();
+  };
+}
+
+function nameOf(user: string, project = "default"): string {
+  return containerName(INSTANCE, user, project);
+}
+
+function containerOf(runtime: FakeRuntime, user: string, project = "default"): { id: string; running: boolean; files: Map<string, Buffer>; spec: ContainerSpec } | undefined {
+  return [...runtime.containers.values()].find((c) => c.spec.name === nameOf(user, project));
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+}
+function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((res) => {
+    resolve = res;
+  });
+  return { promise, resolve };
+}
+
+describe("Environments.acquire", () => {
+  it("creates exactly one container and one network for ten concurrent first logins of one user", async () => {
+    const { runtime, envs } = harness();
+    const got = await Promise.all(Array.from({ length: 10 }, () => envs.acquire("alice", "default")));
+    assert.equal(runtime.calls.create, 1);
+    assert.equal(runtime.calls.createNetwork, 1);
+    assert.equal(runtime.containers.size, 1);
+    const ids = new Set(got.map((e) => e.containerId));
+    assert.equal(ids.size, 1);
+    assert.equal(containerOf(runtime, "alice")?.id, got[0]?.containerId);
+    assert.equal(envs.list().length, 1);
+    assert.equal(envs.list()[0]?.sessions, 10);
+  });
+
+  it("creates one container per (user, project) and one network per user under any interleaving of engine calls", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(fc.tuple(fc.constantFrom("alice", "bob"), fc.constantFrom("default", "web")), { minLength: 1, maxLength: 8 }),
+        async (s, logins) => {
+          const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+          // Every engine call waits for the scheduler, so fast-check picks the interleaving.
+          const engine = new Proxy(runtime, {
+            get(target, prop, receiver) {
+              const value: unknown = Reflect.get(target, prop, receiver);
+              if (typeof value !== "function") return value;
+              return (...args: unknown[]) => s.schedule(Promise.resolve(), String(prop)).then(() => (value as (...a: unknown[]) => unknown).apply(target, args));
+            },
+          });
+          const { envs } = harness({}, runtime, engine);
+          await s.waitFor(Promise.all(logins.map(([u, p]) => envs.acquire(u, p))));
+          const pairs = new Set(logins.map(([u, p]) => `${u}/${p}`));
+          const users = new Set(logins.map(([u]) => u));
+          assert.equal(runtime.calls.create, pairs.size);
+          assert.equal(runtime.calls.createNetwork, users.size);
+          assert.deepEqual([...runtime.networks.keys()].sort(), [...users].map((u) => networkName(INSTANCE, u)).sort());
+          for (const env of envs.list()) {
+            assert.equal(env.sessions, logins.filter(([u, p]) => `${u}/${p}` === env.key).length);
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
+  it("does not make one user's first login wait for another user's", async () => {
+    const gate = deferred();
+    class SlowForAlice extends FakeRuntime {
+      override async create(spec: ContainerSpec): Promise<string> {
+        if (spec.labels["podspawn.user"] === "alice") await gate.promise;
+        return super.create(spec);
+      }
+    }
+    const { runtime, envs } = harness({}, new SlowForAlice(new Map([[IMAGE, image()]])));
+    let aliceDone = false;
+    const alice = envs.acquire("alice", "default").then((e) => {
+      aliceDone = true;
+      return e;
+    });
+    const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 500).unref());
+    const bob = await Promise.race([envs.acquire("bob", "default"), timeout]);
+    assert.notEqual(bob, "timeout", "bob's login waited for alice's");
+    if (bob === "timeout") return;
+    assert.equal(aliceDone, false, "alice's create is still held, yet bob got his container");
+    assert.equal(containerOf(runtime, "bob")?.id, bob.containerId);
+    gate.resolve();
+    const a = await alice;
+    assert.equal(containerOf(runtime, "alice")?.id, a.containerId);
+    assert.equal(runtime.calls.create, 2);
+    assert.equal(runtime.calls.createNetwork, 2);
+  });
+
+  it("writes the user's passwd and group entries and home directory into a new container", async () => {
+    const { runtime, envs } = harness();
+    const env = await envs.acquire("alice", "default");
+    const c = containerOf(runtime, "alice");
+    assert.ok(c);
+    assert.equal(c.running, true);
+    const passwd = c.files.get("/etc/passwd")?.toString("utf8") ?? "";
+    const group = c.files.get("/etc/group")?.toString("utf8") ?? "";
+    assert.ok(passwd.startsWith("root:x:0:0:root:/root:/bin/sh\n"), "the image's entries are kept");
+    assert.match(passwd, /^alice:x:1000:1000:[^:]*:\/home\/alice:\/bin\/bash$/m);
+    assert.match(group, /^alice:x:1000:$/m);
+    assert.ok(c.files.has("/home/alice/"), "home directory exists");
+    assert.deepEqual(env.account, { name: "alice", uid: 1000, gid: 1000, home: "/home/alice", shell: "/bin/bash" });
+  });
+
+  it("starts a stopped container again on the next acquire instead of creating another", async () => {
+    const { runtime, envs } = harness();
+    const first = await envs.acquire("alice", "default");
+    const firstId = first.containerId;
+    envs.release(first);
+    runtime.stop(firstId);
+    assert.equal(containerOf(runtime, "alice")?.running, false);
+    const again = await envs.acquire("alice", "default");
+    assert.equal(again.containerId, firstId);
+    assert.equal(containerOf(runtime, "alice")?.running, true);
+    assert.equal(runtime.calls.create, 1);
+    assert.equal(runtime.calls.start, 2);
+  });
+
+  it("recreates, with the account, a container that was removed behind the daemon's back", async () => {
+    const { runtime, envs } = harness();
+    const first = await envs.acquire("alice", "default");
+    const firstId = first.containerId;
+    envs.release(first);
+    runtime.containers.delete(firstId); // docker rm -f by someone else
+    const again = await envs.acquire("alice", "default");
+    assert.notEqual(again.containerId, firstId);
+    const c = containerOf(runtime, "alice");
+    assert.equal(c?.id, again.containerId);
+    assert.equal(c?.running, true);
+    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:1000:1000:/m);
+    assert.ok(c?.files.has("/home/alice/"));
+    assert.equal(again.sessions, 1);
+    assert.equal(runtime.calls.create, 2);
+  });
+
+  it("recreates the user's network too when it was removed behind the daemon's back with the container", async () => {
+    const { runtime, envs } = harness();
+    const first = await envs.acquire("alice", "default");
+    envs.release(first);
+    runtime.containers.delete(first.containerId);
+    runtime.networks.delete(networkName(INSTANCE, "alice")); // docker system prune
+    const again = await envs.acquire("alice", "default");
+    assert.equal(containerOf(runtime, "alice")?.id, again.containerId);
+    // The container is attached to this network by name: a real engine refuses to create it without.
+    assert.ok(runtime.networks.has(networkName(INSTANCE, "alice")), "network recreated before the container");
+  });
+
+  it("refuses a container whose labels name another user and never attaches to it", async () => {
+    const { runtime, envs } = harness();
+    // Bob's container carrying the name of alice's.
+    const impostor = { ...containerSpec(INSTANCE, "bob", "default", makeConfig()), name: nameOf("alice") };
+    const id = await runtime.create(impostor);
+    await runtime.start(id);
+    const before = runtime.containers.get(id)?.files.get("/etc/passwd")?.toString("utf8");
+    await assert.rejects(envs.acquire("alice", "default"), /labelled for bob\/default/);
+    assert.deepEqual(envs.list(), []);
+    assert.ok(runtime.containers.has(id), "someone else's container is left alone");
+    assert.equal(runtime.containers.get(id)?.files.get("/etc/passwd")?.toString("utf8"), before, "nothing written into it");
+    assert.equal(runtime.calls.create, 1);
+  });
+
+  it("refuses a container swapped in for another user's while the environment is known, giving the session back", async () => {
+    const { runtime, envs } = harness();
+    const env = await envs.acquire("alice", "default");
+    envs.release(env);
+    runtime.containers.delete(env.containerId);
+    const impostor = { ...containerSpec(INSTANCE, "bob", "default", makeConfig()), name: nameOf("alice") };
+    const id = await runtime.create(impostor);
+    await assert.rejects(envs.acquire("alice", "default"), /labelled for bob\/default/);
+    assert.equal(env.sessions, 0);
+    assert.notEqual(env.containerId, id);
+    assert.equal(runtime.containers.get(id)?.running, false, "never started");
+  });
+
+  it("rejects with docker-down when the engine does not answer and counts no session", async () => {
+    const { runtime, envs } = harness();
+    runtime.down = true;
+    await assert.rejects(envs.acquire("alice", "default"), (err: unknown) => err instanceof UserFacingError && err.code === "docker-down");
+    assert.deepEqual(envs.list(), []);
+    runtime.down = false;
+    const env = await envs.acquire("alice", "default");
+    assert.equal(env.sessions, 1);
+  });
+
+  it("gives the session back when the engine is down for an environment it already knows", async () => {
+    const { runtime, envs } = harness();
+    const env = await envs.acquire("alice", "default");
+    envs.release(env);
+    runtime.down = true;
+    await assert.rejects(envs.acquire("alice", "default"), (err: unknown) => err instanceof UserFacingError && err.code === "docker-down");
+    assert.equal(env.sessions, 0);
+    assert.deepEqual(envs.list().map((e) => e.sessions), [0]);
+  });
+});
+
+describe("Environments removal", () => {
+  it("removes the container and the network once the grace period after the last release has passed", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness();
+    const a = await envs.acquire("alice", "default");
+    await envs.acquire("alice", "default");
+    envs.release(a);
+    await advance(GRACE * 2);
+    assert.ok(containerOf(runtime, "alice"), "a live session keeps the container");
+    envs.release(a);
+    assert.equal(a.sessions, 0);
+    await advance(GRACE - 1);
+    assert.ok(containerOf(runtime, "alice"), "still inside the grace period");
+    assert.ok(runtime.networks.has(networkName(INSTANCE, "alice")));
+    await advance(1);
+    assert.equal(containerOf(runtime, "alice"), undefined);
+    assert.equal(runtime.networks.has(networkName(INSTANCE, "alice")), false);
+    assert.deepEqual(envs.list(), []);
+  });
+
+  it("keeps a user's network until the last of their containers is removed", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness();
+    const web = await envs.acquire("alice", "web");
+    const api = await envs.acquire("alice", "api");
+    assert.equal(runtime.calls.createNetwork, 1);
+    envs.release(web);
+    await advance(GRACE);
+    assert.equal(containerOf(runtime, "alice", "web"), undefined);
+    assert.ok(containerOf(runtime, "alice", "api"));
+    assert.ok(runtime.networks.has(networkName(INSTANCE, "alice")), "api still uses the network");
+    envs.release(api);
+    await advance(GRACE);
+    assert.equal(runtime.containers.size, 0);
+    assert.equal(runtime.networks.size, 0);
+  });
+
+  it("cancels the pending removal when the user logs in again during the grace period", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness();
+    const first = await envs.acquire("alice", "default");
+    const firstId = first.containerId;
+    envs.release(first);
+    await advance(GRACE / 2);
+    const again = await envs.acquire("alice", "default");
+    assert.equal(again.containerId, firstId);
+    await advance(GRACE * 2);
+    assert.equal(containerOf(runtime, "alice")?.id, firstId);
+    assert.equal(again.sessions, 1);
+    assert.equal(runtime.calls.create, 1);
+    assert.equal(runtime.calls.remove, 0);
+  });
+
+  it("removes right after the last release in destroy-on-disconnect mode", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness({ session: { mode: "destroy-on-disconnect" } });
+    const env = await envs.acquire("alice", "default");
+    await envs.acquire("alice", "default");
+    envs.release(env);
+    await advance(0);
+    assert.ok(containerOf(runtime, "alice"), "one session is still connected");
+    envs.release(env);
+    await advance(0);
+    assert.equal(containerOf(runtime, "alice"), undefined);
+    assert.equal(runtime.networks.size, 0);
+  });
+
+  it("destroys the container at max_lifetime even while sessions are connected", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness({ session: { maxLifetimeMs: 5_000 } });
+    const env = await envs.acquire("alice", "default");
+    await advance(4_999);
+    assert.ok(containerOf(runtime, "alice"));
+    await advance(1);
+    assert.equal(env.sessions, 1);
+    assert.equal(containerOf(runtime, "alice"), undefined);
+    assert.equal(runtime.networks.size, 0);
+    assert.deepEqual(envs.list(), []);
+    // The session that outlived its container ends later; that must not resurrect or break anything.
+    envs.release(env);
+    await advance(GRACE);
+    assert.equal(runtime.containers.size, 0);
+    const next = await envs.acquire("alice", "default");
+    assert.notEqual(next.containerId, env.containerId);
+  });
+
+  it("evicts every environment of one user and leaves other users' alone", async () => {
+    const { runtime, envs } = harness();
+    await envs.acquire("alice", "web");
+    await envs.acquire("alice", "api");
+    const bob = await envs.acquire("bob", "default");
+    assert.equal(await envs.evict("alice"), 2);
+    assert.equal(containerOf(runtime, "alice", "web"), undefined);
+    assert.equal(containerOf(runtime, "alice", "api"), undefined);
+    assert.equal(runtime.networks.has(networkName(INSTANCE, "alice")), false);
+    assert.equal(containerOf(runtime, "bob")?.id, bob.containerId);
+    assert.ok(runtime.networks.has(networkName(INSTANCE, "bob")));
+    assert.deepEqual(envs.list().map((e) => e.key), ["bob/default"]);
+  });
+
+  it("still removes a known idle container after an acquire failed while the engine was down", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness();
+    const env = await envs.acquire("alice", "default");
+    envs.release(env);
+    runtime.down = true;
+    await assert.rejects(envs.acquire("alice", "default"));
+    runtime.down = false;
+    await advance(GRACE * 2);
+    assert.equal(containerOf(runtime, "alice"), undefined, "the failed acquire must not cancel the removal for good");
+  });
+
+  it("still removes a fresh container whose first start failed", async (t) => {
+    const advance = mockTimers(t);
+    class StartFails extends FakeRuntime {
+      override async start(_id: string): Promise<void> {
+        throw new UserFacingError("start-failed", "the environment could not be started");
+      }
+    }
+    const { runtime, envs } = harness({}, new StartFails(new Map([[IMAGE, image()]])));
+    await assert.rejects(envs.acquire("alice", "default"), /could not be started/);
+    assert.equal(runtime.containers.size, 1);
+    await advance(GRACE * 2);
+    assert.equal(runtime.containers.size, 0, "a container nobody can use must not stay forever");
+  });
+});
+
+describe("Environments.recover", () => {
+  it("adopts the labelled containers of its own instance only and schedules their removal", async (t) => {
+    const advance = mockTimers(t);
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const before = harness({}, runtime);
+    const mine = await before.envs.acquire("alice", "default");
+    const other = await runtime.create(containerSpec("otherinst", "alice", "default", makeConfig()));
+    const unmanaged = await runtime.create({ ...containerSpec(INSTANCE, "carol", "default", makeConfig()), name: "somebody-else", labels: { app: "x" } });
+    // The daemon restarts: a new table, the same engine.
+    const { envs } = harness({}, runtime);
+    assert.equal(await envs.recover(), 1);
+    const list = envs.list();
+    assert.deepEqual(
+      list.map((e) => [e.key, e.containerId, e.sessions]),
+      [["alice/default", mine.containerId, 0]],
+    );
+    await advance(GRACE);
+    assert.equal(runtime.containers.has(mine.containerId), false, "nobody is connected after a restart");
+    assert.ok(runtime.containers.has(other), "another instance's container is not ours");
+    assert.ok(runtime.containers.has(unmanaged));
+    assert.deepEqual(envs.list(), []);
+  });
+
+  it("reattaches a login during the recovered grace period to the adopted container with its account", async (t) => {
+    const advance = mockTimers(t);
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const mine = await harness({}, runtime).envs.acquire("alice", "default");
+    const { envs } = harness({}, runtime);
+    await envs.recover();
+    const env = await envs.acquire("alice", "default");
+    assert.equal(env.containerId, mine.containerId);
+    assert.deepEqual(env.account, mine.account);
+    await advance(GRACE * 2);
+    assert.ok(runtime.containers.has(mine.containerId));
+    assert.equal(runtime.calls.create, 1);
+  });
+
+  it("still enforces max_lifetime on a container adopted after a restart", async (t) => {
+    const advance = mockTimers(t);
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const over = { session: { maxLifetimeMs: 5_000 } };
+    // Created by the daemon before its restart (no lifetime timer of its own left to fire here).
+    const mine = await harness({}, runtime).envs.acquire("alice", "default");
+    const { envs } = harness(over, runtime);
+    await envs.recover();
+    await envs.acquire("alice", "default");
+    await advance(5_000);
+    assert.equal(runtime.containers.has(mine.containerId), false, "a restart must not lift the lifetime cap");
+  });
+});
+
+describe("Environments after a config change", () => {
+  it("recreates a container found by name whose spec hash no longer matches the config", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const old = await harness({}, runtime).envs.acquire("alice", "default");
+    // A new daemon (no recover) with more memory configured.
+    const { envs } = harness({ resources: { memoryBytes: 4 * 1024 ** 3 } }, runtime);
+    const env = await envs.acquire("alice", "default");
+    assert.notEqual(env.containerId, old.containerId);
+    assert.equal(runtime.containers.has(old.containerId), false);
+    assert.equal(containerOf(runtime, "alice")?.spec.memoryBytes, 4 * 1024 ** 3);
+  });
+
+  it("recreates an idle container in its grace period on the next first login after a reload", async () => {
+    const { runtime, envs, setConfig } = harness();
+    const old = await envs.acquire("alice", "default");
+    const oldId = old.containerId;
+    envs.release(old);
+    setConfig({ resources: { memoryBytes: 4 * 1024 ** 3 } });
+    const env = await envs.acquire("alice", "default");
+    assert.notEqual(env.containerId, oldId, "nobody was connected: do not keep the stale limits");
+    assert.equal(containerOf(runtime, "alice")?.spec.memoryBytes, 4 * 1024 ** 3);
+    assert.equal(runtime.containers.size, 1);
+  });
+
+  it("recreates a recovered idle container on the first login when the config changed across the restart", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const old = await harness({}, runtime).envs.acquire("alice", "default");
+    const { envs } = harness({ resources: { memoryBytes: 4 * 1024 ** 3 } }, runtime);
+    await envs.recover();
+    const env = await envs.acquire("alice", "default");
+    assert.notEqual(env.containerId, old.containerId);
+    assert.equal(containerOf(runtime, "alice")?.spec.memoryBytes, 4 * 1024 ** 3);
+  });
+
+  it("keeps using a container with live sessions after a config change", async () => {
+    const { runtime, envs, setConfig } = harness();
+    const first = await envs.acquire("alice", "default");
+    const firstId = first.containerId;
+    setConfig({ resources: { memoryBytes: 4 * 1024 ** 3 } });
+    const second = await envs.acquire("alice", "default");
+    assert.equal(second.containerId, firstId);
+    assert.equal(second.sessions, 2);
+    assert.equal(runtime.calls.create, 1);
+    assert.equal(runtime.calls.remove, 0);
+  });
+});

@@ -1,0 +1,377 @@
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
+import type { ExecSession } from "../../agent/src/adapters/docker/runtime.js";
+import type { ExecPlan } from "../../agent/src/core/exec-plan.js";
+import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeValue } from "../../agent/src/core/frames.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/node-config.js";
+import { Environments } from "../../agent/src/daemon/environments.js";
+import type { DaemonEvent } from "../../agent/src/daemon/log.js";
+import { handleSession } from "../../agent/src/daemon/session.js";
+
+const IMAGE = "podspawn/test:fake";
+const GRACE = 60_000;
+const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE } };
+
+function image(): Map<string, Buffer> {
+  return new Map([
+    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
+    ["/etc/group", Buffer.from("root:x:0:\n")],
+    ["/bin/sh", Buffer.alloc(0)],
+    ["/bin/bash", Buffer.alloc(0)],
+  ]);
+}
+
+/** The fake engine, keeping each exec so a test can see how its process ended. */
+class RecordingRuntime extends FakeRuntime {
+  readonly execs: { plan: ExecPlan; session: ExecSession }[] = [];
+  /** While set, exec waits for it: the window in which the client may already be sending input. */
+  execGate: Promise<void> | null = null;
+  execRequested = false;
+
+  constructor() {
+    super(new Map([[IMAGE, image()]]));
+  }
+
+  override async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
+    this.execRequested = true;
+    if (this.execGate) await this.execGate;
+    const session = await super.exec(id, plan);
+    this.execs.push({ plan, session });
+    return session;
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "pst-session-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let socketSeq = 0;
+
+interface Rig {
+  readonly runtime: RecordingRuntime;
+  readonly environments: Environments;
+  readonly events: DaemonEvent[];
+  readonly audit: Record<string, unknown>[];
+  readonly client: Client;
+  /** The daemon's end of the connection. */
+  readonly server: () => Socket;
+  close(): Promise<void>;
+}
+
+class Client {
+  readonly frames: Frame[] = [];
+  readonly closed: Promise<void>;
+  private readonly decoder = new FrameDecoder();
+  private waiters: (() => void)[] = [];
+  sent = 0;
+
+  constructor(readonly socket: Socket) {
+    socket.on("data", (chunk: Buffer) => {
+      this.frames.push(...this.decoder.push(chunk));
+      for (const w of this.waiters.splice(0)) w();
+    });
+    socket.on("error", () => undefined);
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+  }
+
+  send(...frames: Buffer[]): void {
+    const data = Buffer.concat(frames);
+    this.sent += data.length;
+    this.socket.write(data);
+  }
+
+  /** Wait until the frames received so far satisfy `cond` (bounded, so a bug fails instead of hanging). */
+  async until(cond: (frames: readonly Frame[]) => boolean, what: string, ms = 800): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!cond(this.frames)) {
+      const left = deadline - Date.now();
+      if (left <= 0) assert.fail(`timed out waiting for ${what}; got ${show(this.frames)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  text(type: FrameTypeValue): string {
+    return Buffer.concat(this.frames.filter((f) => f.type === type).map((f) => f.payload)).toString("utf8");
+  }
+}
+
+function show(frames: readonly Frame[]): string {
+  return JSON.stringify(frames.map((f) => [f.type, f.payload.toString("utf8")]));
+}
+
+async function rig(): Promise<Rig> {
+  const runtime = new RecordingRuntime();
+  const events: DaemonEvent[] = [];
+  const audit: Record<string, unknown>[] = [];
+  const log = (e: DaemonEvent): void => {
+    events.push(e);
+  };
+  const environments = new Environments({ instance: "pst", runtime, config: () => CONFIG, log });
+  const path = join(dir, `s${++socketSeq}.sock`);
+  let serverSocket: Socket | null = null;
+  const server: Server = createServer((sock) => {
+    serverSocket = sock;
+    handleSession(sock, "alice", { runtime, environments, config: () => CONFIG, log, audit: (r) => audit.push(r) });
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const socket = connect(path);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const client = new Client(socket);
+  return {
+    runtime,
+    environments,
+    events,
+    audit,
+    client,
+    server: () => {
+      assert.ok(serverSocket, "the daemon accepted the connection");
+      return serverSocket;
+    },
+    close: async () => {
+      socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function hello(command: string | null, over: Record<string, unknown> = {}): Buffer {
+  return encodeFrame(FrameType.Hello, JSON.stringify({ v: 1, command, tty: false, cols: 0, rows: 0, term: null, env: {}, project: null, ...over }));
+}
+
+function exitOf(frames: readonly Frame[]): { code: number } | undefined {
+  const f = frames.find((x) => x.type === FrameType.Exit);
+  return f ? (JSON.parse(f.payload.toString("utf8")) as { code: number }) : undefined;
+}
+
+const hasExit = (frames: readonly Frame[]): boolean => frames.some((f) => f.type === FrameType.Exit);
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 800): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("handleSession", () => {
+  it("relays the command's stdout and then its exit code", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo hi; exit 3"));
+      await r.client.until(hasExit, "EXIT");
+      // INFO (progress for a terminal) may precede; the session's own streams are exactly these.
+      assert.deepEqual(
+        r.client.frames.filter((f) => f.type !== FrameType.Info).map((f) => f.type),
+        [FrameType.Stdout, FrameType.Exit],
+      );
+      assert.equal(r.client.text(FrameType.Stdout), "hi\n");
+      assert.deepEqual(exitOf(r.client.frames), { code: 3 });
+      await within(r.client.closed, 500, "the daemon to close the connection");
+      assert.equal(r.environments.list()[0]?.sessions, 0);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("says the environment is starting in one INFO frame on a cold login only", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo hi; exit 3"));
+      await r.client.until(hasExit, "EXIT");
+      const infos = r.client.frames.filter((f) => f.type === FrameType.Info);
+      assert.equal(infos.length, 1);
+      assert.match(infos[0]?.payload.toString("utf8") ?? "", /starting your default environment/);
+      assert.equal(r.client.frames.indexOf(infos[0] as Frame), 0, "before any output");
+    } finally {
+      await r.close();
+    }
+    const warm = await rig();
+    try {
+      await warm.environments.acquire("alice", "default");
+      warm.client.send(hello("echo hi; exit 3"));
+      await warm.client.until(hasExit, "EXIT");
+      assert.equal(warm.client.frames.filter((f) => f.type === FrameType.Info).length, 0, "a reattach is silent");
+    } finally {
+      await warm.close();
+    }
+  });
+
+  it("runs the command as the user's login shell with -c in their home", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo hi; exit 3"));
+      await r.client.until(hasExit, "EXIT");
+      const plan = r.runtime.execs[0]?.plan;
+      assert.deepEqual(plan?.argv, ["/bin/bash", "-c", "echo hi; exit 3"]);
+      assert.equal(plan?.user, "1000:1000");
+      assert.equal(plan?.workdir, "/home/alice");
+      assert.equal(plan?.tty, false);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("keeps stderr in its own frames, apart from stdout", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo out; echo err >&2; echo more; exit 0"));
+      await r.client.until(hasExit, "EXIT");
+      assert.equal(r.client.text(FrameType.Stdout), "out\nmore\n");
+      assert.equal(r.client.text(FrameType.Stderr), "err\n");
+      assert.deepEqual(exitOf(r.client.frames), { code: 0 });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("passes STDIN frames and STDIN_EOF through to cat", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo ready; cat; echo done"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      r.client.send(encodeFrame(FrameType.Stdin, "abc"));
+      await r.client.until(() => r.client.text(FrameType.Stdout) === "ready\nabc", "the echo of abc");
+      assert.equal(hasExit(r.client.frames), false, "cat waits for more input");
+      r.client.send(encodeFrame(FrameType.Stdin, "def\n"), encodeFrame(FrameType.StdinEof));
+      await r.client.until(hasExit, "EXIT");
+      assert.equal(r.client.text(FrameType.Stdout), "ready\nabcdef\ndone\n");
+      assert.deepEqual(exitOf(r.client.frames), { code: 0 });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("does not lose input frames that arrive before the exec is ready", async () => {
+    const r = await rig();
+    let open!: () => void;
+    r.runtime.execGate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      r.client.send(hello("cat"));
+      await waitFor(() => r.runtime.execRequested, "the exec to be requested");
+      r.client.send(encodeFrame(FrameType.Stdin, "early "), encodeFrame(FrameType.Stdin, "bird"), encodeFrame(FrameType.StdinEof));
+      await waitFor(() => r.server().bytesRead === r.client.sent, "the daemon to read every frame");
+      assert.equal(r.runtime.execs.length, 0, "the frames arrived while the exec was not ready");
+      open();
+      await r.client.until(hasExit, "EXIT");
+      assert.equal(r.client.text(FrameType.Stdout), "early bird");
+      assert.deepEqual(exitOf(r.client.frames), { code: 0 });
+    } finally {
+      open();
+      await r.close();
+    }
+  });
+
+  it("answers an invalid HELLO with one ERROR frame naming PODSPAWN_PROJECT and creates no container", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo hi", { project: "../x" }));
+      await within(r.client.closed, 500, "the daemon to close the connection");
+      assert.equal(r.client.frames.length, 1, show(r.client.frames));
+      const [f] = r.client.frames;
+      assert.equal(f?.type, FrameType.Error);
+      const { message } = JSON.parse(f?.payload.toString("utf8") ?? "{}") as { message: string };
+      assert.match(message, /PODSPAWN_PROJECT/);
+      assert.equal(r.runtime.calls.create, 0);
+      assert.equal(r.runtime.containers.size, 0);
+      assert.equal(r.runtime.networks.size, 0);
+      assert.deepEqual(r.environments.list(), []);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("releases the session and hangs up the process when the client goes away mid-cat", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo ready; cat"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      const env = r.environments.list()[0];
+      assert.equal(env?.sessions, 1);
+      const exec = r.runtime.execs[0]?.session;
+      assert.ok(exec);
+      r.client.socket.destroy();
+      assert.equal(await within(exec.exited, 500, "the process to end"), 129, "ended by SIGHUP");
+      await waitFor(() => env?.sessions === 0, "the session count to drop");
+      assert.ok(r.events.some((e) => e.kind === "grace-scheduled" && e.user === "alice"));
+      assert.ok(r.events.some((e) => e.kind === "session-end" && e.reason === "disconnected"));
+      assert.ok(r.runtime.containers.has(env?.containerId ?? ""), "removal waits for the grace period");
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("ignores a second HELLO on the same connection", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo hi; exit 3"), hello("echo second; exit 5"));
+      await r.client.until(hasExit, "EXIT");
+      await within(r.client.closed, 500, "the daemon to close the connection");
+      assert.equal(r.client.text(FrameType.Stdout), "hi\n");
+      assert.deepEqual(exitOf(r.client.frames), { code: 3 });
+      assert.equal(r.runtime.execs.length, 1);
+      assert.equal(r.audit.filter((a) => a["event"] === "session-start").length, 1);
+      assert.equal(r.environments.list()[0]?.sessions, 0);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("ignores STDIN after STDIN_EOF instead of failing the daemon", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo ready; cat; echo done; exit 4"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      r.client.send(encodeFrame(FrameType.StdinEof), encodeFrame(FrameType.Stdin, "late"));
+      await r.client.until(hasExit, "EXIT");
+      assert.equal(r.client.text(FrameType.Stdout), "ready\ndone\n");
+      assert.deepEqual(exitOf(r.client.frames), { code: 4 });
+      // Give a deferred stream error the chance to surface as an uncaught exception.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("stops the process when a malformed frame ends the session", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo ready; cat"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      const exec = r.runtime.execs[0]?.session;
+      assert.ok(exec);
+      r.client.send(encodeFrame(FrameType.Resize, "{not json"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Error), "ERROR");
+      await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
+      const code = await within(exec.exited, 500, "the process of the failed session to be signalled").catch((err: unknown) => err);
+      assert.equal(typeof code, "number", String(code));
+    } finally {
+      await r.close();
+    }
+  });
+});
