@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
+import { parsePublicKey } from "../../agent/src/core/keys.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, layout, startNode, type NodeHandle } from "./harness.js";
 
@@ -138,6 +139,19 @@ describe("host isolation", () => {
     assert.equal(await mode(layout.stateDir), 0o700);
     assert.ok(await eventually(async () => (await mode(`${layout.stateDir}/audit.log`).catch(() => -1)) === 0o600, 5000));
     assert.equal(await mode(layout.controlSocket), 0o600);
+  });
+});
+
+describe("audit", () => {
+  it("records which key opened each session (ExposeAuthInfo), never the key's owner's say-so", async () => {
+    const r = await node.ssh(USER, ["-o", "SetEnv=PODSPAWN_PROJECT=audit", "true"]);
+    assert.equal(r.code, 0, r.stderr);
+    const expected = parsePublicKey(await readFile(`${node.keyFor(USER)}.pub`, "utf8")).fingerprint;
+    const ok = await eventually(async () => {
+      const lines = (await readFile(`${layout.stateDir}/audit.log`, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      return lines.some((l) => l["event"] === "session-start" && l["user"] === USER && l["project"] === "audit" && l["key"] === expected);
+    }, 5000);
+    assert.ok(ok, `audit log has a session-start for ${USER}/audit with key ${expected}`);
   });
 });
 

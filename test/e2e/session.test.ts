@@ -48,9 +48,14 @@ describe("commands over ssh", () => {
     const r = await node.ssh(ALICE, ["id -un; id -u; hostname; cat /proc/1/cgroup | head -1; echo $HOME"]);
     const [name, uid, host, , home] = r.stdout.split("\n");
     assert.equal(name, ALICE);
-    assert.notEqual(uid, "0");
+    assert.ok(Number(uid) >= 70000, `uid ${uid} is outside the host's account range`);
     assert.equal(host, "default");
     assert.equal(home, `/home/${ALICE}`);
+  });
+
+  it("starts with the image's skeleton dotfiles in a home the user owns", async () => {
+    const r = await node.ssh(ALICE, ["ls -A ~ | grep -c '^\\.bashrc$\\|^\\.profile$'; stat -c '%U %a' ~ ~/.bashrc"]);
+    assert.equal(r.stdout, `2\n${ALICE} 750\n${ALICE} 644\n`, r.stderr);
   });
 
   it("gives no PTY without -t, even for a login shell (ssh -T)", async () => {
@@ -144,6 +149,8 @@ describe("container lifecycle", () => {
   it("a client killed mid-session leaves no session counted", async () => {
     const child = spawn("ssh", [...node.sshArgs(ALICE), `${ALICE}@127.0.0.1`, "sleep 300"], { stdio: "ignore" });
     assert.ok(await eventually(async () => (await node.status()).sessions.some((s) => s.user === ALICE), 15_000), "session visible while the client runs");
+    const shown = await node.podspawn(["status"]);
+    assert.match(shown.stdout, new RegExp(`^${containerOf(ALICE).replace(/\./g, "\\.")}\\s+${ALICE}\\s+default\\s+1\\s+in-use$`, "m"), shown.stdout + shown.stderr);
     child.kill("SIGKILL");
     assert.ok(await eventually(async () => !(await node.status()).sessions.some((s) => s.user === ALICE), 15_000), "session count dropped after the client died");
   });

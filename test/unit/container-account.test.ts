@@ -14,15 +14,15 @@ bin:x:2:
 users:x:100:
 nogroup:x:65534:
 `;
-const UBUNTU_PASSWD = DEBIAN_PASSWD + "ubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n";
-const UBUNTU_GROUP = DEBIAN_GROUP + "ubuntu:x:1000:\n";
+const UBUNTU_PASSWD = DEBIAN_PASSWD + "ubuntu:x:70000:70000:Ubuntu:/home/ubuntu:/bin/bash\n";
+const UBUNTU_GROUP = DEBIAN_GROUP + "ubuntu:x:70000:\n";
 
 describe("planAccount", () => {
-  it("gives a fresh debian-like image's user uid/gid 1000, /home/<user> and bash", () => {
+  it("gives a fresh debian-like image's user uid/gid 70000 (FIRST_POD_ID), /home/<user> and bash", () => {
     const plan = planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP, true);
-    assert.deepEqual(plan.account, { name: "alice", uid: 1000, gid: 1000, home: "/home/alice", shell: "/bin/bash" });
-    assert.equal(plan.passwd, DEBIAN_PASSWD + "alice:x:1000:1000:podspawn user:/home/alice:/bin/bash\n");
-    assert.equal(plan.group, DEBIAN_GROUP + "alice:x:1000:\n");
+    assert.deepEqual(plan.account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/bash" });
+    assert.equal(plan.passwd, DEBIAN_PASSWD + "alice:x:70000:70000:podspawn user:/home/alice:/bin/bash\n");
+    assert.equal(plan.group, DEBIAN_GROUP + "alice:x:70000:\n");
   });
 
   it("uses /bin/sh when the image has no bash", () => {
@@ -31,18 +31,18 @@ describe("planAccount", () => {
     assert.ok(plan.passwd?.endsWith(":/home/alice:/bin/sh\n"));
   });
 
-  it("takes the next free uid and gid when 1000 is taken (ubuntu image)", () => {
+  it("takes the next free uid and gid when the first pod id is taken by an image account", () => {
     const plan = planAccount("alice", UBUNTU_PASSWD, UBUNTU_GROUP, true);
-    assert.equal(plan.account.uid, 1001);
-    assert.equal(plan.account.gid, 1001);
-    assert.equal(plan.passwd, UBUNTU_PASSWD + "alice:x:1001:1001:podspawn user:/home/alice:/bin/bash\n");
-    assert.equal(plan.group, UBUNTU_GROUP + "alice:x:1001:\n");
+    assert.equal(plan.account.uid, 70001);
+    assert.equal(plan.account.gid, 70001);
+    assert.equal(plan.passwd, UBUNTU_PASSWD + "alice:x:70001:70001:podspawn user:/home/alice:/bin/bash\n");
+    assert.equal(plan.group, UBUNTU_GROUP + "alice:x:70001:\n");
   });
 
   it("skips a uid taken in passwd even when its gid is free in group", () => {
     const plan = planAccount("alice", UBUNTU_PASSWD, DEBIAN_GROUP, true);
-    assert.equal(plan.account.gid, 1000);
-    assert.equal(plan.account.uid, 1001);
+    assert.equal(plan.account.gid, 70000);
+    assert.equal(plan.account.uid, 70001);
   });
 
   it("reuses an existing entry of the same name without rewriting either file", () => {
@@ -60,8 +60,8 @@ describe("planAccount", () => {
   });
 
   it("does not mistake a user whose name merely starts with the pod user's name", () => {
-    const plan = planAccount("al", DEBIAN_PASSWD + "alice:x:1000:1000::/home/alice:/bin/bash\n", DEBIAN_GROUP + "alice:x:1000:\n", true);
-    assert.equal(plan.account.uid, 1001);
+    const plan = planAccount("al", DEBIAN_PASSWD + "alice:x:70000:70000::/home/alice:/bin/bash\n", DEBIAN_GROUP + "alice:x:70000:\n", true);
+    assert.equal(plan.account.uid, 70001);
     assert.equal(plan.account.home, "/home/al");
     assert.notEqual(plan.passwd, null);
   });
@@ -76,24 +76,24 @@ describe("planAccount", () => {
 
   it("adds a newline before the new line when the file lacks a trailing newline", () => {
     const plan = planAccount("alice", DEBIAN_PASSWD.trimEnd(), DEBIAN_GROUP.trimEnd(), true);
-    assert.equal(plan.passwd, DEBIAN_PASSWD + "alice:x:1000:1000:podspawn user:/home/alice:/bin/bash\n");
-    assert.equal(plan.group, DEBIAN_GROUP + "alice:x:1000:\n");
+    assert.equal(plan.passwd, DEBIAN_PASSWD + "alice:x:70000:70000:podspawn user:/home/alice:/bin/bash\n");
+    assert.equal(plan.group, DEBIAN_GROUP + "alice:x:70000:\n");
   });
 
   it("writes a group file from scratch when the image has an empty one", () => {
     const plan = planAccount("alice", DEBIAN_PASSWD, "", true);
-    assert.equal(plan.account.gid, 1000);
-    assert.equal(plan.group, "alice:x:1000:\n");
+    assert.equal(plan.account.gid, 70000);
+    assert.equal(plan.group, "alice:x:70000:\n");
   });
 
-  it("never picks a uid or gid below 1000 or already in use (property)", () => {
+  it("never picks a uid or gid below FIRST_POD_ID or already in use (property)", () => {
     const idList = fc.uniqueArray(fc.integer({ min: 0, max: 1100 }), { maxLength: 40 });
     fc.assert(
       fc.property(idList, idList, (uids, gids) => {
         const passwd = uids.map((u, i) => `u${i}:x:${u}:${u}::/home/u${i}:/bin/sh`).join("\n");
         const group = gids.map((g, i) => `g${i}:x:${g}:`).join("\n");
         const { account, passwd: newPasswd, group: newGroup } = planAccount("alice", passwd, group, false);
-        assert.ok(account.uid >= 1000 && account.gid >= 1000);
+        assert.ok(account.uid >= 70000 && account.gid >= 70000);
         assert.ok(!uids.includes(account.uid));
         assert.ok(!gids.includes(account.gid));
         // The original lines survive unchanged, followed by exactly one new line.

@@ -172,10 +172,10 @@ describe("Environments.acquire", () => {
     const passwd = c.files.get("/etc/passwd")?.toString("utf8") ?? "";
     const group = c.files.get("/etc/group")?.toString("utf8") ?? "";
     assert.ok(passwd.startsWith("root:x:0:0:root:/root:/bin/sh\n"), "the image's entries are kept");
-    assert.match(passwd, /^alice:x:1000:1000:[^:]*:\/home\/alice:\/bin\/bash$/m);
-    assert.match(group, /^alice:x:1000:$/m);
+    assert.match(passwd, /^alice:x:70000:70000:[^:]*:\/home\/alice:\/bin\/bash$/m);
+    assert.match(group, /^alice:x:70000:$/m);
     assert.ok(c.files.has("/home/alice/"), "home directory exists");
-    assert.deepEqual(env.account, { name: "alice", uid: 1000, gid: 1000, home: "/home/alice", shell: "/bin/bash" });
+    assert.deepEqual(env.account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/bash" });
   });
 
   it("starts a stopped container again on the next acquire instead of creating another", async () => {
@@ -203,7 +203,7 @@ describe("Environments.acquire", () => {
     const c = containerOf(runtime, "alice");
     assert.equal(c?.id, again.containerId);
     assert.equal(c?.running, true);
-    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:1000:1000:/m);
+    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:70000:70000:/m);
     assert.ok(c?.files.has("/home/alice/"));
     assert.equal(again.sessions, 1);
     assert.equal(runtime.calls.create, 2);

@@ -1,4 +1,6 @@
 import { describe, it } from "node:test";
+import { parsePublicKey } from "../../agent/src/core/keys.js";
+import { fixtureLine } from "./helpers/test-keys.js";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { InputError } from "../../agent/src/core/errors.js";
@@ -33,11 +35,19 @@ describe("parseSessionRequest", () => {
       term: "xterm-256color",
       env: { LANG: "en_US.UTF-8" },
       project: "web-app",
+      keyFingerprint: null,
     });
   });
 
+  it("derives the accepted key's fingerprint for the audit log, and ignores an unparsable one", () => {
+    const line = fixtureLine("ed25519");
+    assert.equal(parseSessionRequest({ v: 1, authKey: line }).keyFingerprint, parsePublicKey(line).fingerprint);
+    assert.equal(parseSessionRequest({ v: 1, authKey: "ssh-ed25519 AAAA-not-a-key" }).keyFingerprint, null);
+    assert.equal(parseSessionRequest({ v: 1, authKey: 42 }).keyFingerprint, null);
+  });
+
   it("fills defaults for a minimal hello", () => {
-    assert.deepEqual(parseSessionRequest({ v: 1 }), { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default" });
+    assert.deepEqual(parseSessionRequest({ v: 1 }), { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null });
   });
 
   it("treats only tty === true as a tty request", () => {

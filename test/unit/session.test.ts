@@ -227,7 +227,7 @@ describe("handleSession", () => {
       await r.client.until(hasExit, "EXIT");
       const plan = r.runtime.execs[0]?.plan;
       assert.deepEqual(plan?.argv, ["/bin/bash", "-c", "echo hi; exit 3"]);
-      assert.equal(plan?.user, "1000:1000");
+      assert.equal(plan?.user, "70000:70000");
       assert.equal(plan?.workdir, "/home/alice");
       assert.equal(plan?.tty, false);
     } finally {

@@ -7,6 +7,7 @@ import { listUsersCommand } from "./commands/list-users.js";
 import { removeUserCommand } from "./commands/remove-user.js";
 import { serverSetupCommand } from "./commands/server-setup.js";
 import { spawnCommand } from "./commands/spawn.js";
+import { statusCommand } from "./commands/status.js";
 import { syncCommand } from "./commands/sync.js";
 
 /**
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   removeUserCommand,
   listUsersCommand,
   syncCommand,
+  statusCommand,
   authKeysCommand,
   spawnCommand,
   daemonCommand,

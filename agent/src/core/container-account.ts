@@ -2,7 +2,7 @@ import type { ContainerAccount } from "./exec-plan.js";
 
 /**
  * Plan the pod user's account inside an image from its /etc/passwd and /etc/group: reuse an entry
- * of the same name, else take the first free uid/gid >= 1000. Pure, so the odd images (uid 1000
+ * of the same name, else take the first free uid/gid >= FIRST_POD_ID. Pure, so the odd images (uid 1000
  * taken by `ubuntu`, no /etc/group, no bash) are unit-tested rather than discovered in production.
  */
 export interface AccountFiles {
@@ -21,7 +21,14 @@ function ids(text: string, field: number): Set<number> {
   return out;
 }
 
-function firstFree(used: Set<number>, from = 1000): number {
+/**
+ * Without a user-namespace remap a container uid is the same number on the host. Pod accounts
+ * start above Debian's UID_MAX (60000) and systemd's dynamic range (61184-65519), so a process
+ * that escaped its container would not run as any host account.
+ */
+export const FIRST_POD_ID = 70000;
+
+function firstFree(used: Set<number>, from = FIRST_POD_ID): number {
   let id = from;
   while (used.has(id)) id++;
   return id;

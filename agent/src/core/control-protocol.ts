@@ -24,6 +24,8 @@ export interface SessionInfo {
 
 export interface ContainerInfo {
   readonly name: string;
+  /** Short engine id. */
+  readonly id: string;
   readonly user: string;
   readonly project: string;
   readonly state: string;

@@ -1,4 +1,5 @@
 import { InputError } from "./errors.js";
+import { parsePublicKey } from "./keys.js";
 import { DEFAULT_PROJECT, validateProject } from "./project.js";
 
 /**
@@ -14,6 +15,11 @@ export interface SessionRequest {
   readonly term: string | null;
   readonly env: Readonly<Record<string, string>>;
   readonly project: string;
+  /**
+   * Fingerprint of the key sshd accepted (from SSH_USER_AUTH, ExposeAuthInfo), for the audit log
+   * only: it decides nothing, so an absent or unparsable value is just null.
+   */
+  readonly keyFingerprint: string | null;
 }
 
 export const MAX_COMMAND_BYTES = 256 * 1024;
@@ -62,7 +68,17 @@ export function parseSessionRequest(raw: unknown): SessionRequest {
     term: typeof term === "string" ? term : null,
     env,
     project,
+    keyFingerprint: fingerprintOfAuthKey(r["authKey"]),
   };
+}
+
+function fingerprintOfAuthKey(value: unknown): string | null {
+  if (typeof value !== "string" || value.length > 16 * 1024) return null;
+  try {
+    return parsePublicKey(value).fingerprint;
+  } catch {
+    return null;
+  }
 }
 
 export function parseResize(raw: unknown): { cols: number; rows: number } {

@@ -40,7 +40,7 @@ export function renderSshdDropin(layout: Layout, mode: AuthMode): string {
     "X11Forwarding no",
     "PermitTunnel no",
     "PermitUserRC no",
-    // spawn reads SSH_USER_AUTH to log which key was used.
+    // spawn reads SSH_USER_AUTH so the daemon's audit log records which key opened the session.
     "ExposeAuthInfo yes",
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",

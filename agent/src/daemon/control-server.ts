@@ -11,6 +11,7 @@ import type { Environments } from "./environments.js";
 export interface ControlHandlers {
   readonly reload: () => Promise<void>;
   readonly environments: Environments;
+  readonly containerName: (user: string, project: string) => string;
 }
 
 /** Answer one request line; never throws (errors become `{ok:false}` answers). */
@@ -30,7 +31,7 @@ export async function handleControl(line: string, h: ControlHandlers): Promise<C
       return {
         ok: true,
         sessions: envs.filter((e) => e.sessions > 0).map((e) => ({ user: e.user, project: e.project, container: e.containerId.slice(0, 12), since: new Date(e.createdAt).toISOString() })),
-        containers: envs.map((e) => ({ name: e.containerId.slice(0, 12), user: e.user, project: e.project, state: e.sessions > 0 ? "in-use" : "grace", sessions: e.sessions })),
+        containers: envs.map((e) => ({ name: h.containerName(e.user, e.project), id: e.containerId.slice(0, 12), user: e.user, project: e.project, state: e.sessions > 0 ? "in-use" : "idle", sessions: e.sessions })),
       };
     }
     case "evict":

@@ -1,6 +1,7 @@
 import { appendFile, mkdir, readFile, rm, writeFile, watch } from "node:fs/promises";
 import type { Server } from "node:net";
 import { parse as parseYaml } from "yaml";
+import { containerName } from "../core/container-spec.js";
 import { InputError } from "../core/errors.js";
 import type { Layout } from "../core/layout.js";
 import { DEFAULT_NODE_CONFIG, parseNodeConfig, type NodeConfig } from "../core/node-config.js";
@@ -70,7 +71,7 @@ export class Daemon {
     }
     await ensureMetadataBlock(log);
     await this.reload();
-    this.control = await listenControl(layout.controlSocket, { reload: () => this.reload(), environments: this.environments });
+    this.control = await listenControl(layout.controlSocket, { reload: () => this.reload(), environments: this.environments, containerName: (u, p) => containerName(layout.instance, u, p) });
     await writeFile(layout.pidFile, `${process.pid}\n`, { mode: 0o644 });
     this.rescan = setInterval(() => void this.reload(), this.opts.rescanMs ?? 10_000);
     this.rescan.unref();

@@ -6,6 +6,8 @@ import type { NodeConfig } from "../core/node-config.js";
 import type { ContainerRuntime, ManagedContainer } from "../adapters/docker/runtime.js";
 import type { Logger } from "./log.js";
 
+const SKELETON_FILES = [".bashrc", ".profile", ".bash_logout"];
+
 /** Never attach a session to a container labelled for someone else, whatever its name says. */
 function assertOwned(c: ManagedContainer, user: string, project: string): void {
   if (c.user !== user || c.project !== project) {
@@ -107,7 +109,8 @@ export class Environments {
         }
         if (!current) {
           // New, or removed behind our back (its network possibly with it): build both again.
-          await this.opts.runtime.ensureNetwork(networkSpec(this.opts.instance, user));
+          const net = networkSpec(this.opts.instance, user);
+          if (await this.opts.runtime.ensureNetwork(net)) this.opts.log({ kind: "network-created", network: net.name });
           const made = await this.createContainer(user, project, spec);
           if (env) {
             env.containerId = made.id;
@@ -149,10 +152,15 @@ export class Environments {
     const hasBash = await this.opts.runtime.pathExists(id, "/bin/bash");
     const plan = planAccount(user, files.get("/etc/passwd")?.toString("utf8") ?? "root:x:0:0:root:/root:/bin/sh\n", files.get("/etc/group")?.toString("utf8") ?? "root:x:0:\n", hasBash);
     const a = plan.account;
+    const home = a.home.replace(/^\//, "");
+    // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
+    const keepHome = spec.homeVolume !== null && (await this.opts.runtime.pathExists(id, `${a.home}/.profile`));
+    const skel = keepHome ? new Map<string, Buffer>() : await this.opts.runtime.readFiles(id, SKELETON_FILES.map((f) => `/etc/skel/${f}`));
     await this.opts.runtime.writeFiles(id, [
       ...(plan.passwd !== null ? [{ path: "etc/passwd", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.passwd) }] : []),
       ...(plan.group !== null ? [{ path: "etc/group", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.group) }] : []),
-      { path: a.home.replace(/^\//, ""), type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
+      { path: home, type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
+      ...[...skel].map(([path, data]) => ({ path: `${home}/${path.slice("/etc/skel/".length)}`, type: "file" as const, mode: 0o644, uid: a.uid, gid: a.gid, data })),
     ]);
     this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
     return { id, account: a };

@@ -72,7 +72,10 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
   const fail = (err: unknown): void => {
     if (!finished) hangUpProcess();
     const message = err instanceof InputError || err instanceof UserFacingError ? err.message : "internal error starting the session (the node's admin can see the details in the daemon log)";
-    if (!(err instanceof InputError)) deps.log({ kind: "error", message: `session ${id} for ${user} failed`, detail: describeError(err) });
+    if (!(err instanceof InputError)) {
+      const detail = err instanceof UserFacingError ? `${err.message}${err.detail ? `: ${err.detail}` : ""}` : describeError(err);
+      deps.log({ kind: "error", message: `session ${id} for ${user} failed`, detail });
+    }
     send(FrameType.Error, JSON.stringify({ message }));
     socket.end();
     finish(null, "error");
@@ -142,8 +145,8 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     exec = await deps.runtime.exec(env.containerId, plan);
     exec.stdin.on("error", () => undefined); // EPIPE once the process has exited: not our error
     started = true;
-    deps.log({ kind: "session-start", user, project, sessionId: id, exec: plan.kind, tty: plan.tty });
-    deps.audit({ event: "session-start", user, project, session: id, kind: plan.kind, tty: plan.tty, command: plan.kind === "command" ? req.command : undefined });
+    deps.log({ kind: "session-start", user, project, sessionId: id, exec: plan.kind, tty: plan.tty, key: req.keyFingerprint ?? "unknown" });
+    deps.audit({ event: "session-start", user, project, session: id, key: req.keyFingerprint, kind: plan.kind, tty: plan.tty, command: plan.kind === "command" ? req.command : undefined });
     if (finished || socket.destroyed) {
       await exec.signal("SIGKILL");
       releaseEnv();

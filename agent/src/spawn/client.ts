@@ -27,6 +27,20 @@ function parseUserFlag(argv: readonly string[]): string | null {
   return v !== undefined && isValidUsername(v) ? v : null;
 }
 
+/**
+ * The public key sshd accepted, from the ExposeAuthInfo file (`publickey <type> <base64>` lines;
+ * the last one is the method that succeeded). Only for the audit log: failures are ignored.
+ */
+function acceptedKey(path: string | undefined): string | null {
+  if (!path || !path.startsWith("/")) return null;
+  try {
+    const lines = readFileSync(path, "utf8").slice(0, 16 * 1024).split("\n").filter((l) => l.startsWith("publickey "));
+    return lines.length ? (lines[lines.length - 1] as string).slice("publickey ".length).trim() : null;
+  } catch {
+    return null;
+  }
+}
+
 /** "parent grandparent" pids, from /proc (Linux); changes when an ancestor dies. */
 function ancestors(): string {
   const parentOf = (pid: number): number => {
@@ -71,6 +85,7 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
       term: io.env["TERM"] ?? null,
       env,
       project: io.env["PODSPAWN_PROJECT"] ?? null,
+      authKey: acceptedKey(io.env["SSH_USER_AUTH"]),
     };
 
     let done = false;

@@ -63,12 +63,12 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+  async ensureNetwork(spec: NetworkSpec): Promise<boolean> {
     const found = await this.docker.listNetworks({ filters: { name: [spec.name] } });
     const exact = found.filter((n) => n.Name === spec.name);
     // Engine < 25 can end up with duplicate names after concurrent creates by other clients; keep one.
     for (const extra of exact.slice(1)) await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
-    if (exact.length > 0) return;
+    if (exact.length > 0) return false;
     await this.docker.createNetwork({
       Name: spec.name,
       Driver: "bridge",
@@ -77,6 +77,7 @@ export class DockerRuntime implements ContainerRuntime {
       // No container-to-container traffic on the bridge, even between one user's own containers.
       Options: { "com.docker.network.bridge.enable_icc": "false" },
     });
+    return true;
   }
 
   async removeNetwork(name: string): Promise<void> {

@@ -37,8 +37,8 @@ export interface ContainerRuntime {
   listManaged(instance: string): Promise<ManagedContainer[]>;
   /** Find one container by exact name, or null. */
   inspectByName(name: string): Promise<ManagedContainer | null>;
-  /** Create the network unless one with this name exists; removes accidental duplicates. */
-  ensureNetwork(spec: NetworkSpec): Promise<void>;
+  /** Create the network unless one with this name exists (true if created); removes duplicates. */
+  ensureNetwork(spec: NetworkSpec): Promise<boolean>;
   removeNetwork(name: string): Promise<void>;
   listNetworks(instance: string): Promise<string[]>;
   create(spec: ContainerSpec): Promise<string>;

@@ -65,12 +65,13 @@ export class FakeRuntime implements ContainerRuntime {
     return c ? this.view(c) : null;
   }
 
-  async ensureNetwork(spec: NetworkSpec): Promise<void> {
+  async ensureNetwork(spec: NetworkSpec): Promise<boolean> {
     this.check();
     await this.tick();
-    if (this.networks.has(spec.name)) return;
+    if (this.networks.has(spec.name)) return false;
     this.calls.createNetwork++;
     this.networks.set(spec.name, spec);
+    return true;
   }
 
   async removeNetwork(name: string): Promise<void> {
