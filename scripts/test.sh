@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A clean build: compiled tests of deleted sources must not linger in dist/.
+rm -rf dist
 npm run --silent build
 npm run --silent lint
 

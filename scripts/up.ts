@@ -26,7 +26,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const QUICKSTART_CONFIG = `# podspawn node config. Reference: docs/operations.md
 image: podspawn/default:bookworm
 session:
-  mode: grace-period      # grace-period | destroy-on-disconnect
+  mode: grace-period      # grace-period | destroy-on-disconnect | persistent
   grace_period: 60s
 resources:
   cpus: 2
