@@ -59,6 +59,7 @@ resources:
   cpus: 1
   memory: 512m
   pids: 256
+network_linger: 2s
 `;
 
 export async function startNode(users: readonly string[]): Promise<NodeHandle> {

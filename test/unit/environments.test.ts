@@ -25,6 +25,7 @@ function image(): Map<string, Buffer> {
 interface ConfigOverrides {
   readonly session?: Partial<NodeConfig["session"]>;
   readonly resources?: Partial<NodeConfig["resources"]>;
+  readonly networkLingerMs?: number;
 }
 
 function makeConfig(over: ConfigOverrides = {}): NodeConfig {
@@ -33,6 +34,8 @@ function makeConfig(over: ConfigOverrides = {}): NodeConfig {
     image: IMAGE,
     session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, ...over.session },
     resources: { ...DEFAULT_NODE_CONFIG.resources, ...over.resources },
+    // Most tests look at the network going with the last container; linger has its own tests.
+    networkLingerMs: over.networkLingerMs ?? 0,
   };
 }
 
@@ -287,6 +290,30 @@ describe("Environments removal", () => {
     assert.equal(containerOf(runtime, "alice"), undefined);
     assert.equal(runtime.networks.has(networkName(INSTANCE, "alice")), false);
     assert.deepEqual(envs.list(), []);
+  });
+
+  it("keeps a user's network for network_linger after their last container, then removes it", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness({ networkLingerMs: 10 * GRACE });
+    envs.release(await envs.acquire("alice", "default"));
+    await advance(GRACE);
+    assert.equal(containerOf(runtime, "alice"), undefined);
+    assert.ok(runtime.networks.has(networkName(INSTANCE, "alice")), "network lingers");
+    await advance(10 * GRACE);
+    assert.equal(runtime.networks.has(networkName(INSTANCE, "alice")), false, "network removed after the linger");
+  });
+
+  it("reuses a lingering network for the next container instead of creating one", async (t) => {
+    const advance = mockTimers(t);
+    const { runtime, envs } = harness({ networkLingerMs: 10 * GRACE });
+    envs.release(await envs.acquire("alice", "default"));
+    await advance(GRACE);
+    assert.equal(runtime.calls.createNetwork, 1);
+    const again = await envs.acquire("alice", "default");
+    assert.equal(runtime.calls.createNetwork, 1, "no second network");
+    await advance(20 * GRACE);
+    assert.ok(runtime.networks.has(networkName(INSTANCE, "alice")), "the network of a live container is never removed by an old linger timer");
+    envs.release(again);
   });
 
   it("keeps a user's network until the last of their containers is removed", async (t) => {

@@ -45,6 +45,7 @@ resources:
   cpus: 1.5
   memory: 512m
   pids: 256
+network_linger: 2m
 runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
 `) as unknown;
@@ -52,6 +53,7 @@ sftp_subsystems: [internal-sftp, /opt/sftp-server]
       image: "registry.example.com:5000/team/dev@sha256:abc",
       session: { mode: "destroy-on-disconnect", gracePeriodMs: 90_000, maxLifetimeMs: 8 * 3_600_000, idleTimeoutMs: 30 * 60_000 },
       resources: { cpus: 1.5, memoryBytes: 512 * MiB, pids: 256 },
+      networkLingerMs: 120_000,
       runtime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
     });

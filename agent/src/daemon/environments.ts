@@ -1,12 +1,21 @@
 import { containerName, containerSpec, LABEL, networkSpec, type ContainerSpec } from "../core/container-spec.js";
 import { planAccount } from "../core/container-account.js";
 import type { ContainerAccount } from "../core/exec-plan.js";
+import { UserFacingError } from "../core/errors.js";
 import { KeyedLock } from "../core/keyed-lock.js";
 import type { NodeConfig } from "../core/node-config.js";
 import type { ContainerRuntime, ManagedContainer } from "../adapters/docker/runtime.js";
 import type { Logger } from "./log.js";
 
 const SKELETON_FILES = [".bashrc", ".profile", ".bash_logout"];
+
+interface ImageFacts {
+  readonly passwd: string;
+  readonly group: string;
+  readonly hasBash: boolean;
+  /** Skeleton dotfiles by file name. */
+  readonly skel: ReadonlyMap<string, Buffer>;
+}
 
 /** Never attach a session to a container labelled for someone else, whatever its name says. */
 function assertOwned(c: ManagedContainer, user: string, project: string): void {
@@ -44,6 +53,9 @@ export interface EnvironmentsOptions {
 export class Environments {
   private readonly table = new Map<string, Environment>();
   private readonly lock = new KeyedLock();
+  private readonly imageFactsCache = new Map<string, ImageFacts>();
+  /** Per user: removal of a network whose last container has gone (see network_linger). */
+  private readonly networkTimers = new Map<string, NodeJS.Timeout>();
   private readonly now: () => number;
 
   constructor(private readonly opts: EnvironmentsOptions) {
@@ -109,9 +121,12 @@ export class Environments {
         }
         if (!current) {
           // New, or removed behind our back (its network possibly with it): build both again.
+          const imageId = await this.opts.runtime.imageId(spec.image);
+          if (imageId === null) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+          this.cancelNetworkRemoval(user);
           const net = networkSpec(this.opts.instance, user);
           if (await this.opts.runtime.ensureNetwork(net)) this.opts.log({ kind: "network-created", network: net.name });
-          const made = await this.createContainer(user, project, spec);
+          const made = await this.createContainer(user, project, spec, imageId);
           if (env) {
             env.containerId = made.id;
             env.account = made.account;
@@ -144,23 +159,41 @@ export class Environments {
     });
   }
 
+  /**
+   * What the account plan needs from an image, read once per image id: every archive call makes
+   * the engine mount the container's filesystem (~30 ms), and a cold login should pay one.
+   */
+  private async imageFacts(id: string, imageId: string): Promise<ImageFacts> {
+    const cached = this.imageFactsCache.get(imageId);
+    if (cached) return cached;
+    const files = await this.opts.runtime.readFiles(id, ["/etc/passwd", "/etc/group", ...SKELETON_FILES.map((f) => `/etc/skel/${f}`)]);
+    const facts: ImageFacts = {
+      passwd: files.get("/etc/passwd")?.toString("utf8") ?? "root:x:0:0:root:/root:/bin/sh\n",
+      group: files.get("/etc/group")?.toString("utf8") ?? "root:x:0:\n",
+      hasBash: await this.opts.runtime.pathExists(id, "/bin/bash"),
+      skel: new Map([...files].filter(([p]) => p.startsWith("/etc/skel/")).map(([p, data]) => [p.slice("/etc/skel/".length), data])),
+    };
+    if (this.imageFactsCache.size >= 64) this.imageFactsCache.delete(this.imageFactsCache.keys().next().value as string);
+    this.imageFactsCache.set(imageId, facts);
+    return facts;
+  }
+
   /** Create the container and write the pod user's account into it before it starts. */
-  private async createContainer(user: string, project: string, spec: ContainerSpec): Promise<{ id: string; account: ContainerAccount }> {
+  private async createContainer(user: string, project: string, spec: ContainerSpec, imageId: string): Promise<{ id: string; account: ContainerAccount }> {
     const t0 = this.now();
     const id = await this.opts.runtime.create(spec);
-    const files = await this.opts.runtime.readFiles(id, ["/etc/passwd", "/etc/group"]);
-    const hasBash = await this.opts.runtime.pathExists(id, "/bin/bash");
-    const plan = planAccount(user, files.get("/etc/passwd")?.toString("utf8") ?? "root:x:0:0:root:/root:/bin/sh\n", files.get("/etc/group")?.toString("utf8") ?? "root:x:0:\n", hasBash);
+    const facts = await this.imageFacts(id, imageId);
+    const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
     const a = plan.account;
     const home = a.home.replace(/^\//, "");
     // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
     const keepHome = spec.homeVolume !== null && (await this.opts.runtime.pathExists(id, `${a.home}/.profile`));
-    const skel = keepHome ? new Map<string, Buffer>() : await this.opts.runtime.readFiles(id, SKELETON_FILES.map((f) => `/etc/skel/${f}`));
+    const skel = keepHome ? new Map<string, Buffer>() : facts.skel;
     await this.opts.runtime.writeFiles(id, [
       ...(plan.passwd !== null ? [{ path: "etc/passwd", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.passwd) }] : []),
       ...(plan.group !== null ? [{ path: "etc/group", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.group) }] : []),
       { path: home, type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
-      ...[...skel].map(([path, data]) => ({ path: `${home}/${path.slice("/etc/skel/".length)}`, type: "file" as const, mode: 0o644, uid: a.uid, gid: a.gid, data })),
+      ...[...skel].map(([name, data]) => ({ path: `${home}/${name}`, type: "file" as const, mode: 0o644, uid: a.uid, gid: a.gid, data })),
     ]);
     this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
     return { id, account: a };
@@ -176,6 +209,37 @@ export class Environments {
   release(env: Environment): void {
     env.sessions = Math.max(0, env.sessions - 1);
     if (env.sessions === 0) this.scheduleRemoval(env);
+  }
+
+  private cancelNetworkRemoval(user: string): void {
+    const t = this.networkTimers.get(user);
+    if (t) clearTimeout(t);
+    this.networkTimers.delete(user);
+  }
+
+  private scheduleNetworkRemoval(user: string): void {
+    this.cancelNetworkRemoval(user);
+    const remove = async (): Promise<void> => {
+      this.networkTimers.delete(user);
+      await this.lock.run(user, async () => {
+        if ([...this.table.values()].some((e) => e.user === user)) return;
+        const net = networkSpec(this.opts.instance, user).name;
+        try {
+          await this.opts.runtime.removeNetwork(net);
+          this.opts.log({ kind: "network-removed", network: net });
+        } catch (err) {
+          this.opts.log({ kind: "error", message: `removing network ${net} failed`, detail: String(err) });
+        }
+      });
+    };
+    const ms = this.opts.config().networkLingerMs;
+    if (ms <= 0) {
+      void remove();
+      return;
+    }
+    const t = setTimeout(() => void remove(), ms);
+    t.unref();
+    this.networkTimers.set(user, t);
   }
 
   private cancelRemoval(env: Environment): void {
@@ -225,11 +289,7 @@ export class Environments {
     try {
       await this.opts.runtime.remove(env.containerId);
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
-      if (![...this.table.values()].some((e) => e.user === env.user)) {
-        const net = networkSpec(this.opts.instance, env.user).name;
-        await this.opts.runtime.removeNetwork(net);
-        this.opts.log({ kind: "network-removed", network: net });
-      }
+      if (![...this.table.values()].some((e) => e.user === env.user)) this.scheduleNetworkRemoval(env.user);
     } catch (err) {
       this.opts.log({ kind: "error", message: `removing ${env.key} failed`, detail: String(err) });
     }
@@ -253,6 +313,7 @@ export class Environments {
           this.opts.log({ kind: "volume-removed", user, volume: v });
         }
       }
+      this.cancelNetworkRemoval(user);
       await this.opts.runtime.removeNetwork(networkSpec(this.opts.instance, user).name);
     });
     return mine.length + stray.length;

@@ -38,12 +38,11 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  async imageExists(image: string): Promise<boolean> {
+  async imageId(image: string): Promise<string | null> {
     try {
-      await this.docker.getImage(image).inspect();
-      return true;
+      return (await this.docker.getImage(image).inspect()).Id;
     } catch (err) {
-      if (statusCode(err) === 404) return false;
+      if (statusCode(err) === 404) return null;
       throw err;
     }
   }
@@ -94,41 +93,45 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async create(spec: ContainerSpec): Promise<string> {
-    if (!(await this.imageExists(spec.image))) {
-      throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+    let c: Docker.Container;
+    try {
+      c = await this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Hostname: spec.hostname,
+        Labels: { ...spec.labels },
+        // Keep-alive process; tini (Init) reaps whatever the sessions leave behind.
+        Entrypoint: ["sleep"],
+        Cmd: ["infinity"],
+        User: "0:0",
+        Tty: false,
+        OpenStdin: false,
+        NetworkDisabled: false,
+        HostConfig: {
+          NetworkMode: spec.network,
+          Init: true,
+          CapDrop: ["ALL"],
+          CapAdd: [...spec.capAdd],
+          SecurityOpt: ["no-new-privileges:true"],
+          PidsLimit: spec.pidsLimit,
+          Memory: spec.memoryBytes,
+          MemorySwap: spec.memoryBytes,
+          NanoCpus: Math.round(spec.cpus * 1e9),
+          IpcMode: "private",
+          Privileged: false,
+          ReadonlyRootfs: false,
+          RestartPolicy: { Name: "no" },
+          Runtime: spec.runtime,
+          LogConfig: { Type: "none", Config: {} },
+          // Never a host path and never the Docker socket: at most the user's own named home volume.
+          Mounts: spec.homeVolume ? [{ Type: "volume", Source: spec.homeVolume.name, Target: spec.homeVolume.target, ReadOnly: false, VolumeOptions: { NoCopy: false, Labels: { ...spec.homeVolume.labels }, DriverConfig: { Name: "local", Options: {} } } }] : [],
+        },
+      });
+    } catch (err) {
+      // One round trip instead of an inspect first: the engine says 404 "No such image".
+      if (statusCode(err) === 404 && /no such image/i.test(String(err))) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+      throw err;
     }
-    const c = await this.docker.createContainer({
-      name: spec.name,
-      Image: spec.image,
-      Hostname: spec.hostname,
-      Labels: { ...spec.labels },
-      // Keep-alive process; tini (Init) reaps whatever the sessions leave behind.
-      Entrypoint: ["sleep"],
-      Cmd: ["infinity"],
-      User: "0:0",
-      Tty: false,
-      OpenStdin: false,
-      NetworkDisabled: false,
-      HostConfig: {
-        NetworkMode: spec.network,
-        Init: true,
-        CapDrop: ["ALL"],
-        CapAdd: [...spec.capAdd],
-        SecurityOpt: ["no-new-privileges:true"],
-        PidsLimit: spec.pidsLimit,
-        Memory: spec.memoryBytes,
-        MemorySwap: spec.memoryBytes,
-        NanoCpus: Math.round(spec.cpus * 1e9),
-        IpcMode: "private",
-        Privileged: false,
-        ReadonlyRootfs: false,
-        RestartPolicy: { Name: "no" },
-        Runtime: spec.runtime,
-        LogConfig: { Type: "none", Config: {} },
-        // Never a host path and never the Docker socket: at most the user's own named home volume.
-        Mounts: spec.homeVolume ? [{ Type: "volume", Source: spec.homeVolume.name, Target: spec.homeVolume.target, ReadOnly: false, VolumeOptions: { NoCopy: false, Labels: { ...spec.homeVolume.labels }, DriverConfig: { Name: "local", Options: {} } } }] : [],
-      },
-    });
     return c.id;
   }
 

@@ -33,7 +33,8 @@ export interface ExecSession {
 
 export interface ContainerRuntime {
   ping(): Promise<void>;
-  imageExists(image: string): Promise<boolean>;
+  /** The engine's id of an image reference (changes when the tag moves), or null if absent. */
+  imageId(image: string): Promise<string | null>;
   listManaged(instance: string): Promise<ManagedContainer[]>;
   /** Find one container by exact name, or null. */
   inspectByName(name: string): Promise<ManagedContainer | null>;
@@ -41,6 +42,7 @@ export interface ContainerRuntime {
   ensureNetwork(spec: NetworkSpec): Promise<boolean>;
   removeNetwork(name: string): Promise<void>;
   listNetworks(instance: string): Promise<string[]>;
+  /** Create (not start). A missing image is a UserFacingError with code `image-missing`. */
   create(spec: ContainerSpec): Promise<string>;
   /** Named volumes (persistent homes) of an instance, by name. */
   listVolumes(instance: string): Promise<string[]>;

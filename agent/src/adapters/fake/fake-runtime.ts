@@ -43,9 +43,9 @@ export class FakeRuntime implements ContainerRuntime {
     this.check();
   }
 
-  async imageExists(image: string): Promise<boolean> {
+  async imageId(image: string): Promise<string | null> {
     this.check();
-    return this.images.has(image);
+    return this.images.has(image) ? `sha256:fake-${image}` : null;
   }
 
   private view(c: FakeContainer): ManagedContainer {
