@@ -1,6 +1,8 @@
 import type { Command } from "./command.js";
 import { addUserCommand } from "./commands/add-user.js";
 import { authKeysCommand } from "./commands/auth-keys.js";
+import { clientSetupCommand } from "./commands/client-setup.js";
+import { connectCommand } from "./commands/connect.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { installCommand } from "./commands/install.js";
 import { listUsersCommand } from "./commands/list-users.js";
@@ -25,4 +27,6 @@ export const COMMANDS: readonly Command[] = [
   authKeysCommand,
   spawnCommand,
   daemonCommand,
+  connectCommand,
+  clientSetupCommand,
 ];
