@@ -58,6 +58,17 @@ elif pid=$(pidof dockerd 2>/dev/null); then
     exit 1
   fi
 else
+  # A dockerd killed without cleanup (as CI does between runs) leaves /var/run/docker.pid behind,
+  # and a new dockerd refuses to start while that pid exists: as a zombie, or reused by anything.
+  if [[ -f /var/run/docker.pid ]]; then
+    old=$(cat /var/run/docker.pid 2>/dev/null || true)
+    comm=$(cat "/proc/$old/comm" 2>/dev/null || true)
+    state=$(awk '{print $3}' "/proc/$old/stat" 2>/dev/null || true)
+    if [[ $comm != dockerd || $state == Z ]]; then
+      log "removing stale /var/run/docker.pid (pid ${old:-?} is not a live dockerd)"
+      rm -f /var/run/docker.pid
+    fi
+  fi
   log "starting dockerd (log $DOCKERD_LOG)"
   # setsid: dockerd must outlive this script and the CI step's process group.
   setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
