@@ -6,8 +6,9 @@ import type { Command, CommandIo } from "../command.js";
 
 const USAGE = `Usage: podspawn remove-user NAME [--force]
 
-Removes pod user NAME: their keys (no new logins), their containers (through the daemon) and the
-host account. Refuses while NAME has live sessions unless --force, which ends them.
+Removes pod user NAME: their keys (no new logins), their containers and persistent home volumes
+(through the daemon; a later user of the same name starts empty) and the host account. Refuses
+while NAME has live sessions unless --force, which ends them.
 `;
 
 export function makeRemoveUserCommand(podUsers: (layout: Layout, io: CommandIo) => PodUserDeps = defaultPodUserDeps): Command {
