@@ -17,4 +17,20 @@ if [ "${#files[@]}" -eq 0 ]; then
   echo "no test files found under dist/test" >&2
   exit 1
 fi
-exec node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# Readable output on stdout; TAP to a file for the closing summary, which ends with the runner's
+# own "# pass N" / "# fail N" lines and the plain "N passed, N failed" line that CI reads.
+tap=$(mktemp /tmp/podspawn-tests.XXXXXX.tap)
+trap 'rm -f "$tap"' EXIT
+status=0
+node --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" \
+  "${files[@]}" || status=$?
+pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -1)
+fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -1)
+skipped=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$tap" | tail -1)
+echo
+echo "# pass ${pass:-0}"
+echo "# fail ${fail:-0}"
+echo "${pass:-0} passed, ${fail:-0} failed, ${skipped:-0} skipped"
+exit "$status"

@@ -520,3 +520,26 @@ describe("Environments after a config change", () => {
     assert.equal(runtime.calls.remove, 0);
   });
 });
+
+describe("Environments.evictUnregistered", () => {
+  it("removes containers and home volumes of users no longer registered, and only theirs", async () => {
+    const { runtime, envs } = harness({ session: { mode: "persistent" } });
+    envs.release(await envs.acquire("alice", "default"));
+    envs.release(await envs.acquire("bob", "web"));
+    assert.equal((await runtime.listVolumes(INSTANCE)).length, 2);
+    const gone = await envs.evictUnregistered(new Set(["alice"]));
+    assert.deepEqual(gone, ["bob"]);
+    assert.ok(containerOf(runtime, "alice"), "a registered user's container stays");
+    assert.equal(containerOf(runtime, "bob", "web"), undefined);
+    assert.deepEqual(await runtime.listVolumes(INSTANCE), [`${INSTANCE}.alice.default.home`]);
+  });
+
+  it("also finds a leftover home volume with no container (user removed while the daemon was down)", async () => {
+    const { runtime, envs } = harness({ session: { mode: "persistent" } });
+    envs.release(await envs.acquire("carol", "default"));
+    await envs.evict("carol");
+    runtime.volumes.set(`${INSTANCE}.carol.default.home`, { labels: { "podspawn.instance": INSTANCE }, files: new Map() });
+    assert.deepEqual(await envs.evictUnregistered(new Set()), ["carol"]);
+    assert.deepEqual(await runtime.listVolumes(INSTANCE), []);
+  });
+});

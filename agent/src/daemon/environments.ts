@@ -296,6 +296,23 @@ export class Environments {
   }
 
   /**
+   * The key registry is the truth: containers and home volumes of users who are no longer
+   * registered (removed while the daemon was down, or by hand) are evicted. Returns those users.
+   */
+  async evictUnregistered(registered: ReadonlySet<string>): Promise<string[]> {
+    const users = new Set<string>([...this.table.values()].map((e) => e.user));
+    for (const c of await this.opts.runtime.listManaged(this.opts.instance)) if (c.user) users.add(c.user);
+    for (const v of await this.opts.runtime.listVolumes(this.opts.instance)) {
+      // `<instance>.<user>.<project>.home`: none of the parts can contain a dot.
+      const user = v.split(".")[1];
+      if (user) users.add(user);
+    }
+    const gone = [...users].filter((u) => !registered.has(u)).sort();
+    for (const user of gone) await this.evict(user);
+    return gone;
+  }
+
+  /**
    * Remove every environment of a user and their persistent home volumes (remove-user, sync).
    * The volumes go too: a later account of the same name must not inherit someone's files.
    */
