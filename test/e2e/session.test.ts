@@ -75,6 +75,18 @@ describe("commands over ssh", () => {
     assert.match(r.stdout, /CapBnd:\s+0000000000000000/);
     assert.match(r.stdout, /NoNewPrivs:\s+1/);
   });
+
+  it("counts the command sessions in 'podspawn metrics', in valid exposition format", async () => {
+    assert.equal((await node.ssh(ALICE, ["true"])).code, 0);
+    const m = await node.podspawn(["metrics"]);
+    assert.equal(m.code, 0, m.stderr);
+    const started = /^podspawn_sessions_started_total\{kind="command"\} (\S+)$/m.exec(m.stdout);
+    assert.ok(started?.[1] !== undefined && Number(started[1]) >= 1, m.stdout);
+    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|\+Inf)$/;
+    for (const line of m.stdout.trimEnd().split("\n")) {
+      if (!line.startsWith("#")) assert.match(line, sample);
+    }
+  });
 });
 
 describe("file transfer", () => {
@@ -228,5 +240,21 @@ describe("persistent mode", () => {
     assert.ok(await eventually(async () => (await node.ssh(BOB, ["true"])).code === 0, 10_000, 300));
     const r = await node.ssh(BOB, ["-o", "SetEnv=PODSPAWN_PROJECT=keep", "ls ~/notes.txt"]);
     assert.notEqual(r.code, 0, "the old file is gone");
+  });
+  it("a user removed while the daemon was down loses container and home volume when it starts again", async () => {
+    const r = await node.ssh(BOB, ["-o", "SetEnv=PODSPAWN_PROJECT=orphan", "echo x > ~/left-behind"]);
+    assert.equal(r.code, 0, r.stderr);
+    const volume = `${INSTANCE}.${BOB}.orphan.home`;
+    const volumes = (): string => execFileSync("docker", ["volume", "ls", "-q"], { encoding: "utf8" });
+    const { stopDaemon, startDaemon } = await import("../../scripts/local-node.js");
+    await stopDaemon(INSTANCE);
+    const removed = await node.podspawn(["remove-user", BOB, "--force"]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.ok(volumes().includes(volume), "nothing could remove the volume while the daemon was down");
+    await startDaemon({ instance: INSTANCE, logFile: `/var/log/${INSTANCE}-daemon.log` });
+    assert.ok(await eventually(() => !volumes().includes(volume) && !node.containers().some((l) => l.startsWith(containerOf(BOB, "orphan"))), 15_000, 250), "the daemon removed them");
+    const added = await node.podspawn(["add-user", BOB, "--key-file", `${node.keyFor(BOB)}.pub`]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.ok(await eventually(async () => (await node.ssh(BOB, ["true"])).code === 0, 10_000, 300));
   });
 });

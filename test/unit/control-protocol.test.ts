@@ -4,14 +4,15 @@ import { formatControlLine, parseControlRequest, parseControlResponse } from "..
 import { InputError } from "../../agent/src/core/errors.js";
 
 describe("parseControlRequest", () => {
-  it("accepts the three ops", () => {
+  it("accepts the four ops", () => {
     assert.deepEqual(parseControlRequest('{"op":"reload"}'), { op: "reload" });
     assert.deepEqual(parseControlRequest('{"op":"status"}'), { op: "status" });
+    assert.deepEqual(parseControlRequest('{"op":"metrics"}'), { op: "metrics" });
     assert.deepEqual(parseControlRequest('{"op":"evict","user":"alice"}'), { op: "evict", user: "alice" });
   });
 
   it("refuses unknown ops, extra fields, bad users and non-JSON", () => {
-    for (const bad of ['{"op":"exec"}', '{"op":"reload","x":1}', '{"op":"evict","user":"../root"}', '{"op":"evict"}', "[]", "nope", "null"]) {
+    for (const bad of ['{"op":"exec"}', '{"op":"reload","x":1}', '{"op":"metrics","user":"alice"}', '{"op":"evict","user":"../root"}', '{"op":"evict"}', "[]", "nope", "null"]) {
       assert.throws(() => parseControlRequest(bad), InputError, bad);
     }
   });
@@ -30,5 +31,7 @@ describe("parseControlResponse", () => {
     assert.throws(() => parseControlResponse({ op: "status" }, '{"ok":true,"sessions":[]}'), /containers/);
     assert.deepEqual(parseControlResponse({ op: "status" }, '{"ok":false,"error":"boom"}'), { ok: false, error: "boom" });
     assert.throws(() => parseControlResponse({ op: "reload" }, '{"fine":1}'), /no ok field/);
+    assert.deepEqual(parseControlResponse({ op: "metrics" }, '{"ok":true,"text":"x 1\\n"}'), { ok: true, text: "x 1\n" });
+    assert.throws(() => parseControlResponse({ op: "metrics" }, '{"ok":true}'), /text/);
   });
 });

@@ -31,6 +31,14 @@ describe("parseNodeConfig", () => {
     assert.equal(c.resources.pids, 512);
     assert.equal(c.runtime, "runc");
     assert.ok(c.sftpSubsystems.includes("internal-sftp"));
+    assert.equal(c.metricsListen, null);
+  });
+
+  it("reads metrics_listen as a loopback port or a unix socket path", () => {
+    assert.deepEqual(parseNodeConfig({ metrics_listen: "127.0.0.1:9464" }).metricsListen, { host: "127.0.0.1", port: 9464 });
+    assert.deepEqual(parseNodeConfig({ metrics_listen: "[::1]:65535" }).metricsListen, { host: "::1", port: 65535 });
+    assert.deepEqual(parseNodeConfig({ metrics_listen: "/run/podspawn/metrics.sock" }).metricsListen, { path: "/run/podspawn/metrics.sock" });
+    assert.equal(parseNodeConfig({ metrics_listen: null }).metricsListen, null);
   });
 
   it("parses every field of a full YAML document", () => {
@@ -48,6 +56,7 @@ resources:
 network_linger: 2m
 runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
+metrics_listen: 127.0.0.1:9464
 `) as unknown;
     assert.deepEqual(parseNodeConfig(doc), {
       image: "registry.example.com:5000/team/dev@sha256:abc",
@@ -56,6 +65,7 @@ sftp_subsystems: [internal-sftp, /opt/sftp-server]
       networkLingerMs: 120_000,
       runtime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
+      metricsListen: { host: "127.0.0.1", port: 9464 },
     });
   });
 
@@ -138,6 +148,12 @@ sftp_subsystems: [internal-sftp, /opt/sftp-server]
         assert.throws(() => parseNodeConfig({ session: { grace_period } }), refusedOn("session.grace_period"));
       }
       assert.throws(() => parseNodeConfig({ session: { max_lifetime: "forever" } }), refusedOn("session.max_lifetime"));
+    });
+
+    it("refuses a metrics_listen that is not loopback, not an address or not a usable path", () => {
+      const bad = ["0.0.0.0:9464", "[::]:9464", "192.168.1.5:9464", "localhost:9464", "127.0.0.2:9464", "::1:9464", ":9464", "9464", 9464, "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1", "metrics.sock", "/" + "x".repeat(107), ["127.0.0.1:9464"]];
+      for (const metrics_listen of bad) assert.throws(() => parseNodeConfig({ metrics_listen }), refusedOn("metrics_listen"), JSON.stringify(metrics_listen));
+      assert.throws(() => parseNodeConfig({ metrics_listen: "0.0.0.0:9464" }), /not a loopback address/);
     });
 
     it("refuses sftp_subsystems that are not a list of non-empty strings", () => {

@@ -6,6 +6,7 @@ import { connectCommand } from "./commands/connect.js";
 import { daemonCommand } from "./commands/daemon.js";
 import { installCommand } from "./commands/install.js";
 import { listUsersCommand } from "./commands/list-users.js";
+import { metricsCommand } from "./commands/metrics.js";
 import { removeUserCommand } from "./commands/remove-user.js";
 import { serverSetupCommand } from "./commands/server-setup.js";
 import { spawnCommand } from "./commands/spawn.js";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   listUsersCommand,
   syncCommand,
   statusCommand,
+  metricsCommand,
   authKeysCommand,
   spawnCommand,
   daemonCommand,

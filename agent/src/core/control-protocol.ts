@@ -9,6 +9,8 @@ export type ControlRequest =
   /** Re-read the key registry (after add-user, remove-user, sync). */
   | { readonly op: "reload" }
   | { readonly op: "status" }
+  /** The daemon's metrics in the Prometheus text format (`podspawn metrics`). */
+  | { readonly op: "metrics" }
   /** End every container and session of one user (remove-user, sync). */
   | { readonly op: "evict"; readonly user: string };
 
@@ -49,19 +51,24 @@ export interface EvictResponse {
   readonly ok: true;
   readonly removed: number;
 }
+export interface MetricsResponse {
+  readonly ok: true;
+  readonly text: string;
+}
 
 export interface ResponseByOp {
   reload: ReloadResponse;
   status: StatusResponse;
   evict: EvictResponse;
+  metrics: MetricsResponse;
 }
-export type ControlResponse = ReloadResponse | StatusResponse | EvictResponse | ControlError;
+export type ControlResponse = ReloadResponse | StatusResponse | EvictResponse | MetricsResponse | ControlError;
 export type ResponseFor<R extends ControlRequest> = ResponseByOp[R["op"]] | ControlError;
 
 /** Longest line either side accepts: a status of many sessions fits, a runaway peer does not. */
 export const MAX_CONTROL_LINE = 1024 * 1024;
 
-const ALLOWED = '{"op":"reload"}, {"op":"status"} or {"op":"evict","user":NAME}';
+const ALLOWED = '{"op":"reload"}, {"op":"status"}, {"op":"metrics"} or {"op":"evict","user":NAME}';
 
 /** Server side: parse and validate one request line; anything unexpected is an InputError. */
 export function parseControlRequest(line: string): ControlRequest {
@@ -78,6 +85,7 @@ export function parseControlRequest(line: string): ControlRequest {
   switch (obj["op"]) {
     case "reload":
     case "status":
+    case "metrics":
       if (keys !== "op") throw new InputError("control request", `unexpected fields for op ${String(obj["op"])}: ${keys}`, ALLOWED);
       return { op: obj["op"] };
     case "evict":
@@ -102,6 +110,7 @@ export function parseControlResponse<R extends ControlRequest>(request: R, line:
     throw new Error("status response lacks sessions or containers");
   }
   if (request.op === "evict" && typeof obj["removed"] !== "number") throw new Error("evict response lacks removed");
+  if (request.op === "metrics" && typeof obj["text"] !== "string") throw new Error("metrics response lacks text");
   return obj as unknown as ResponseFor<R>;
 }
 

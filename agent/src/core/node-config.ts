@@ -12,6 +12,9 @@ import { InputError } from "./errors.js";
  */
 export type SessionMode = "grace-period" | "destroy-on-disconnect" | "persistent";
 
+/** Where the daemon serves `GET /metrics`: a loopback TCP port or a unix socket path. */
+export type MetricsListen = { readonly host: "127.0.0.1" | "::1"; readonly port: number } | { readonly path: string };
+
 export interface NodeConfig {
   readonly image: string;
   readonly session: {
@@ -40,6 +43,8 @@ export interface NodeConfig {
   readonly runtime: "runc" | "runsc";
   /** SSH_ORIGINAL_COMMAND values that mean "sftp subsystem". */
   readonly sftpSubsystems: readonly string[];
+  /** HTTP metrics endpoint; read at daemon start only. @default null (none: `podspawn metrics` only) */
+  readonly metricsListen: MetricsListen | null;
 }
 
 export const DEFAULT_NODE_CONFIG: NodeConfig = {
@@ -49,6 +54,7 @@ export const DEFAULT_NODE_CONFIG: NodeConfig = {
   networkLingerMs: 600_000,
   runtime: "runc",
   sftpSubsystems: ["internal-sftp", "/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"],
+  metricsListen: null,
 };
 
 const IMAGE_REF = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
@@ -68,6 +74,29 @@ export function parseBytes(value: unknown, field: string): number {
   const unit = (m[2] ?? "").toLowerCase()[0];
   const factor = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : unit === "t" ? 1024 ** 4 : 1;
   return Number(m[1]) * factor;
+}
+
+const METRICS_LISTEN_ALLOWED = "127.0.0.1:PORT, [::1]:PORT or an absolute unix socket path";
+
+/**
+ * Loopback or a unix socket only: metrics reveal when the node is in use and how much, so they must
+ * not be offered to the network. Containers have loopbacks of their own and cannot reach the host's.
+ */
+export function parseMetricsListen(value: unknown, field: string): MetricsListen | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw new InputError(field, `expected a string, got ${JSON.stringify(value)}`, METRICS_LISTEN_ALLOWED);
+  if (value.startsWith("/")) {
+    // sun_path holds 108 bytes including the terminating NUL.
+    if (value.includes("\0") || new TextEncoder().encode(value).length > 107) throw new InputError(field, `${JSON.stringify(value)} is not a usable socket path`, METRICS_LISTEN_ALLOWED);
+    return { path: value };
+  }
+  const m = /^(.*):(\d{1,5})$/.exec(value);
+  if (!m) throw new InputError(field, `${JSON.stringify(value)} is not an address`, METRICS_LISTEN_ALLOWED);
+  const host = m[1] === "127.0.0.1" ? "127.0.0.1" : m[1] === "[::1]" ? "::1" : null;
+  if (host === null) throw new InputError(field, `refusing ${JSON.stringify(value)}: not a loopback address, and metrics reveal activity on this node`, METRICS_LISTEN_ALLOWED);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new InputError(field, `port ${port} is not 1-65535`, METRICS_LISTEN_ALLOWED);
+  return { host, port };
 }
 
 function obj(value: unknown, field: string): Record<string, unknown> {
@@ -93,7 +122,7 @@ function range(value: unknown, field: string, min: number, max: number, fallback
 /** Validate a parsed config document (YAML already turned into plain values). */
 export function parseNodeConfig(doc: unknown): NodeConfig {
   const root = obj(doc, "config");
-  noUnknown(root, ["image", "session", "resources", "network_linger", "runtime", "sftp_subsystems"], "");
+  noUnknown(root, ["image", "session", "resources", "network_linger", "runtime", "sftp_subsystems", "metrics_listen"], "");
   const d = DEFAULT_NODE_CONFIG;
   const image = root["image"] ?? d.image;
   if (typeof image !== "string" || !IMAGE_REF.test(image)) throw new InputError("image", `${JSON.stringify(image)} is not an image reference`, "e.g. podspawn/default:bookworm");
@@ -127,5 +156,6 @@ export function parseNodeConfig(doc: unknown): NodeConfig {
     networkLingerMs: root["network_linger"] === undefined ? d.networkLingerMs : parseDurationMs(root["network_linger"], "network_linger"),
     runtime,
     sftpSubsystems: sftp as string[],
+    metricsListen: parseMetricsListen(root["metrics_listen"], "metrics_listen"),
   };
 }

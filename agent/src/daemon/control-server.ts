@@ -5,13 +5,15 @@ import { describeError } from "../core/errors.js";
 import type { Environments } from "./environments.js";
 
 /**
- * Root-only admin socket (0600): `reload` after add-user/sync, `status`, `evict` before
- * remove-user. One JSON request line in, one JSON response line out.
+ * Root-only admin socket (0600): `reload` after add-user/sync, `status`, `metrics`, `evict`
+ * before remove-user. One JSON request line in, one JSON response line out.
  */
 export interface ControlHandlers {
   readonly reload: () => Promise<void>;
   readonly environments: Environments;
   readonly containerName: (user: string, project: string) => string;
+  /** The Prometheus text exposition of the daemon's metrics. */
+  readonly metrics: () => string;
 }
 
 /** Answer one request line; never throws (errors become `{ok:false}` answers). */
@@ -34,6 +36,8 @@ export async function handleControl(line: string, h: ControlHandlers): Promise<C
         containers: envs.map((e) => ({ name: h.containerName(e.user, e.project), id: e.containerId.slice(0, 12), user: e.user, project: e.project, state: e.sessions > 0 ? "in-use" : "idle", sessions: e.sessions })),
       };
     }
+    case "metrics":
+      return { ok: true, text: h.metrics() };
     case "evict":
       return { ok: true, removed: await h.environments.evict(req.user) };
   }

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, rm, writeFile, watch } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rm, stat, writeFile, watch } from "node:fs/promises";
 import type { Server } from "node:net";
 import { parse as parseYaml } from "yaml";
 import { containerName } from "../core/container-spec.js";
@@ -6,10 +6,13 @@ import { InputError } from "../core/errors.js";
 import type { Layout } from "../core/layout.js";
 import { DEFAULT_NODE_CONFIG, parseNodeConfig, type NodeConfig } from "../core/node-config.js";
 import type { ContainerRuntime } from "../adapters/docker/runtime.js";
+import { listRegistryUsers } from "../adapters/fs/user-registry.js";
 import { listenControl } from "./control-server.js";
 import { Environments } from "./environments.js";
 import type { Logger } from "./log.js";
 import { ensureMetadataBlock } from "./metadata-firewall.js";
+import { DaemonMetrics, metricsLogger } from "./metrics.js";
+import { describeListen, listenMetrics, type MetricsServer } from "./metrics-http.js";
 import { handleSession } from "./session.js";
 import { UserSockets } from "./user-sockets.js";
 
@@ -41,6 +44,10 @@ export interface DaemonOptions {
 export class Daemon {
   private config: NodeConfig = DEFAULT_NODE_CONFIG;
   private control: Server | null = null;
+  private metricsServer: MetricsServer | null = null;
+  private readonly metrics = new DaemonMetrics();
+  /** The caller's logger behind one that counts events for the metrics. */
+  private readonly log: Logger;
   private readonly sockets: UserSockets;
   readonly environments: Environments;
   private rescan: NodeJS.Timeout | null = null;
@@ -48,7 +55,9 @@ export class Daemon {
   private syncing: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: DaemonOptions) {
-    const { layout, runtime, log } = opts;
+    const { layout, runtime } = opts;
+    this.log = metricsLogger(this.metrics, opts.log);
+    const log = this.log;
     this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log });
     const audit = (record: Record<string, unknown>): void => {
       const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
@@ -58,7 +67,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    const { layout, log, runtime } = this.opts;
+    const { layout, runtime } = this.opts;
     this.config = await loadNodeConfig(layout.configFile);
     await mkdir(layout.runDir, { recursive: true, mode: 0o755 });
     await mkdir(layout.stateDir, { recursive: true, mode: 0o700 });
@@ -67,16 +76,24 @@ export class Daemon {
       await runtime.ping();
       recovered = await this.environments.recover();
     } catch (err) {
-      log({ kind: "warning", message: `container engine not reachable at start; sessions will fail until it is: ${String(err)}` });
+      this.log({ kind: "warning", message: `container engine not reachable at start; sessions will fail until it is: ${String(err)}` });
     }
-    await ensureMetadataBlock(log);
+    await ensureMetadataBlock(this.log);
     await this.reload();
-    this.control = await listenControl(layout.controlSocket, { reload: () => this.reload(), environments: this.environments, containerName: (u, p) => containerName(layout.instance, u, p) });
+    this.control = await listenControl(layout.controlSocket, { reload: () => this.reload(), environments: this.environments, containerName: (u, p) => containerName(layout.instance, u, p), metrics: () => this.metricsText() });
+    const listen = this.config.metricsListen;
+    if (listen) {
+      // Metrics are an extra: a busy port must not keep users from their sessions.
+      this.metricsServer = await listenMetrics(listen, () => this.metricsText()).catch((err: unknown) => {
+        this.log({ kind: "error", message: `metrics not served on ${describeListen(listen)}`, detail: String(err) });
+        return null;
+      });
+    }
     await writeFile(layout.pidFile, `${process.pid}\n`, { mode: 0o644 });
     this.rescan = setInterval(() => void this.reload(), this.opts.rescanMs ?? 10_000);
     this.rescan.unref();
     void this.watchRegistry();
-    log({ kind: "started", instance: layout.instance, users: this.sockets.users().length, containers: recovered });
+    this.log({ kind: "started", instance: layout.instance, users: this.sockets.users().length, containers: recovered });
   }
 
   /** Re-read config and the key registry; serialised so overlapping triggers do not race. */
@@ -85,11 +102,28 @@ export class Daemon {
       try {
         this.config = await loadNodeConfig(this.opts.layout.configFile);
       } catch (err) {
-        this.opts.log({ kind: "error", message: "config not reloaded, keeping the previous one", detail: String(err) });
+        this.log({ kind: "error", message: "config not reloaded, keeping the previous one", detail: String(err) });
       }
-      await this.sockets.sync().catch((err: unknown) => this.opts.log({ kind: "error", message: "user socket sync failed", detail: String(err) }));
+      await this.sockets.sync().catch((err: unknown) => this.log({ kind: "error", message: "user socket sync failed", detail: String(err) }));
+      await this.evictUnregistered().catch((err: unknown) => this.log({ kind: "error", message: "cleanup of unregistered users failed", detail: String(err) }));
     });
     return this.syncing;
+  }
+
+  /**
+   * remove-user asks the daemon to evict, but a user removed while the daemon was down (or by
+   * hand) would keep containers and a home volume that a later account of that name could get.
+   * Only when the registry directory exists: a missing one is a broken install, not "no users".
+   */
+  private async evictUnregistered(): Promise<void> {
+    if (!(await stat(this.opts.layout.usersDir).then((s) => s.isDirectory(), () => false))) return;
+    const gone = await this.environments.evictUnregistered(new Set(await listRegistryUsers(this.opts.layout)));
+    if (gone.length > 0) this.log({ kind: "warning", message: `removed the containers and home volumes of users no longer registered: ${gone.join(", ")}` });
+  }
+
+  /** The Prometheus text exposition, with the gauges read now. */
+  metricsText(): string {
+    return this.metrics.render({ environments: this.environments.list(), usersListening: this.sockets.users().length });
   }
 
   private async watchRegistry(): Promise<void> {
@@ -106,6 +140,7 @@ export class Daemon {
     if (this.rescan) clearInterval(this.rescan);
     await this.sockets.close();
     if (this.control) await new Promise<void>((resolve) => this.control?.close(() => resolve()));
+    await this.metricsServer?.close();
     await rm(this.opts.layout.pidFile, { force: true });
     await rm(this.opts.layout.controlSocket, { force: true });
   }
