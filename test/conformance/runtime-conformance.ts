@@ -135,6 +135,20 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       assert.notEqual(r.code, 0);
     });
 
+    it("gives a running container's address on its own network only, and none once it is gone", async () => {
+      const { runtime } = target();
+      const { id, name } = await fresh(false);
+      const spec = containerSpec(instance, `cf${counter}`, "default", config());
+      assert.equal(spec.name, name);
+      assert.equal(await runtime.containerAddress(id, spec.network), null, "not running yet");
+      await runtime.start(id);
+      const address = await runtime.containerAddress(id, spec.network);
+      assert.match(address ?? "", /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/);
+      assert.equal(await runtime.containerAddress(id, `${spec.network}-other`), null, "not attached to another network");
+      await runtime.remove(id);
+      assert.equal(await runtime.containerAddress(id, spec.network), null);
+    });
+
     it("removes a container, and removing it again is not an error", async () => {
       const { runtime } = target();
       const { id, name } = await fresh();

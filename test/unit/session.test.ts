@@ -37,6 +37,19 @@ class RecordingRuntime extends FakeRuntime {
     super(new Map([[IMAGE, image()]]));
   }
 
+  /** What tunnels asked the engine for, and what they got. */
+  readonly addressQueries: { id: string; network: string; address: string | null }[] = [];
+
+  /**
+   * The container "is" this test's loopback: the fake's own answer decides whether there is an
+   * address at all (running, on that network), and a local TCP server stands in for the service.
+   */
+  override async containerAddress(id: string, network: string): Promise<string | null> {
+    const address = await super.containerAddress(id, network);
+    this.addressQueries.push({ id, network, address });
+    return address === null ? null : "127.0.0.1";
+  }
+
   override async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
     this.execRequested = true;
     if (this.execGate) await this.execGate;
@@ -370,6 +383,105 @@ describe("handleSession", () => {
       await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
       const code = await within(exec.exited, 500, "the process of the failed session to be signalled").catch((err: unknown) => err);
       assert.equal(typeof code, "number", String(code));
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+/** A loopback service standing in for a port in the container: upper-cases what it gets, says bye at EOF. */
+async function service(): Promise<{ port: number; connections: Socket[]; close(): Promise<void> }> {
+  const connections: Socket[] = [];
+  const server = createServer({ allowHalfOpen: true }, (s) => {
+    connections.push(s);
+    s.on("data", (d: Buffer) => s.write(d.toString().toUpperCase()));
+    s.on("end", () => s.end("bye\n"));
+    s.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    connections,
+    close: async () => {
+      for (const c of connections) c.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe("handleSession: podspawn-tunnel PORT", () => {
+  it("relays bytes to the port in the user's own container and back, then exits 0 when it closes", async () => {
+    const r = await rig();
+    const svc = await service();
+    try {
+      r.client.send(hello(`podspawn-tunnel ${svc.port}`), encodeFrame(FrameType.Stdin, "hello"));
+      await r.client.until(() => r.client.text(FrameType.Stdout) === "HELLO", "the upper-cased echo");
+      const env = r.environments.list()[0];
+      assert.equal(env?.sessions, 1, "an open tunnel counts as a session");
+      assert.deepEqual(r.runtime.addressQueries.map((q) => [q.id, q.network]), [[env?.containerId, "pst.alice"]], "asked for alice's own container on alice's own network");
+      assert.match(r.runtime.addressQueries[0]?.address ?? "", /^172\.31\./, "the fake had an address for it");
+      assert.equal(r.runtime.execs.length, 0, "no process runs for a tunnel");
+      r.client.send(encodeFrame(FrameType.StdinEof));
+      await r.client.until(hasExit, "EXIT");
+      assert.equal(r.client.text(FrameType.Stdout), "HELLObye\n");
+      assert.deepEqual(exitOf(r.client.frames), { code: 0 });
+      await within(r.client.closed, 500, "the daemon to close the connection");
+      await waitFor(() => env?.sessions === 0, "the session count to drop");
+      const start = r.audit.find((a) => a["event"] === "session-start");
+      assert.equal(start?.["kind"], "tunnel");
+      assert.equal(start?.["port"], svc.port);
+      assert.ok(r.events.some((e) => e.kind === "session-start" && e.exec === "tunnel" && e.port === svc.port));
+    } finally {
+      await svc.close();
+      await r.close();
+    }
+  });
+
+  it("answers a port nobody listens on with one ERROR line and releases the session", async () => {
+    const r = await rig();
+    const svc = await service();
+    const port = svc.port;
+    await svc.close();
+    try {
+      r.client.send(hello(`podspawn-tunnel ${port}`));
+      await within(r.client.closed, 6000, "the daemon to close the connection");
+      const errors = r.client.frames.filter((f) => f.type === FrameType.Error);
+      assert.equal(errors.length, 1, show(r.client.frames));
+      assert.deepEqual(JSON.parse(errors[0]?.payload.toString("utf8") ?? "{}"), { message: `nothing is listening on port ${port} in your default environment` });
+      assert.equal(hasExit(r.client.frames), false);
+      await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
+      assert.ok(r.audit.some((a) => a["event"] === "tunnel-refused" && a["port"] === port));
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("closes the connection into the container when the client goes away", async () => {
+    const r = await rig();
+    const svc = await service();
+    try {
+      r.client.send(hello(`podspawn-tunnel ${svc.port}`), encodeFrame(FrameType.Stdin, "x"));
+      await r.client.until(() => r.client.text(FrameType.Stdout) === "X", "the echo");
+      const inside = svc.connections[0];
+      assert.ok(inside);
+      const gone = new Promise<void>((resolve) => inside.once("close", () => resolve()));
+      r.client.socket.destroy();
+      await within(gone, 500, "the service's connection to close");
+      await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
+      assert.ok(r.events.some((e) => e.kind === "session-end" && e.reason === "disconnected"));
+    } finally {
+      await svc.close();
+      await r.close();
+    }
+  });
+
+  it("runs `podspawn-tunnel 08080` (not the reserved shape) as an ordinary command", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("podspawn-tunnel 08080"));
+      await r.client.until(hasExit, "EXIT");
+      assert.deepEqual(r.runtime.execs[0]?.plan.argv, ["/bin/bash", "-c", "podspawn-tunnel 08080"]);
+      assert.deepEqual(r.runtime.addressQueries, []);
     } finally {
       await r.close();
     }

@@ -4,6 +4,7 @@ import { authKeysCommand } from "./commands/auth-keys.js";
 import { clientSetupCommand } from "./commands/client-setup.js";
 import { connectCommand } from "./commands/connect.js";
 import { daemonCommand } from "./commands/daemon.js";
+import { forwardCommand } from "./commands/forward.js";
 import { installCommand } from "./commands/install.js";
 import { listUsersCommand } from "./commands/list-users.js";
 import { metricsCommand } from "./commands/metrics.js";
@@ -30,5 +31,6 @@ export const COMMANDS: readonly Command[] = [
   spawnCommand,
   daemonCommand,
   connectCommand,
+  forwardCommand,
   clientSetupCommand,
 ];

@@ -70,6 +70,11 @@ export class Environments {
     return this.table.has(Environments.key(user, project));
   }
 
+  /** The name of the user's own network (where their containers have their addresses). */
+  networkOf(user: string): string {
+    return networkSpec(this.opts.instance, user).name;
+  }
+
   list(): readonly Environment[] {
     return [...this.table.values()];
   }

@@ -6,7 +6,7 @@ export type DaemonEvent =
   | { kind: "started"; instance: string; users: number; containers: number }
   | { kind: "listening"; user: string }
   | { kind: "unlistening"; user: string }
-  | { kind: "session-start"; user: string; project: string; sessionId: number; exec: string; tty: boolean; key: string }
+  | { kind: "session-start"; user: string; project: string; sessionId: number; exec: string; tty: boolean; key: string; port?: number }
   | { kind: "session-end"; user: string; project: string; sessionId: number; exitCode: number | null; reason: string }
   | { kind: "container-created"; user: string; project: string; container: string; ms: number }
   | { kind: "container-started"; user: string; project: string; container: string }

@@ -8,7 +8,7 @@ import type { DaemonEvent, Logger } from "./log.js";
  * people and systems that should not learn who is working on what (privacy). A value outside its
  * set is counted as "other".
  */
-const SESSION_KINDS = ["shell", "command", "sftp"] as const;
+const SESSION_KINDS = ["shell", "command", "sftp", "tunnel"] as const;
 const SESSION_END_REASONS = ["exited", "disconnected", "idle-timeout", "client-gone", "error"] as const;
 const REMOVAL_REASONS = ["grace-expired", "max-lifetime", "evicted", "config-changed"] as const;
 const CREATE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -1,10 +1,12 @@
 import type { Socket } from "node:net";
 import { describeError, InputError, UserFacingError } from "../core/errors.js";
 import { planExec } from "../core/exec-plan.js";
+import { parseTunnelRequest } from "../core/tunnel-request.js";
+import { dialTcp } from "../adapters/net/tcp-relay.js";
 import { encodeData, encodeFrame, FrameDecoder, FrameType, type Frame } from "../core/frames.js";
 import { parseResize, parseSessionRequest, parseSignal } from "../core/session-request.js";
 import type { ContainerRuntime, ExecSession } from "../adapters/docker/runtime.js";
-import type { Environments } from "./environments.js";
+import type { Environment, Environments } from "./environments.js";
 import type { Logger } from "./log.js";
 import type { NodeConfig } from "../core/node-config.js";
 
@@ -21,6 +23,9 @@ let nextSessionId = 1;
 /** How long a process gets after SIGHUP before SIGKILL when its client went away. */
 const HANGUP_KILL_MS = 2000;
 
+/** How long a tunnel waits for the container's port to accept before saying nothing listens. */
+export const TUNNEL_CONNECT_TIMEOUT_MS = 5000;
+
 /**
  * One spawn connection = one session. The user is the one whose socket accepted the connection
  * (the OS decided who may connect), never anything the client says. A session ends when the
@@ -31,6 +36,8 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
   const id = nextSessionId++;
   const decoder = new FrameDecoder();
   let exec: ExecSession | null = null;
+  /** For a tunnel (`podspawn-tunnel PORT`): the TCP connection to the user's container instead of a process. */
+  let tunnel: Socket | null = null;
   let started = false;
   let finished = false;
   let releaseEnv: (() => void) | null = null;
@@ -63,6 +70,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
 
   /** The process must not outlive its session: SIGHUP now, SIGKILL if it is still there later. */
   const hangUpProcess = (): void => {
+    tunnel?.destroy();
     const e = exec;
     if (!e) return;
     void e.signal("SIGHUP");
@@ -81,7 +89,25 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     finish(null, "error");
   };
 
+  const onTunnelInput = (conn: Socket, frame: Frame): void => {
+    // Resize and signals mean nothing to a TCP connection.
+    if (frame.type === FrameType.Stdin) {
+      touch();
+      if (conn.writableEnded || conn.destroyed) return;
+      if (!conn.write(frame.payload)) {
+        socket.pause();
+        conn.once("drain", () => socket.resume());
+      }
+    } else if (frame.type === FrameType.StdinEof) {
+      if (!conn.writableEnded) conn.end();
+    }
+  };
+
   const onInput = (frame: Frame): void => {
+    if (tunnel) {
+      onTunnelInput(tunnel, frame);
+      return;
+    }
     if (!exec) {
       pendingInput.push(frame);
       return;
@@ -112,6 +138,84 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     }
   };
 
+  /** Output to the client with backpressure; resolves when the stream has ended (or broke). */
+  const relay = (stream: NodeJS.ReadableStream, type: typeof FrameType.Stdout | typeof FrameType.Stderr): Promise<void> =>
+    new Promise((resolve) => {
+      stream.on("data", (chunk: Buffer) => {
+        touch();
+        let ok = true;
+        for (const f of encodeData(type, chunk)) ok = (socket.destroyed ? true : socket.write(f)) && ok;
+        if (!ok) {
+          stream.pause();
+          socket.once("drain", () => stream.resume());
+        }
+      });
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+      stream.once("error", () => resolve());
+    });
+
+  const armIdle = (): void => {
+    const idleMs = deps.config().session.idleTimeoutMs;
+    if (idleMs <= 0) return;
+    idleTimer = setInterval(() => {
+      if (finished || Date.now() - lastActivity < idleMs) return;
+      send(FrameType.Error, JSON.stringify({ message: `session closed after ${Math.round(idleMs / 1000)} s without input or output (the node's idle timeout)` }));
+      socket.end();
+      hangUpProcess();
+      finish(null, "idle-timeout");
+    }, Math.min(Math.max(idleMs / 4, 250), 30_000));
+    idleTimer.unref();
+  };
+
+  /**
+   * A tunnel: the daemon (host side) dials the port on the user's own container, at the address
+   * the engine gave it on the user's own network; the request carries only the port. It counts as
+   * a session, so the container stays while the tunnel is open.
+   */
+  const startTunnel = async (env: Environment, port: number, key: string | null): Promise<void> => {
+    const network = deps.environments.networkOf(user);
+    const address = await deps.runtime.containerAddress(env.containerId, network);
+    if (address === null) throw new UserFacingError("no-address", `your ${project} environment has no network address to tunnel to`, `container ${env.containerId} has no address on ${network}`);
+    let conn: Socket;
+    try {
+      conn = await dialTcp(address, port, TUNNEL_CONNECT_TIMEOUT_MS);
+    } catch (err) {
+      if (finished || socket.destroyed) {
+        finish(null, "client-gone");
+        return;
+      }
+      deps.audit({ event: "tunnel-refused", user, project, session: id, port, reason: describeError(err) });
+      send(FrameType.Error, JSON.stringify({ message: `nothing is listening on port ${port} in your ${project} environment` }));
+      socket.end();
+      finish(null, "error");
+      return;
+    }
+    if (finished || socket.destroyed) {
+      conn.destroy();
+      finish(null, "client-gone");
+      return;
+    }
+    tunnel = conn;
+    started = true;
+    let broken: string | undefined;
+    conn.on("error", (err: NodeJS.ErrnoException) => (broken ??= err.code ?? err.message));
+    deps.log({ kind: "session-start", user, project, sessionId: id, exec: "tunnel", tty: false, key: key ?? "unknown", port });
+    deps.audit({ event: "session-start", user, project, session: id, key, kind: "tunnel", tty: false, port });
+    armIdle();
+    const drained = relay(conn, FrameType.Stdout);
+    for (const f of pendingInput.splice(0)) onInput(f);
+    await drained;
+    if (finished) return; // the client went, or the idle timeout ended it
+    // The service has finished sending: like the exec's exit, that ends the session (the client
+    // cannot see an EOF on its stdout except by exiting).
+    const code = broken === undefined ? 0 : 1;
+    send(FrameType.Exit, JSON.stringify({ code }));
+    socket.end();
+    conn.end();
+    finish(code, broken === undefined ? "exited" : "error");
+  };
+
   const start = async (helloPayload: Buffer): Promise<void> => {
     let hello: unknown;
     try {
@@ -140,6 +244,11 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
       finish(null, "client-gone");
       return;
     }
+    const tunnelPort = parseTunnelRequest(req.command);
+    if (tunnelPort !== null) {
+      await startTunnel(env, tunnelPort, req.keyFingerprint);
+      return;
+    }
     if (!env.account) throw new Error("environment has no account");
     const plan = planExec(req, env.account, deps.config().sftpSubsystems);
     exec = await deps.runtime.exec(env.containerId, plan);
@@ -153,31 +262,7 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
       finish(null, "client-gone");
       return;
     }
-    const relay = (stream: NodeJS.ReadableStream, type: typeof FrameType.Stdout | typeof FrameType.Stderr): Promise<void> =>
-      new Promise((resolve) => {
-        stream.on("data", (chunk: Buffer) => {
-          touch();
-          let ok = true;
-          for (const f of encodeData(type, chunk)) ok = (socket.destroyed ? true : socket.write(f)) && ok;
-          if (!ok) {
-            stream.pause();
-            socket.once("drain", () => stream.resume());
-          }
-        });
-        stream.once("end", resolve);
-        stream.once("error", () => resolve());
-      });
-    const idleMs = deps.config().session.idleTimeoutMs;
-    if (idleMs > 0) {
-      idleTimer = setInterval(() => {
-        if (finished || Date.now() - lastActivity < idleMs) return;
-        send(FrameType.Error, JSON.stringify({ message: `session closed after ${Math.round(idleMs / 1000)} s without input or output (the node's idle timeout)` }));
-        socket.end();
-        hangUpProcess();
-        finish(null, "idle-timeout");
-      }, Math.min(Math.max(idleMs / 4, 250), 30_000));
-      idleTimer.unref();
-    }
+    armIdle();
     const drained = Promise.all([relay(exec.stdout, FrameType.Stdout), relay(exec.stderr, FrameType.Stderr)]);
     for (const f of pendingInput.splice(0)) onInput(f);
     const code = await exec.exited;

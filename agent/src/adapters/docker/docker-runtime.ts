@@ -199,6 +199,18 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  async containerAddress(id: string, network: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      if (!info.State.Running) return null;
+      const networks = info.NetworkSettings.Networks as Record<string, { IPAddress?: string } | undefined>;
+      return networks[network]?.IPAddress || null;
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
   async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
     const exec = await this.docker.getContainer(id).exec({
       Cmd: [...plan.argv],

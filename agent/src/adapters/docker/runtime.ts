@@ -55,4 +55,9 @@ export interface ContainerRuntime {
   start(id: string): Promise<void>;
   remove(id: string): Promise<void>;
   exec(id: string, plan: ExecPlan): Promise<ExecSession>;
+  /**
+   * The container's IPv4 address on `network` (what the daemon dials for a tunnel), or null if it
+   * is not running or not attached to that network.
+   */
+  containerAddress(id: string, network: string): Promise<string | null>;
 }

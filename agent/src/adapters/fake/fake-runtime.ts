@@ -16,6 +16,8 @@ interface FakeContainer {
   running: boolean;
   files: Map<string, Buffer>;
   createdMs: number;
+  /** Its address on its network, as an engine would assign one: fixed per container. */
+  address: string;
 }
 
 export class FakeRuntime implements ContainerRuntime {
@@ -98,7 +100,7 @@ export class FakeRuntime implements ContainerRuntime {
       this.volumes.set(spec.homeVolume.name, vol);
       for (const [rel, data] of vol.files) files.set(spec.homeVolume.target + rel, data);
     }
-    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now() });
+    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now(), address: `172.31.${Math.floor(this.seq / 250) % 256}.${(this.seq % 250) + 2}` });
     return id;
   }
 
@@ -161,6 +163,13 @@ export class FakeRuntime implements ContainerRuntime {
     this.check();
     await this.tick();
     if (this.containers.delete(id)) this.calls.remove++;
+  }
+
+  async containerAddress(id: string, network: string): Promise<string | null> {
+    this.check();
+    await this.tick();
+    const c = this.containers.get(id);
+    return c && c.running && c.spec.network === network ? c.address : null;
   }
 
   /** Test hook: what `docker stop` would do. */
