@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import { describeError, InputError, UserFacingError } from "../../core/errors.js";
 import { formatFleetManifest, validateFleetManifest, type FleetManifest } from "../../core/fleet-manifest.js";
 import { ensureDir, ensureFile } from "../fs/atomic-file.js";
+import { readCappedText } from "../http/capped-body.js";
 
 /**
  * Loads the fleet manifest for the client from a file or an http(s) URL. A URL's last good copy is
@@ -117,26 +118,6 @@ async function readCapped(path: string, maxBytes: number): Promise<string> {
   }
 }
 
-async function readBody(res: Response, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get("content-length") ?? "NaN");
-  if (Number.isFinite(declared) && declared > maxBytes) throw new Error(`the response is ${declared} bytes, more than the ${maxBytes}-byte limit`);
-  if (!res.body) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`the response is more than the ${maxBytes}-byte limit`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 /** GET `url` with a deadline over the whole exchange; the timer wins even if `fetch` ignores the signal. */
 async function fetchText(url: URL, fetchFn: Fetch, timeoutMs: number, maxBytes: number): Promise<string> {
   const controller = new AbortController();
@@ -154,7 +135,7 @@ async function fetchText(url: URL, fetchFn: Fetch, timeoutMs: number, maxBytes: 
         await res.body?.cancel().catch(() => undefined);
         throw new Error(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
       }
-      return readBody(res, maxBytes);
+      return readCappedText(res, maxBytes);
     })();
     work.catch(() => undefined); // a late rejection after the deadline must not go unhandled
     return await Promise.race([work, deadline]);

@@ -1,6 +1,7 @@
 import { UserFacingError } from "../../core/errors.js";
 import { githubKeysUrl } from "../../core/github-login.js";
 import { parseKeyFile, type PublicKey } from "../../core/keys.js";
+import { BodyTooLargeError, readCappedText } from "../http/capped-body.js";
 
 /** Fetches `https://github.com/LOGIN.keys` and returns its text; injectable for tests. */
 export type KeysFetcher = (login: string) => Promise<string>;
@@ -18,26 +19,13 @@ export function githubFetcher(fetchImpl: typeof fetch = fetch, timeoutMs = GITHU
       throw new UserFacingError("github-fetch", `cannot fetch ${url}: ${(err as Error).message}`);
     }
     if (!res.ok) throw new UserFacingError("github-fetch", `${url} answered HTTP ${res.status}`);
-    return readCapped(res, maxBytes, url);
-  };
-}
-
-async function readCapped(res: Response, maxBytes: number, url: string): Promise<string> {
-  if (!res.body) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new UserFacingError("github-fetch", `${url} is larger than ${maxBytes} bytes; refusing`);
+    try {
+      return await readCappedText(res, maxBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw new UserFacingError("github-fetch", `${url} is larger than ${maxBytes} bytes; refusing`);
+      throw new UserFacingError("github-fetch", `cannot read ${url}: ${(err as Error).message}`);
     }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  };
 }
 
 /** All or nothing: one bad line refuses every key of that login. */
