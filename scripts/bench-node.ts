@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { sendControl } from "../agent/src/adapters/daemon/control-client.js";
 import { layoutFor } from "../agent/src/core/layout.js";
 import { renderSshdDropin } from "../agent/src/core/sshd-dropin.js";
-import { runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "./local-node.js";
+import { dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "./local-node.js";
 
 export const INSTANCE = "podspawn-bench";
 export const FILE_PORT = 2224;
@@ -82,20 +82,6 @@ function must(what: string, r: CommandResult): string {
   return r.stdout;
 }
 
-function dockerLines(args: readonly string[]): string[] {
-  return execFileSync("docker", args, { encoding: "utf8" })
-    .split("\n")
-    .filter((l) => l.trim() !== "");
-}
-
-/** Label sweep of this instance's containers and networks (never anyone else's). */
-export function removeBenchContainers(): void {
-  const ids = dockerLines(["ps", "-aq", "--filter", `label=podspawn.instance=${INSTANCE}`]);
-  if (ids.length) execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
-  const nets = dockerLines(["network", "ls", "-q", "--filter", `label=podspawn.instance=${INSTANCE}`]);
-  if (nets.length) execFileSync("docker", ["network", "rm", ...nets], { stdio: "ignore" });
-}
-
 async function account(name: string): Promise<Account | undefined> {
   const r = await runCommand("getent", ["passwd", name]);
   if (r.code !== 0) return undefined;
@@ -120,7 +106,7 @@ async function sweep(): Promise<void> {
   await stopSshd(fileSshd);
   await stopSshd(commandSshd);
   await stopDaemon(INSTANCE);
-  removeBenchContainers();
+  removeInstanceContainers(INSTANCE);
 }
 
 export async function startBenchNode(log: (line: string) => void): Promise<BenchNode> {

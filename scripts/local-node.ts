@@ -7,7 +7,7 @@
  * the pid still belongs to that program (pids are reused): never by name.
  * Importing this module has no side effects.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { access, chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
@@ -58,6 +58,26 @@ export function runCommand(cmd: string, args: readonly string[], opts: RunOption
 /** `podspawn <args>` through the installed root-owned wrapper of `instance`, as sshd would run it. */
 export function runPodspawn(instance: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
   return runCommand(layoutFor(instance).command, args, opts);
+}
+
+// ---- docker -----------------------------------------------------------------------------------
+
+/** Non-empty output lines of a docker CLI call (throws if docker fails). */
+export function dockerLines(args: readonly string[]): string[] {
+  return execFileSync("docker", args, { encoding: "utf8" })
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+}
+
+/**
+ * Label sweep of one instance's containers and networks (never anyone else's). Volumes are kept:
+ * persistent homes are user data, removed only through remove-user.
+ */
+export function removeInstanceContainers(instance: string): void {
+  const ids = dockerLines(["ps", "-aq", "--filter", `label=podspawn.instance=${instance}`]);
+  if (ids.length) execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
+  const nets = dockerLines(["network", "ls", "-q", "--filter", `label=podspawn.instance=${instance}`]);
+  if (nets.length) execFileSync("docker", ["network", "rm", ...nets], { stdio: "ignore" });
 }
 
 // ---- pids -------------------------------------------------------------------------------------

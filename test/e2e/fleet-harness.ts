@@ -6,12 +6,11 @@
  * Built from the same pieces as harness.ts (scripts/local-node.ts plus the real CLI); needs root,
  * Docker and the default image, and fails loudly without them.
  */
-import { execFileSync } from "node:child_process";
 import { rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { layoutFor, type Layout } from "../../agent/src/core/layout.js";
-import { runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "../../scripts/local-node.js";
+import { dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "../../scripts/local-node.js";
 import { preflight } from "./harness.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -61,23 +60,12 @@ export function must(what: string, r: CommandResult): string {
   return r.stdout;
 }
 
-function dockerLines(args: string[]): string[] {
-  return execFileSync("docker", args, { encoding: "utf8" }).split("\n").filter((l) => l.trim() !== "");
-}
-
 function sshdOptionsFor(spec: FleetNodeSpec, layout: Layout): SshdOptions {
   return { instance: spec.instance, listen: spec.listen, port: spec.port, dir: `${layout.etcDir}/sshd`, logFile: `/var/log/${spec.instance}-sshd.log` };
 }
 
 function daemonLog(spec: FleetNodeSpec): string {
   return `/var/log/${spec.instance}-daemon.log`;
-}
-
-export function removeContainers(instance: string): void {
-  const ids = dockerLines(["ps", "-aq", "--filter", `label=podspawn.instance=${instance}`]);
-  if (ids.length) execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
-  const nets = dockerLines(["network", "ls", "-q", "--filter", `label=podspawn.instance=${instance}`]);
-  if (nets.length) execFileSync("docker", ["network", "rm", ...nets], { stdio: "ignore" });
 }
 
 /**
@@ -124,6 +112,6 @@ export async function stopFleetNode(spec: FleetNodeSpec, users: readonly string[
   await stopDaemon(spec.instance);
   const installed = await runCommand("test", ["-x", layout.command]);
   if (installed.code === 0) for (const user of users) await runPodspawn(spec.instance, ["remove-user", user, "--force"]);
-  removeContainers(spec.instance);
+  removeInstanceContainers(spec.instance);
   for (const dir of [layout.libDir, layout.etcDir, layout.stateDir, layout.runDir]) await rm(dir, { recursive: true, force: true });
 }

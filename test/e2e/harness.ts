@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { layoutFor } from "../../agent/src/core/layout.js";
-import { runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type RunOptions, type SshdOptions } from "../../scripts/local-node.js";
+import { dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type RunOptions, type SshdOptions } from "../../scripts/local-node.js";
 
 export const INSTANCE = "podspawn-e2e";
 export const PORT = 2223;
@@ -66,7 +66,7 @@ export async function startNode(users: readonly string[]): Promise<NodeHandle> {
   preflight();
   await stopDaemon(INSTANCE);
   await stopSshd(sshdOptions);
-  removeInstanceContainers();
+  removeInstanceContainers(INSTANCE);
   must("podspawn install", await runCommand(process.execPath, [join(bundleDir, "podspawn.cjs"), "install", "--instance", INSTANCE, "--bundle-dir", bundleDir]));
   await writeFile(layout.configFile, DEFAULT_TEST_CONFIG, { mode: 0o644 });
   await startDaemon({ instance: INSTANCE, logFile: daemonLog });
@@ -123,7 +123,7 @@ export async function startNode(users: readonly string[]): Promise<NodeHandle> {
       await stopSshd(sshdOptions);
       await stopDaemon(INSTANCE);
       for (const user of users) await runPodspawn(INSTANCE, ["remove-user", user, "--force"]);
-      removeInstanceContainers();
+      removeInstanceContainers(INSTANCE);
       await rm(clientDir, { recursive: true, force: true });
     },
   };
@@ -132,17 +132,6 @@ export async function startNode(users: readonly string[]): Promise<NodeHandle> {
 
 function controlScript(request: string): string {
   return `const s=require("net").connect(${JSON.stringify(layout.controlSocket)});let b="";s.on("data",d=>b+=d);s.on("end",()=>process.stdout.write(b));s.write(${JSON.stringify(request + "\n")});`;
-}
-
-function dockerLines(args: string[]): string[] {
-  return execFileSync("docker", args, { encoding: "utf8" }).split("\n").filter((l) => l.trim() !== "");
-}
-
-export function removeInstanceContainers(): void {
-  const ids = dockerLines(["ps", "-aq", "--filter", `label=podspawn.instance=${INSTANCE}`]);
-  if (ids.length) execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
-  const nets = dockerLines(["network", "ls", "-q", "--filter", `label=podspawn.instance=${INSTANCE}`]);
-  if (nets.length) execFileSync("docker", ["network", "rm", ...nets], { stdio: "ignore" });
 }
 
 /** Poll until `check` is true or the time is up; returns whether it became true. */

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { runCommand } from "../../scripts/local-node.js";
+import { removeInstanceContainers, runCommand } from "../../scripts/local-node.js";
 
 /**
  * A stock Debian 12 node installs Node.js 18.20 from the distro (the infra bootstrap does exactly
@@ -14,10 +13,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const IMAGE = "podspawn/node18:test";
 
 function cleanup(): void {
-  const ids = execFileSync("docker", ["ps", "-aq", "--filter", "label=podspawn.instance=podspawn-n18"], { encoding: "utf8" }).split("\n").filter(Boolean);
-  if (ids.length) execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
-  const nets = execFileSync("docker", ["network", "ls", "-q", "--filter", "label=podspawn.instance=podspawn-n18"], { encoding: "utf8" }).split("\n").filter(Boolean);
-  if (nets.length) execFileSync("docker", ["network", "rm", ...nets], { stdio: "ignore" });
+  removeInstanceContainers("podspawn-n18");
 }
 
 describe("agent bundles on Debian 12's Node 18", () => {
