@@ -75,6 +75,10 @@ export class Environments {
     return networkSpec(this.opts.instance, user).name;
   }
 
+  private hasAnyFor(user: string): boolean {
+    return [...this.table.values()].some((e) => e.user === user);
+  }
+
   list(): readonly Environment[] {
     return [...this.table.values()];
   }
@@ -227,8 +231,8 @@ export class Environments {
     const remove = async (): Promise<void> => {
       this.networkTimers.delete(user);
       await this.lock.run(user, async () => {
-        if ([...this.table.values()].some((e) => e.user === user)) return;
-        const net = networkSpec(this.opts.instance, user).name;
+        if (this.hasAnyFor(user)) return;
+        const net = this.networkOf(user);
         try {
           await this.opts.runtime.removeNetwork(net);
           this.opts.log({ kind: "network-removed", network: net });
@@ -294,7 +298,7 @@ export class Environments {
     try {
       await this.opts.runtime.remove(env.containerId);
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
-      if (![...this.table.values()].some((e) => e.user === env.user)) this.scheduleNetworkRemoval(env.user);
+      if (!this.hasAnyFor(env.user)) this.scheduleNetworkRemoval(env.user);
     } catch (err) {
       this.opts.log({ kind: "error", message: `removing ${env.key} failed`, detail: String(err) });
     }
@@ -336,7 +340,7 @@ export class Environments {
         }
       }
       this.cancelNetworkRemoval(user);
-      await this.opts.runtime.removeNetwork(networkSpec(this.opts.instance, user).name);
+      await this.opts.runtime.removeNetwork(this.networkOf(user));
     });
     return mine.length + stray.length;
   }
