@@ -5,7 +5,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
-import type { ExecSession } from "../../agent/src/adapters/docker/runtime.js";
+import type { ExecSession, ManagedContainer } from "../../agent/src/adapters/docker/runtime.js";
 import type { ExecPlan } from "../../agent/src/core/exec-plan.js";
 import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeValue } from "../../agent/src/core/frames.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/node-config.js";
@@ -48,6 +48,17 @@ class RecordingRuntime extends FakeRuntime {
     const address = await super.containerAddress(id, network);
     this.addressQueries.push({ id, network, address });
     return address === null ? null : "127.0.0.1";
+  }
+
+  /** Set to make inspect fail the way a vanished engine does (a raw socket error, not ours). */
+  engineVanished = false;
+
+  override async inspectByName(name: string): Promise<ManagedContainer | null> {
+    if (this.engineVanished) {
+      this.down = true;
+      throw new Error("connect ENOENT /var/run/docker.sock");
+    }
+    return super.inspectByName(name);
   }
 
   override async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
@@ -230,6 +241,19 @@ describe("handleSession", () => {
       assert.equal(warm.client.frames.filter((f) => f.type === FrameType.Info).length, 0, "a reattach is silent");
     } finally {
       await warm.close();
+    }
+  });
+
+  it("tells a warm login that the engine is down in one clear line, not as an internal error", async () => {
+    const r = await rig();
+    try {
+      await r.environments.acquire("alice", "default");
+      r.runtime.engineVanished = true;
+      r.client.send(hello("echo hi"));
+      await r.client.until((f) => f.some((x) => x.type === FrameType.Error), "ERROR");
+      assert.match(r.client.text(FrameType.Error), /the container engine on this node is not answering/);
+    } finally {
+      await r.close();
     }
   });
 

@@ -225,12 +225,18 @@ export function handleSession(socket: Socket, user: string, deps: SessionDeps): 
     }
     const req = parseSessionRequest(hello);
     project = req.project;
-    await deps.runtime.ping();
     if (!deps.environments.has(user, req.project)) {
+      // A cold start: make sure the engine answers before promising anything.
+      await deps.runtime.ping();
       // Shown by spawn on a terminal only (stderr), so scripted sessions stay byte-exact.
       send(FrameType.Info, `podspawn: starting your ${req.project} environment...\r\n`);
     }
-    const env = await deps.environments.acquire(user, req.project);
+    // A warm login pays no ping; when acquiring fails for a reason of ours, the ping says whether
+    // the engine is down (its one clear line) instead of a raw connection error.
+    const env = await deps.environments.acquire(user, req.project).catch(async (err: unknown) => {
+      if (!(err instanceof InputError || err instanceof UserFacingError)) await deps.runtime.ping();
+      throw err;
+    });
     let released = false;
     releaseEnv = () => {
       if (!released) {
