@@ -38,6 +38,19 @@ fi
 # --- Docker engine ---------------------------------------------------------------------------
 docker_ready() { docker info >/dev/null 2>&1; }
 
+# clear_stale_pidfile FILE NAME: remove FILE unless its pid is a live (non-zombie) process NAME.
+clear_stale_pidfile() {
+  local file=$1 name=$2 pid comm state
+  [[ -f $file ]] || return 0
+  pid=$(cat "$file" 2>/dev/null || true)
+  comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || true)
+  if [[ $comm != "$name" || $state == Z ]]; then
+    log "removing stale $file (pid ${pid:-?} is not a live $name)"
+    rm -f "$file"
+  fi
+}
+
 wait_for_docker() {
   local i
   for i in $(seq 1 120); do
@@ -58,17 +71,12 @@ elif pid=$(pidof dockerd 2>/dev/null); then
     exit 1
   fi
 else
-  # A dockerd killed without cleanup (as CI does between runs) leaves /var/run/docker.pid behind,
-  # and a new dockerd refuses to start while that pid exists: as a zombie, or reused by anything.
-  if [[ -f /var/run/docker.pid ]]; then
-    old=$(cat /var/run/docker.pid 2>/dev/null || true)
-    comm=$(cat "/proc/$old/comm" 2>/dev/null || true)
-    state=$(awk '{print $3}' "/proc/$old/stat" 2>/dev/null || true)
-    if [[ $comm != dockerd || $state == Z ]]; then
-      log "removing stale /var/run/docker.pid (pid ${old:-?} is not a live dockerd)"
-      rm -f /var/run/docker.pid
-    fi
-  fi
+  # A dockerd killed without cleanup (as CI does between runs) leaves pid files behind: its own,
+  # and the one of the containerd it runs. A new dockerd trusts any pid in them that exists (a
+  # zombie, or a pid reused by anything) and refuses to start, or waits for a containerd that is
+  # not there. Clear each one whose pid is not a live process of the right name.
+  clear_stale_pidfile /var/run/docker.pid dockerd
+  clear_stale_pidfile /var/run/docker/containerd/containerd.pid containerd
   log "starting dockerd (log $DOCKERD_LOG)"
   # setsid: dockerd must outlive this script and the CI step's process group.
   setsid dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
