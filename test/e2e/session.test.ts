@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCommand } from "../../scripts/local-node.js";
-import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, layout, startNode, type NodeHandle } from "./harness.js";
 
 const ALICE = "e2e-alice";
 const BOB = "e2e-bob";
@@ -42,6 +42,17 @@ describe("commands over ssh", () => {
     const r = await node.ssh(ALICE, ["echo out; echo err >&2"]);
     assert.equal(r.stdout, "out\n");
     assert.equal(r.stderr, "err\n");
+  });
+
+  it("delivers all output to a slow reader before exiting, even after the daemon has hung up", async () => {
+    // spawn run the way sshd runs it, piped into a reader that waits before reading. 64 KiB fill
+    // the pipe; the last 8 KiB stay queued in spawn's stdout below its high-water mark, so spawn
+    // keeps reading, decodes EXIT and sees the daemon close while that tail is still unwritten.
+    const size = 64 * 1024 + 8 * 1024;
+    const pipeline = `runuser -u ${ALICE} -- env "SSH_ORIGINAL_COMMAND=head -c ${size} /dev/zero" ${layout.command} spawn --user ${ALICE} | (sleep 1.5; wc -c); echo "status=\${PIPESTATUS[0]}"`;
+    const r = await runCommand("bash", ["-c", pipeline]);
+    assert.equal(r.stdout.trim().split(/\s+/).join(" "), `${size} status=0`, r.stderr);
+    assert.equal(r.stderr, "");
   });
 
   it("runs as the pod user, not root, inside the container and not on the host", async () => {

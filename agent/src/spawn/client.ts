@@ -163,6 +163,15 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
       io.stdin.on("error", () => undefined);
     });
 
+    // After EXIT or ERROR only our own output is left to flush. The daemon closes its end right
+    // after those frames, so that close is the normal end then, not a failure: treating it as one
+    // exited before a slow reader had taken the tail of the output.
+    let ending = false;
+    const endAfterFlush = (code: number): void => {
+      ending = true;
+      io.stdout.write("", () => io.stderr.write("", () => finish(code)));
+    };
+
     const decoder = new FrameDecoder();
     socket.on("data", (chunk: Buffer) => {
       for (const frame of decoder.push(chunk)) {
@@ -187,7 +196,7 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
               /* keep the generic line */
             }
             say(message);
-            finish(SPAWN_FAILURE);
+            endAfterFlush(SPAWN_FAILURE);
             return;
           }
           case FrameType.Exit: {
@@ -198,15 +207,14 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
             } catch {
               /* keep failure */
             }
-            // Flush our stdout before leaving, or the last bytes of the output can be lost.
-            io.stdout.write("", () => finish(code));
+            endAfterFlush(code);
             return;
           }
         }
       }
     });
     socket.on("error", (err: NodeJS.ErrnoException) => {
-      if (done) return;
+      if (done || ending) return;
       if (err.code === "ENOENT" || err.code === "ECONNREFUSED") {
         say("the session service (podspawnd) is not running on this node; try again shortly or tell the node's admin");
       } else if (err.code === "EACCES") {
@@ -217,7 +225,7 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
       finish(SPAWN_FAILURE);
     });
     socket.on("close", () => {
-      if (!done) {
+      if (!done && !ending) {
         say("the session service closed the connection");
         finish(SPAWN_FAILURE);
       }
