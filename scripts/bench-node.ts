@@ -17,8 +17,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sendControl } from "../agent/src/adapters/daemon/control-client.js";
-import { layoutFor } from "../agent/src/core/layout.js";
-import { renderSshdDropin } from "../agent/src/core/sshd-dropin.js";
+import { layoutFor } from "../agent/src/core/host/layout.js";
+import { renderSshdDropin } from "../agent/src/core/host/sshd-dropin.js";
 import { dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "./local-node.js";
 
 export const INSTANCE = "podspawn-bench";

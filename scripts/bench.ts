@@ -17,8 +17,8 @@ import { connect } from "node:net";
 import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
-import { encodeFrame, FrameDecoder, FrameType } from "../agent/src/core/frames.js";
-import { userSocketPath } from "../agent/src/core/layout.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../agent/src/core/protocol/frames.js";
+import { userSocketPath } from "../agent/src/core/host/layout.js";
 import { BENCH_USER, COMMAND_PORT, daemonLog, FILE_PORT, FLOOR_USER, IMAGE, INSTANCE, layout, startBenchNode, type Account, type BenchNode } from "./bench-node.js";
 
 const DEFAULT_RUNS = 15;

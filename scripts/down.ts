@@ -11,7 +11,7 @@
  */
 import { rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { layoutFor } from "../agent/src/core/layout.js";
+import { layoutFor } from "../agent/src/core/host/layout.js";
 import { quickstartPaths, readLivePid, runCommand, stopDaemon, stopSshd } from "./local-node.js";
 
 function say(line: string): void {

@@ -13,7 +13,7 @@ import { access, chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises"
 import { connect, type Socket } from "node:net";
 import { dirname, isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { layoutFor } from "../agent/src/core/layout.js";
+import { layoutFor } from "../agent/src/core/host/layout.js";
 
 export interface CommandResult {
   readonly code: number;

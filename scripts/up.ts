@@ -16,7 +16,7 @@ import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { layoutFor, type Layout } from "../agent/src/core/layout.js";
+import { layoutFor, type Layout } from "../agent/src/core/host/layout.js";
 import { buildImages, describeResult } from "./build-image.js";
 import { daemonRunning, quickstartPaths, renderSshdConfig, runCommand, runPodspawn, sshdRunning, startDaemon, startSshd, stopDaemon, stopSshd, type SshdOptions } from "./local-node.js";
 

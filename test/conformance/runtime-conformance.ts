@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
-import { containerSpec, networkSpec } from "../../agent/src/core/container-spec.js";
-import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/node-config.js";
+import { containerSpec, networkSpec } from "../../agent/src/core/container/container-spec.js";
+import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
-import type { ExecPlan } from "../../agent/src/core/exec-plan.js";
-import type { ContainerRuntime, ExecSession } from "../../agent/src/adapters/docker/runtime.js";
+import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
+import type { ContainerRuntime, ExecSession } from "../../agent/src/core/ports/container-runtime.js";
 
 /**
  * One behavioural contract for every ContainerRuntime: the Docker adapter (integration) and the

@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { rankNodes } from "../../agent/src/core/rendezvous.js";
+import { rankNodes } from "../../agent/src/core/fleet/rendezvous.js";
 import { runCommand, type CommandResult } from "../../scripts/local-node.js";
 import { CLI, FLEET_NODES, must, startFleetNode, stopFleetNode, type FleetNode } from "./fleet-harness.js";
 

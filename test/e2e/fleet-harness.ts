@@ -9,7 +9,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { layoutFor, type Layout } from "../../agent/src/core/layout.js";
+import { layoutFor, type Layout } from "../../agent/src/core/host/layout.js";
 import { dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "../../scripts/local-node.js";
 import { preflight } from "./harness.js";
 

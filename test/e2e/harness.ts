@@ -9,7 +9,7 @@ import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type RunOptions, type SshdOptions } from "../../scripts/local-node.js";
 
 export const INSTANCE = "podspawn-e2e";

@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { parsePublicKey } from "../../agent/src/core/keys.js";
+import { parsePublicKey } from "../../agent/src/core/users/keys.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, layout, startNode, type NodeHandle } from "./harness.js";
 

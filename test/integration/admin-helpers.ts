@@ -10,7 +10,7 @@ import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { main } from "../../agent/src/cli/main.js";
-import type { Layout } from "../../agent/src/core/layout.js";
+import type { Layout } from "../../agent/src/core/host/layout.js";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 

@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, chmodSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rootOwnedPathProblems } from "../../agent/src/adapters/fs/atomic-file.js";
-import { makeInstallCommand } from "../../agent/src/cli/commands/install.js";
+import { makeInstallCommand } from "../../agent/src/cli/commands/node/install.js";
 import { hostAccounts } from "../../agent/src/adapters/accounts/host-accounts.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { cleanupInstance, cli, makeBundleDir, requireRoot } from "./admin-helpers.js";
 import { PassThrough } from "node:stream";
 

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { cleanupInstance, cli, makeBundleDir, makeSshdSandbox, requireRoot, sshKeygen, type SshdSandbox } from "./admin-helpers.js";
 
 /**

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { layoutFor } from "../../agent/src/core/layout.js";
-import { renderSshdDropin } from "../../agent/src/core/sshd-dropin.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { renderSshdDropin } from "../../agent/src/core/host/sshd-dropin.js";
 import { cli, makeSshdSandbox, requireRoot, type SshdSandbox } from "./admin-helpers.js";
 
 const layout = layoutFor("podspawn-adm4");

@@ -5,9 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeAddUserCommand } from "../../agent/src/cli/commands/add-user.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
-import { parseControlRequest, type ControlRequest } from "../../agent/src/core/control-protocol.js";
+import { makeAddUserCommand } from "../../agent/src/cli/commands/users/add-user.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { parseControlRequest, type ControlRequest } from "../../agent/src/core/protocol/control-protocol.js";
 import { cleanupInstance, cli, deleteAccount, makeBundleDir, requireRoot, sshKeygen, userExists } from "./admin-helpers.js";
 import { main } from "../../agent/src/cli/main.js";
 import { PassThrough } from "node:stream";

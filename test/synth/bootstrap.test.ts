@@ -6,7 +6,7 @@ import fc from "fast-check";
 import { packAgentBundle, sha256Hex } from "../../infra/src/bootstrap/agent-bundle.js";
 import { renderBootstrapScript, type BootstrapParams } from "../../infra/src/bootstrap/bootstrap-script.js";
 import { renderUserData, USER_DATA_LIMIT_BYTES } from "../../infra/src/bootstrap/user-data.js";
-import { readTarFiles } from "../../agent/src/core/tar.js";
+import { readTarFiles } from "../../agent/src/support/tar.js";
 import { InputError } from "../../agent/src/core/errors.js";
 
 const SHA = "a".repeat(64);

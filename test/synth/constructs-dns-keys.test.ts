@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { FleetDns } from "../../infra/src/constructs/dns.js";
 import { HostKeys } from "../../infra/src/constructs/host-keys.js";
 import { sha256FingerprintToHexExpression } from "../../infra/src/constructs/tls-private-key.js";
-import { fingerprintOf } from "../../agent/src/core/keys.js";
+import { fingerprintOf } from "../../agent/src/core/users/keys.js";
 import { bareStack, resources, SAMPLE_HOST_KEY, synth } from "./fixtures.js";
 
 describe("HostKeys", () => {

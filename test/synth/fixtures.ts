@@ -5,7 +5,7 @@ import { TerraformStack as TerraformStackCtor, Testing, type TerraformStack } fr
 import { writeAgentArtifact } from "../../infra/src/bootstrap/agent-bundle.js";
 import { parseProjectsConfig, type GitConfig } from "../../infra/src/config/git-config.js";
 import type { AwsEnvironment, LocalEnvironment } from "../../infra/src/config/types.js";
-import { parseUsersConfig } from "../../agent/src/core/users-config.js";
+import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 
 /** Real key material (throwaway, generated for these tests). */
 export const ALICE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ alice@laptop";

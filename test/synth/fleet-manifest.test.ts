@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { FLEET_MANIFEST_JSON_SCHEMA, formatFleetManifest, validateFleetManifest } from "../../agent/src/core/fleet-manifest.js";
+import { FLEET_MANIFEST_JSON_SCHEMA, formatFleetManifest, validateFleetManifest } from "../../agent/src/core/fleet/fleet-manifest.js";
 import { InputError } from "../../agent/src/core/errors.js";
 import { SAMPLE_HOST_KEY } from "./fixtures.js";
 

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { SpawnSyncReturns } from "node:child_process";
-import { validateFleetManifest } from "../../agent/src/core/fleet-manifest.js";
+import { validateFleetManifest } from "../../agent/src/core/fleet/fleet-manifest.js";
 import { manifestFromOutputs } from "../../infra/src/ops/outputs-to-manifest.js";
 import { preflight, PreflightError, type Run } from "../../infra/src/ops/tools.js";
 import { SAMPLE_HOST_KEY } from "./fixtures.js";

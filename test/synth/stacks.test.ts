@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { Testing } from "cdktf";
-import { validateFleetManifest } from "../../agent/src/core/fleet-manifest.js";
+import { validateFleetManifest } from "../../agent/src/core/fleet/fleet-manifest.js";
 import { buildApp } from "../../infra/src/app.js";
 import { USER_DATA_LIMIT_BYTES } from "../../infra/src/bootstrap/user-data.js";
 import { AwsFleetStack, USERS_KEY } from "../../infra/src/stacks/aws-fleet.js";

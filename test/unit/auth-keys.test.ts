@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import fc from "fast-check";
 import { computeAuthorizedKeys, runAuthKeys, type ReadText } from "../../agent/src/auth/auth-keys.js";
-import { formatPublicKey, parsePublicKey } from "../../agent/src/core/keys.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { formatPublicKey, parsePublicKey } from "../../agent/src/core/users/keys.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { fixtureLine, freshEd25519 } from "./helpers/test-keys.js";
 
 const layout = layoutFor("podspawn-unit");

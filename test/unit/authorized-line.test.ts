@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { renderAuthorizedKeys, renderAuthorizedLine } from "../../agent/src/core/authorized-line.js";
-import { parsePublicKey } from "../../agent/src/core/keys.js";
+import { renderAuthorizedKeys, renderAuthorizedLine } from "../../agent/src/core/users/authorized-line.js";
+import { parsePublicKey } from "../../agent/src/core/users/keys.js";
 import { fixtureLine } from "./helpers/test-keys.js";
 
 const key = parsePublicKey(fixtureLine("ed25519"));

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { makeClientSetupCommand } from "../../agent/src/cli/commands/client-setup.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { makeClientSetupCommand } from "../../agent/src/cli/commands/client/client-setup.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { freshEd25519 } from "./helpers/test-keys.js";
 
 class Sink extends Writable {

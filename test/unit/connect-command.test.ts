@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { PassThrough, Writable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { dialTcp, makeDial, relay } from "../../agent/src/adapters/net/tcp-relay.js";
-import { makeConnectCommand } from "../../agent/src/cli/commands/connect.js";
+import { makeConnectCommand } from "../../agent/src/cli/commands/client/connect.js";
 import { main } from "../../agent/src/cli/main.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
-import { rankNodes } from "../../agent/src/core/rendezvous.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { rankNodes } from "../../agent/src/core/fleet/rendezvous.js";
 import { freshEd25519 } from "./helpers/test-keys.js";
 
 /** A loopback server that answers "node <name>" and then echoes upper-cased input until EOF. */

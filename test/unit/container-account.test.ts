@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { planAccount } from "../../agent/src/core/container-account.js";
+import { planAccount } from "../../agent/src/core/container/account-plan.js";
 
 const DEBIAN_PASSWD = `root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin

@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { containerName, containerSpec, LABEL, networkName, networkSpec } from "../../agent/src/core/container-spec.js";
-import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/node-config.js";
+import { containerName, containerSpec, LABEL, networkName, networkSpec } from "../../agent/src/core/container/container-spec.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
 
 function config(over: { resources?: Partial<NodeConfig["resources"]>; runtime?: NodeConfig["runtime"]; image?: string } = {}): NodeConfig {
   return {

@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sendControlTo } from "../../agent/src/adapters/daemon/control-client.js";
-import { parseControlRequest } from "../../agent/src/core/control-protocol.js";
+import { parseControlRequest } from "../../agent/src/core/protocol/control-protocol.js";
 
 async function withServer(handler: (line: string, reply: (s: string) => void) => void, fn: (path: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "pst-ctl-"));

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatControlLine, parseControlRequest, parseControlResponse } from "../../agent/src/core/control-protocol.js";
+import { formatControlLine, parseControlRequest, parseControlResponse } from "../../agent/src/core/protocol/control-protocol.js";
 import { InputError } from "../../agent/src/core/errors.js";
 
 describe("parseControlRequest", () => {

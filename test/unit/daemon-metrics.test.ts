@@ -7,8 +7,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VERSION } from "../../agent/src/core/version.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
-import { listenMetrics } from "../../agent/src/daemon/metrics-http.js";
-import { DaemonMetrics, metricsLogger } from "../../agent/src/daemon/metrics.js";
+import { listenMetrics } from "../../agent/src/daemon/control/metrics-http.js";
+import { DaemonMetrics, metricsLogger } from "../../agent/src/daemon/control/metrics.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const idle = { environments: [], usersListening: 0 };

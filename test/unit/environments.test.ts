@@ -2,11 +2,11 @@ import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
-import type { ContainerRuntime } from "../../agent/src/adapters/docker/runtime.js";
-import { containerName, containerSpec, networkName, type ContainerSpec } from "../../agent/src/core/container-spec.js";
+import type { ContainerRuntime } from "../../agent/src/core/ports/container-runtime.js";
+import { containerName, containerSpec, networkName, type ContainerSpec } from "../../agent/src/core/container/container-spec.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
-import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/node-config.js";
-import { Environments } from "../../agent/src/daemon/environments.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
+import { Environments } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 
 const IMAGE = "podspawn/test:fake";

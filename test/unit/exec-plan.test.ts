@@ -2,8 +2,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
-import { DEFAULT_SFTP_SUBSYSTEMS, planExec, type ContainerAccount } from "../../agent/src/core/exec-plan.js";
-import type { SessionRequest } from "../../agent/src/core/session-request.js";
+import { DEFAULT_SFTP_SUBSYSTEMS, planExec, type ContainerAccount } from "../../agent/src/core/container/exec-plan.js";
+import type { SessionRequest } from "../../agent/src/core/protocol/session-request.js";
 
 const account: ContainerAccount = { name: "alice", uid: 1001, gid: 1002, home: "/home/alice", shell: "/bin/bash" };
 

@@ -3,9 +3,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { connect, createServer, type Server } from "node:net";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import { makeForwardCommand, parseForwardArgs } from "../../agent/src/cli/commands/forward.js";
+import { makeForwardCommand, parseForwardArgs } from "../../agent/src/cli/commands/client/forward.js";
 import { InputError } from "../../agent/src/core/errors.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 
 class Sink extends Writable {
   text = "";

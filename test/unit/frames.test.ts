@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeData, encodeFrame, FrameDecoder, FrameType, MAX_FRAME_PAYLOAD, type FrameTypeValue } from "../../agent/src/core/frames.js";
+import { encodeData, encodeFrame, FrameDecoder, FrameType, MAX_FRAME_PAYLOAD, type FrameTypeValue } from "../../agent/src/core/protocol/frames.js";
 
 const frameTypes = Object.values(FrameType) as FrameTypeValue[];
 const arbFrame = fc.record({

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { githubFetcher, githubKeys } from "../../agent/src/adapters/github/github-keys.js";
-import { githubKeysUrl, validateGithubLogin } from "../../agent/src/core/github-login.js";
+import { githubKeysUrl, validateGithubLogin } from "../../agent/src/core/users/github-login.js";
 import { InputError, UserFacingError } from "../../agent/src/core/errors.js";
 import { fixtureLine } from "./helpers/test-keys.js";
 

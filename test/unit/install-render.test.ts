@@ -4,9 +4,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { layoutFor } from "../../agent/src/core/layout.js";
-import { renderSystemdUnit } from "../../agent/src/core/systemd-unit.js";
-import { renderWrapper } from "../../agent/src/core/wrapper-script.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { renderSystemdUnit } from "../../agent/src/core/host/systemd-unit.js";
+import { renderWrapper } from "../../agent/src/core/host/wrapper-script.js";
 
 const layout = layoutFor("podspawn-unit");
 

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { KeyedLock } from "../../agent/src/core/keyed-lock.js";
+import { KeyedLock } from "../../agent/src/support/keyed-lock.js";
 
 interface Deferred {
   readonly promise: Promise<void>;

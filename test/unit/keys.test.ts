@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { formatPublicKey, parseKeyFile, parsePublicKey, uniqueKeys } from "../../agent/src/core/keys.js";
+import { formatPublicKey, parseKeyFile, parsePublicKey, uniqueKeys } from "../../agent/src/core/users/keys.js";
 import { InputError } from "../../agent/src/core/errors.js";
 import { blobOf, FIXTURE_DIR, fixtureLine, freshEd25519, lineOf, sshString } from "./helpers/test-keys.js";
 

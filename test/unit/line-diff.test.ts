@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { unifiedDiff } from "../../agent/src/core/line-diff.js";
+import { unifiedDiff } from "../../agent/src/support/line-diff.js";
 
 /** Apply a diff produced by unifiedDiff to `before`: proves the hunks describe the change. */
 function applyDiff(before: string, diff: string): string {

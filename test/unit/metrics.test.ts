@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { escapeLabelValue, formatValue, MetricsRegistry } from "../../agent/src/core/metrics.js";
+import { escapeLabelValue, formatValue, MetricsRegistry } from "../../agent/src/support/prometheus-text.js";
 
 describe("MetricsRegistry.render", () => {
   it("renders a small registry exactly: HELP, TYPE, families in registration order, series sorted", () => {

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { InputError } from "../../agent/src/core/errors.js";
-import { DEFAULT_NODE_CONFIG, parseBytes, parseDurationMs, parseNodeConfig } from "../../agent/src/core/node-config.js";
+import { DEFAULT_NODE_CONFIG, parseBytes, parseDurationMs, parseNodeConfig } from "../../agent/src/core/config/node-config.js";
 
 function refusedOn(field: string): (err: unknown) => boolean {
   return (err) => {

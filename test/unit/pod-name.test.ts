@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import { InputError } from "../../agent/src/core/errors.js";
-import { parsePodName, podHostNames } from "../../agent/src/core/pod-name.js";
-import { PROJECT_PATTERN } from "../../agent/src/core/project.js";
+import { parsePodName, podHostNames } from "../../agent/src/core/fleet/pod-name.js";
+import { PROJECT_PATTERN } from "../../agent/src/core/container/project.js";
 
 const FLEET = { domain: "pod", fleet: "dev" };
 

@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { main } from "../../agent/src/cli/main.js";
-import { layoutFor } from "../../agent/src/core/layout.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 

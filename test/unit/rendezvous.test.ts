@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { rankNodes, rendezvousScore } from "../../agent/src/core/rendezvous.js";
+import { rankNodes, rendezvousScore } from "../../agent/src/core/fleet/rendezvous.js";
 
 const node = (name: string) => ({ name });
 const names = (n: number, prefix = "n") => Array.from({ length: n }, (_, i) => node(`${prefix}${i}`));

@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
-import { parsePublicKey } from "../../agent/src/core/keys.js";
+import { parsePublicKey } from "../../agent/src/core/users/keys.js";
 import { fixtureLine } from "./helpers/test-keys.js";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { InputError } from "../../agent/src/core/errors.js";
-import { FORWARDED_SIGNALS, MAX_COMMAND_BYTES, parseResize, parseSessionRequest, parseSignal } from "../../agent/src/core/session-request.js";
+import { FORWARDED_SIGNALS, MAX_COMMAND_BYTES, parseResize, parseSessionRequest, parseSignal } from "../../agent/src/core/protocol/session-request.js";
 
 function refusedOn(field: string, pattern?: RegExp): (err: unknown) => boolean {
   return (err) => {

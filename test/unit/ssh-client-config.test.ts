@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { FleetManifest } from "../../agent/src/core/fleet-manifest.js";
-import { includeLine, renderClientConfig, renderFleetKnownHosts, withIncludeAtTop, type ClientConfigInput } from "../../agent/src/core/ssh-client-config.js";
+import type { FleetManifest } from "../../agent/src/core/fleet/fleet-manifest.js";
+import { includeLine, renderClientConfig, renderFleetKnownHosts, withIncludeAtTop, type ClientConfigInput } from "../../agent/src/core/fleet/ssh-client-config.js";
 import { freshEd25519 } from "./helpers/test-keys.js";
 
 const keyA = freshEd25519().split(" ").slice(0, 2).join(" ");

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { layoutFor } from "../../agent/src/core/layout.js";
-import { foreignAuthorizedKeysCommands, hasSftpSubsystem, parseSshdConfig, planMainConfig, renderSshdDropin, sshdDropinPath } from "../../agent/src/core/sshd-dropin.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { foreignAuthorizedKeysCommands, hasSftpSubsystem, parseSshdConfig, planMainConfig, renderSshdDropin, sshdDropinPath } from "../../agent/src/core/host/sshd-dropin.js";
 
 const layout = layoutFor("podspawn-unit");
 

@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { readTarFiles, writeTar, type TarEntry } from "../../agent/src/core/tar.js";
+import { readTarFiles, writeTar, type TarEntry } from "../../agent/src/support/tar.js";
 
 describe("writeTar", () => {
   it("writes 512-byte blocks ending in two zero blocks", () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseTunnelRequest, tunnelCommand } from "../../agent/src/core/tunnel-request.js";
+import { parseTunnelRequest, tunnelCommand } from "../../agent/src/core/protocol/tunnel-request.js";
 
 describe("parseTunnelRequest", () => {
   it("reads the port of `podspawn-tunnel PORT`", () => {

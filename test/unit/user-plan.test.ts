@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parsePublicKey, type PublicKey } from "../../agent/src/core/keys.js";
-import { accountProblem, keyConflicts, planSync } from "../../agent/src/core/user-plan.js";
+import { parsePublicKey, type PublicKey } from "../../agent/src/core/users/keys.js";
+import { accountProblem, keyConflicts, planSync } from "../../agent/src/core/users/user-plan.js";
 import { freshEd25519 } from "./helpers/test-keys.js";
 
 const k = (): PublicKey => parsePublicKey(freshEd25519());

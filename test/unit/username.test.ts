@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InputError } from "../../agent/src/core/errors.js";
-import { isValidUsername, validateUsername } from "../../agent/src/core/username.js";
+import { isValidUsername, validateUsername } from "../../agent/src/core/users/username.js";
 
 describe("validateUsername", () => {
   const refused: [string, string, RegExp][] = [

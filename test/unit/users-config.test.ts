@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InputError } from "../../agent/src/core/errors.js";
-import { parsePublicKey, formatPublicKey } from "../../agent/src/core/keys.js";
-import { parseUsersConfig } from "../../agent/src/core/users-config.js";
+import { parsePublicKey, formatPublicKey } from "../../agent/src/core/users/keys.js";
+import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 import { blobOf, fixtureLine, freshEd25519 } from "./helpers/test-keys.js";
 
 const ED = fixtureLine("ed25519");

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
-import { renderAuthorizedLine } from "../core/authorized-line.js";
+import { renderAuthorizedLine } from "../core/users/authorized-line.js";
 import { describeError } from "../core/errors.js";
-import { MAX_REGISTRY_BYTES, parseRegistry, REGISTRY_SUFFIX } from "../core/key-registry.js";
-import type { Layout } from "../core/layout.js";
-import { isValidUsername } from "../core/username.js";
+import { MAX_REGISTRY_BYTES, parseRegistry, REGISTRY_SUFFIX } from "../core/users/key-registry.js";
+import type { Layout } from "../core/host/layout.js";
+import { isValidUsername } from "../core/users/username.js";
 
 /**
  * The AuthorizedKeysCommand (`auth-keys %u %t %k`). sshd runs it as the keys user twice per offered

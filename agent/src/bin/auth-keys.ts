@@ -1,6 +1,6 @@
 // Entry of the auth-keys hot-path bundle (AuthorizedKeysCommand). Only this file ends the process.
 import { runAuthKeys } from "../auth/auth-keys.js";
-import { layoutFromEnv } from "../core/layout.js";
+import { layoutFromEnv } from "../core/host/layout.js";
 
 function fail(err: unknown): void {
   process.stderr.write(`podspawn auth-keys: internal error: ${String(err)}\n`);

@@ -1,4 +1,4 @@
-import type { Layout } from "../core/layout.js";
+import type { Layout } from "../core/host/layout.js";
 
 /** What a command may touch, injected so commands are testable without a real terminal or host. */
 export interface CommandIo {

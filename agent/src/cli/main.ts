@@ -1,5 +1,5 @@
 import { describeError, InputError, UserFacingError } from "../core/errors.js";
-import { layoutFromEnv } from "../core/layout.js";
+import { layoutFromEnv } from "../core/host/layout.js";
 import type { Command, CommandIo } from "./command.js";
 import { COMMANDS } from "./registry.js";
 

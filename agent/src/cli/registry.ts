@@ -1,18 +1,18 @@
 import type { Command } from "./command.js";
-import { addUserCommand } from "./commands/add-user.js";
+import { addUserCommand } from "./commands/users/add-user.js";
 import { authKeysCommand } from "./commands/auth-keys.js";
-import { clientSetupCommand } from "./commands/client-setup.js";
-import { connectCommand } from "./commands/connect.js";
+import { clientSetupCommand } from "./commands/client/client-setup.js";
+import { connectCommand } from "./commands/client/connect.js";
 import { daemonCommand } from "./commands/daemon.js";
-import { forwardCommand } from "./commands/forward.js";
-import { installCommand } from "./commands/install.js";
-import { listUsersCommand } from "./commands/list-users.js";
-import { metricsCommand } from "./commands/metrics.js";
-import { removeUserCommand } from "./commands/remove-user.js";
-import { serverSetupCommand } from "./commands/server-setup.js";
+import { forwardCommand } from "./commands/client/forward.js";
+import { installCommand } from "./commands/node/install.js";
+import { listUsersCommand } from "./commands/users/list-users.js";
+import { metricsCommand } from "./commands/ops/metrics.js";
+import { removeUserCommand } from "./commands/users/remove-user.js";
+import { serverSetupCommand } from "./commands/node/server-setup.js";
 import { spawnCommand } from "./commands/spawn.js";
-import { statusCommand } from "./commands/status.js";
-import { syncCommand } from "./commands/sync.js";
+import { statusCommand } from "./commands/ops/status.js";
+import { syncCommand } from "./commands/users/sync.js";
 
 /**
  * Every CLI command, one file each under ./commands. Imported eagerly: this is the full `podspawn`

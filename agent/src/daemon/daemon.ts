@@ -1,19 +1,19 @@
 import { appendFile, mkdir, readFile, rm, stat, writeFile, watch } from "node:fs/promises";
 import type { Server } from "node:net";
 import { parse as parseYaml } from "yaml";
-import { containerName } from "../core/container-spec.js";
+import { containerName } from "../core/container/container-spec.js";
 import { InputError } from "../core/errors.js";
-import type { Layout } from "../core/layout.js";
-import { DEFAULT_NODE_CONFIG, parseNodeConfig, type NodeConfig } from "../core/node-config.js";
-import type { ContainerRuntime } from "../adapters/docker/runtime.js";
+import type { Layout } from "../core/host/layout.js";
+import { DEFAULT_NODE_CONFIG, parseNodeConfig, type NodeConfig } from "../core/config/node-config.js";
+import type { ContainerRuntime } from "../core/ports/container-runtime.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
-import { listenControl } from "./control-server.js";
-import { Environments } from "./environments.js";
+import { listenControl } from "./control/control-server.js";
+import { Environments } from "./environments/environments.js";
 import type { Logger } from "./log.js";
-import { ensureMetadataBlock } from "./metadata-firewall.js";
-import { DaemonMetrics, metricsLogger } from "./metrics.js";
-import { describeListen, listenMetrics, type MetricsServer } from "./metrics-http.js";
-import { handleSession } from "./session.js";
+import { ensureMetadataBlock } from "../adapters/firewall/metadata-firewall.js";
+import { DaemonMetrics, metricsLogger } from "./control/metrics.js";
+import { describeListen, listenMetrics, type MetricsServer } from "./control/metrics-http.js";
+import { handleSession } from "./session/session.js";
 import { UserSockets } from "./user-sockets.js";
 
 export async function loadNodeConfig(file: string): Promise<NodeConfig> {

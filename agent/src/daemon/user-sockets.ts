@@ -1,6 +1,6 @@
 import { chmod, chown, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
-import { userSocketDir, userSocketPath, type Layout } from "../core/layout.js";
+import { userSocketDir, userSocketPath, type Layout } from "../core/host/layout.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
 import type { Logger } from "./log.js";
 

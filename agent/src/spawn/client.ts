@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { userInfo } from "node:os";
-import { encodeData, encodeFrame, FrameDecoder, FrameType } from "../core/frames.js";
-import { userSocketPath, type Layout } from "../core/layout.js";
-import { isValidUsername } from "../core/username.js";
+import { encodeData, encodeFrame, FrameDecoder, FrameType } from "../core/protocol/frames.js";
+import { userSocketPath, type Layout } from "../core/host/layout.js";
+import { isValidUsername } from "../core/users/username.js";
 
 /**
  * The forced command: a thin relay between sshd's session (stdio of this process) and the node

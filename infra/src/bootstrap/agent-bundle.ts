@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { writeTar } from "../../../agent/src/core/tar.js";
+import { writeTar } from "../../../agent/src/support/tar.js";
 
 /** The three bundles `podspawn install` expects in its --bundle-dir; shipped as one artifact. */
 export const BUNDLE_FILES = ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"] as const;

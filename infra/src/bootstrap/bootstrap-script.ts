@@ -1,5 +1,5 @@
 import { InputError } from "../../../agent/src/core/errors.js";
-import { layoutFor } from "../../../agent/src/core/layout.js";
+import { layoutFor } from "../../../agent/src/core/host/layout.js";
 
 /**
  * The node bootstrap, rendered at synth time by a pure function. The same text runs as EC2

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { isMap, isSeq, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { InputError } from "../../../agent/src/core/errors.js";
-import { validateProject } from "../../../agent/src/core/project.js";
-import { parseUsersConfig, type UsersConfig } from "../../../agent/src/core/users-config.js";
+import { validateProject } from "../../../agent/src/core/container/project.js";
+import { parseUsersConfig, type UsersConfig } from "../../../agent/src/core/config/users-config.js";
 
 /**
  * Users and projects declared in git. They are validated at synth time with the agent's own

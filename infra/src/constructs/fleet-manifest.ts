@@ -1,7 +1,7 @@
 import { S3Object } from "@cdktf/provider-aws/lib/s3-object/index.js";
 import { TerraformOutput } from "cdktf";
 import { Construct } from "constructs";
-import { validateFleetManifest, type FleetManifest } from "../../../agent/src/core/fleet-manifest.js";
+import { validateFleetManifest, type FleetManifest } from "../../../agent/src/core/fleet/fleet-manifest.js";
 
 export interface ManifestNode {
   readonly name: string;

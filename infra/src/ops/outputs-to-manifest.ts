@@ -1,4 +1,4 @@
-import { formatFleetManifest, validateFleetManifest } from "../../../agent/src/core/fleet-manifest.js";
+import { formatFleetManifest, validateFleetManifest } from "../../../agent/src/core/fleet/fleet-manifest.js";
 import { InputError } from "../../../agent/src/core/errors.js";
 
 /**

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { UserFacingError } from "../../core/errors.js";
-import { formatControlLine, MAX_CONTROL_LINE, parseControlResponse, type ControlRequest, type ResponseFor } from "../../core/control-protocol.js";
-import type { Layout } from "../../core/layout.js";
+import { formatControlLine, MAX_CONTROL_LINE, parseControlResponse, type ControlRequest, type ResponseFor } from "../../core/protocol/control-protocol.js";
+import type { Layout } from "../../core/host/layout.js";
 
 /**
  * One request to the node daemon over its root-only control socket. Returns null when no daemon

@@ -1,11 +1,11 @@
 import Docker from "dockerode";
 import { request as httpRequest } from "node:http";
 import { PassThrough, type Duplex } from "node:stream";
-import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container-spec.js";
+import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
-import type { ExecPlan } from "../../core/exec-plan.js";
-import { readTarFiles, writeTar, type TarEntry } from "../../core/tar.js";
-import type { ContainerRuntime, ExecSession, ManagedContainer } from "./runtime.js";
+import type { ExecPlan } from "../../core/container/exec-plan.js";
+import { readTarFiles, writeTar, type TarEntry } from "../../support/tar.js";
+import type { ContainerRuntime, ExecSession, ManagedContainer } from "../../core/ports/container-runtime.js";
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;

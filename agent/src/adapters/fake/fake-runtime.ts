@@ -1,9 +1,9 @@
 import { PassThrough } from "node:stream";
-import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container-spec.js";
+import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
-import type { ExecPlan } from "../../core/exec-plan.js";
-import type { TarEntry } from "../../core/tar.js";
-import type { ContainerRuntime, ExecSession, ManagedContainer } from "../docker/runtime.js";
+import type { ExecPlan } from "../../core/container/exec-plan.js";
+import type { TarEntry } from "../../support/tar.js";
+import type { ContainerRuntime, ExecSession, ManagedContainer } from "../../core/ports/container-runtime.js";
 
 /**
  * In-memory container engine for unit tests of the daemon's lifecycle logic. It passes the same

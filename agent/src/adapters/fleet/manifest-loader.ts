@@ -3,7 +3,7 @@ import { open, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeError, InputError, UserFacingError } from "../../core/errors.js";
-import { formatFleetManifest, validateFleetManifest, type FleetManifest } from "../../core/fleet-manifest.js";
+import { formatFleetManifest, validateFleetManifest, type FleetManifest } from "../../core/fleet/fleet-manifest.js";
 import { ensureDir, ensureFile } from "../fs/atomic-file.js";
 import { readCappedText } from "../http/capped-body.js";
 

@@ -1,9 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
-import { renderAuthorizedKeys } from "../../core/authorized-line.js";
-import { formatRegistry, MAX_REGISTRY_BYTES, parseRegistry, REGISTRY_SUFFIX } from "../../core/key-registry.js";
-import type { PublicKey } from "../../core/keys.js";
-import type { Layout } from "../../core/layout.js";
-import { isValidUsername } from "../../core/username.js";
+import { renderAuthorizedKeys } from "../../core/users/authorized-line.js";
+import { formatRegistry, MAX_REGISTRY_BYTES, parseRegistry, REGISTRY_SUFFIX } from "../../core/users/key-registry.js";
+import type { PublicKey } from "../../core/users/keys.js";
+import type { Layout } from "../../core/host/layout.js";
+import { isValidUsername } from "../../core/users/username.js";
 import { ensureFile, removeFile, type Outcome } from "./atomic-file.js";
 
 /**

@@ -1,6 +1,6 @@
 import { UserFacingError } from "../../core/errors.js";
-import { githubKeysUrl } from "../../core/github-login.js";
-import { parseKeyFile, type PublicKey } from "../../core/keys.js";
+import { githubKeysUrl } from "../../core/users/github-login.js";
+import { parseKeyFile, type PublicKey } from "../../core/users/keys.js";
 import { BodyTooLargeError, readCappedText } from "../http/capped-body.js";
 
 /** Fetches `https://github.com/LOGIN.keys` and returns its text; injectable for tests. */

@@ -1,0 +1,134 @@
+import { realpathSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { defaultCacheDir, defaultManifestSource, loadManifest, type Fetch } from "../../../adapters/fleet/manifest-loader.js";
+import { ensureDir, ensureFile, readFileState, writeFileAtomic } from "../../../adapters/fs/atomic-file.js";
+import { describeError, InputError, UserFacingError } from "../../../core/errors.js";
+import { DEFAULT_PROJECT } from "../../../core/container/project.js";
+import { includeLine, renderClientConfig, renderFleetKnownHosts, withIncludeAtTop } from "../../../core/fleet/ssh-client-config.js";
+import { parseFlags } from "../../args.js";
+import type { Command, CommandIo } from "../../command.js";
+
+const USAGE = `Usage: podspawn client-setup [--manifest PATH|URL] [--project NAME]... [--dir DIR]
+                             [--command PATH] [--write-include] [--dry-run]
+
+Sets up this machine's ssh client for a podspawn fleet: writes DIR/config (an ssh_config snippet:
+a Host block per project with a literal 'SetEnv PODSPAWN_PROJECT=<project>', and a 'Host *.<domain>'
+block whose ProxyCommand is 'podspawn connect %r %h %p' with the fleet's host keys pinned under one
+HostKeyAlias, StrictHostKeyChecking yes) and DIR/known_hosts (every node's host keys), then prints
+the Include line that must go at the TOP of ~/.ssh/config.
+  --manifest       file or https:// URL (default $PODSPAWN_MANIFEST, else
+                   ~/.config/podspawn/manifest.json); the ProxyCommand reads the same source
+  --project        a project to reach as <project>.<domain>; repeat it; list every project each
+                   time (default: ${DEFAULT_PROJECT})
+  --dir            where the two files go (default ~/.ssh/podspawn; created 0700)
+  --command        the podspawn program for the ProxyCommand, absolute (default: this node
+                   binary and this bundle)
+  --write-include  also add the Include line at the top of ~/.ssh/config (once)
+  --dry-run        print what would be written; write nothing
+`;
+
+export interface ClientSetupDeps {
+  readonly fetch?: Fetch;
+  /** The argv that runs this CLI, absolute. */
+  readonly program?: () => string[];
+}
+
+/** The running CLI as absolute argv: node itself plus the script it runs (a bundle or dist file). */
+export function runningProgram(): string[] {
+  const script = process.argv[1];
+  if (script === undefined) throw new UserFacingError("no-program", "cannot tell which file runs podspawn; pass --command");
+  return [process.execPath, realpathSync(script)];
+}
+
+function home(io: CommandIo): string {
+  return io.env["HOME"] || homedir();
+}
+
+function expandHome(path: string, io: CommandIo): string {
+  return path === "~" || path.startsWith("~/") ? join(home(io), path.slice(1)) : resolve(path);
+}
+
+async function addInclude(io: CommandIo, line: string, dryRun: boolean): Promise<void> {
+  const sshDir = join(home(io), ".ssh");
+  const path = join(sshDir, "config");
+  let current;
+  try {
+    current = await readFileState(path);
+  } catch (err) {
+    throw new UserFacingError("ssh-config", `cannot edit ${path} (${describeError(err)}); add this line at its top yourself: ${line}`);
+  }
+  const edit = withIncludeAtTop(current?.content.toString("utf8") ?? null, line);
+  if (edit.misplaced) io.stderr.write(`warning: ${path} has the Include line below a Host/Match block, where it applies only to that block; it is now also at the top\n`);
+  if (!edit.changed) {
+    io.stderr.write(`${path} already includes it at the top\n`);
+    return;
+  }
+  if (dryRun) {
+    io.stdout.write(`# would add at the top of ${path}:\n${line}\n`);
+    return;
+  }
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  await mkdir(sshDir, { recursive: true, mode: 0o700 });
+  await writeFileAtomic(path, edit.text, current ? { mode: current.mode, uid: current.uid, gid: current.gid } : { mode: 0o600, uid, gid });
+  io.stderr.write(`added the Include line at the top of ${path}\n`);
+}
+
+export function makeClientSetupCommand(deps: ClientSetupDeps = {}): Command {
+  return {
+    name: "client-setup",
+    summary: "write the ssh client config and fleet known_hosts for *.pod names",
+    usage: USAGE,
+    async run(argv, io) {
+      const { values, positionals } = parseFlags(
+        "client-setup",
+        argv,
+        {
+          manifest: { type: "string" },
+          project: { type: "string", multiple: true },
+          dir: { type: "string" },
+          command: { type: "string" },
+          "write-include": { type: "boolean", default: false },
+          "dry-run": { type: "boolean", default: false },
+        },
+        true,
+      );
+      if (positionals.length > 0) throw new InputError("client-setup", "takes no arguments", "flags only; see --help");
+      const dir = expandHome(values.dir ?? "~/.ssh/podspawn", io);
+      const configFile = join(dir, "config");
+      const knownHostsFile = join(dir, "known_hosts");
+      const command = values.command === undefined ? (deps.program ?? runningProgram)() : [values.command];
+      const loaded = await loadManifest(values.manifest ?? defaultManifestSource(io.env), {
+        cacheDir: defaultCacheDir(io.env),
+        warn: (line) => io.stderr.write(`podspawn client-setup: ${line}\n`),
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      });
+      const projects = values.project ?? [DEFAULT_PROJECT];
+      const config = renderClientConfig({ manifest: loaded.manifest, command, manifestSource: loaded.source, knownHostsFile, configFile, projects });
+      const knownHosts = renderFleetKnownHosts(loaded.manifest);
+      const include = includeLine(configFile);
+
+      if (values["dry-run"]) {
+        io.stdout.write(`# would write ${configFile} (mode 0644; ${dir} mode 0700):\n${config}\n# would write ${knownHostsFile} (mode 0644):\n${knownHosts}\n`);
+      } else {
+        const uid = process.getuid?.() ?? 0;
+        const gid = process.getgid?.() ?? 0;
+        // Missing parents (a new ~/.ssh) are made private; existing ones are left as they are.
+        await mkdir(dirname(dir), { recursive: true, mode: 0o700 });
+        await ensureDir(dir, { mode: 0o700, uid, gid });
+        const a = await ensureFile(configFile, config, { mode: 0o644, uid, gid });
+        const b = await ensureFile(knownHostsFile, knownHosts, { mode: 0o644, uid, gid });
+        io.stderr.write(`${configFile}: ${a}\n${knownHostsFile}: ${b} (${loaded.manifest.nodes.length} node(s) of fleet ${loaded.manifest.fleet})\n`);
+        io.stderr.write(`projects: ${[...new Set(projects)].map((p) => `${p}.${loaded.manifest.domain}`).join(", ")}\n`);
+      }
+      if (values["write-include"]) await addInclude(io, include, values["dry-run"]);
+      else if (!values["dry-run"]) io.stderr.write("add this line at the TOP of ~/.ssh/config (or rerun with --write-include):\n");
+      if (!values["dry-run"] || !values["write-include"]) io.stdout.write(`${include}\n`);
+      return 0;
+    },
+  };
+}
+
+export const clientSetupCommand: Command = makeClientSetupCommand();

@@ -1,0 +1,95 @@
+import type { Readable } from "node:stream";
+import { defaultCacheDir, defaultManifestSource, loadManifest, type Fetch } from "../../../adapters/fleet/manifest-loader.js";
+import { dialTcp, relay, type Dial } from "../../../adapters/net/tcp-relay.js";
+import { describeError, InputError, UserFacingError } from "../../../core/errors.js";
+import { parsePodName } from "../../../core/fleet/pod-name.js";
+import { rankNodes } from "../../../core/fleet/rendezvous.js";
+import { validateUsername } from "../../../core/users/username.js";
+import { parseDuration, parseFlags } from "../../args.js";
+import type { Command } from "../../command.js";
+
+const USAGE = `Usage: podspawn connect USER HOST PORT [--manifest PATH|URL] [--connect-timeout 3s] [--refuse-unlisted]
+
+The ssh ProxyCommand for .pod names (client-setup writes it: 'connect %r %h %p'). Validates USER and
+HOST (<project>.pod or <project>.<fleet>.pod, the suffix being the manifest's domain), orders the
+fleet's nodes by rendezvous hash of (USER, project), connects to the first that accepts a TCP
+connection, failing over to the next on errors and timeouts, and relays the SSH stream on
+stdin/stdout. Diagnostics go to stderr, one line each; stdout carries only the relayed bytes.
+PORT (ssh's %p) is checked and ignored: every manifest node has its own port.
+  --manifest         file or https:// URL (default $PODSPAWN_MANIFEST, else
+                     ~/.config/podspawn/manifest.json); URLs are cached in ~/.cache/podspawn
+  --connect-timeout  per node (default 3s)
+  --refuse-unlisted  used by client-setup's catch-all block: HOST's project has no Host block with
+                     its SetEnv line, so it would not reach the node; fail with a hint instead
+`;
+
+export interface ConnectDeps {
+  readonly stdin?: Readable;
+  readonly dial?: Dial;
+  readonly fetch?: Fetch;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+
+function parsePort(value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || !/^\d{1,5}$/.test(value) || n < 1 || n > 65535) throw new InputError("PORT", `${JSON.stringify(value)} is not a port`, "1-65535 (ssh's %p)");
+  return n;
+}
+
+export function makeConnectCommand(deps: ConnectDeps = {}): Command {
+  return {
+    name: "connect",
+    summary: "ssh ProxyCommand: route a .pod name to a fleet node and relay the connection",
+    usage: USAGE,
+    async run(argv, io) {
+      const { values, positionals } = parseFlags(
+        "connect",
+        argv,
+        { manifest: { type: "string" }, "connect-timeout": { type: "string" }, "refuse-unlisted": { type: "boolean", default: false } },
+        true,
+      );
+      if (positionals.length !== 3) throw new InputError("connect", `expected USER HOST PORT, got ${positionals.length} argument(s)`, "connect %r %h %p");
+      const [rawUser, rawHost, rawPort] = positionals;
+      const user = validateUsername(rawUser, "USER");
+      parsePort(rawPort);
+      const timeoutMs = values["connect-timeout"] === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : parseDuration(values["connect-timeout"], "--connect-timeout");
+      if (timeoutMs <= 0) throw new InputError("--connect-timeout", "must be more than 0", "e.g. 3s");
+      const say = (line: string): void => void io.stderr.write(`podspawn connect: ${line}\n`);
+
+      const { manifest } = await loadManifest(values.manifest ?? defaultManifestSource(io.env), {
+        cacheDir: defaultCacheDir(io.env),
+        warn: say,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      });
+      const name = parsePodName(rawHost, manifest);
+      if (values["refuse-unlisted"]) {
+        throw new InputError(name.host, `project ${JSON.stringify(name.project)} is not set up in this client's ssh config, so it would not reach the node`, `the projects set up with 'podspawn client-setup --project NAME...'; add --project ${name.project} to the ones you have`);
+      }
+
+      const dial = deps.dial ?? dialTcp;
+      const tried: string[] = [];
+      for (const node of rankNodes(user, name.project, manifest.nodes)) {
+        const where = `${node.name} (${node.address}:${node.port})`;
+        let socket;
+        try {
+          socket = await dial(node.address, node.port, timeoutMs);
+        } catch (err) {
+          tried.push(`${where}: ${describeError(err)}`);
+          continue;
+        }
+        // Failover is worth one line: the session opens on another node than usual.
+        if (tried.length > 0) say(`connected to node ${where}; skipped ${tried.join("; ")}`);
+        const result = await relay(socket, deps.stdin ?? process.stdin, io.stdout);
+        if (result.error !== undefined) {
+          say(`connection to node ${where} ended: ${result.error}`);
+          return 1;
+        }
+        return 0;
+      }
+      throw new UserFacingError("no-node", `no node of fleet ${manifest.fleet} answered for ${user}@${name.host} (tried ${tried.join("; ")})`);
+    },
+  };
+}
+
+export const connectCommand: Command = makeConnectCommand();

@@ -1,0 +1,152 @@
+import { spawn as spawnChild, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
+import { createInterface } from "node:readline";
+import { InputError, UserFacingError } from "../../../core/errors.js";
+import { tunnelCommand } from "../../../core/protocol/tunnel-request.js";
+import { parseFlags } from "../../args.js";
+import type { Command } from "../../command.js";
+
+const USAGE = `Usage: podspawn forward [--local ADDR] LOCALPORT:REMOTEPORT DESTINATION [-- SSH_ARGS...]
+
+Forwards a local TCP port to a port inside your environment (ssh -L is off on podspawn nodes: it
+would reach the node itself). Listens on ADDR:LOCALPORT and, for each connection it accepts, runs
+  ssh [SSH_ARGS...] DESTINATION podspawn-tunnel REMOTEPORT
+and relays the connection through it; the node connects to REMOTEPORT on your own container.
+Runs until Ctrl-C (SIGINT) or SIGTERM. ssh's messages are shown on stderr, prefixed.
+  LOCALPORT    0-65535 (0: any free port; the chosen one is printed)
+  REMOTEPORT   1-65535, a port something listens on inside the environment
+  DESTINATION  anything ssh accepts: dev@node.example.com, work.pod, a Host alias
+  --local      address to listen on (default 127.0.0.1: only this machine can connect); any
+               other address is reachable by everyone who can reach this machine
+  SSH_ARGS     extra ssh options, e.g. -p 2222 -i KEY. Tip: to open one ssh connection for all
+               tunnels instead of one per connection, add
+               -o ControlMaster=auto -o ControlPath=~/.ssh/podspawn-%C -o ControlPersist=60
+Example: podspawn forward 8080:3000 work.pod   then open http://127.0.0.1:8080
+`;
+
+export interface ForwardOptions {
+  readonly local: string;
+  readonly localPort: number;
+  readonly remotePort: number;
+  readonly destination: string;
+  readonly sshArgs: readonly string[];
+}
+
+function port(value: string, field: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d{1,5}$/.test(value) || n < min || n > 65535) throw new InputError(field, `${JSON.stringify(value)} is not a port`, `${min}-65535`);
+  return n;
+}
+
+/** Parse `[--local ADDR] LOCALPORT:REMOTEPORT DESTINATION [-- SSH_ARGS...]`. */
+export function parseForwardArgs(argv: readonly string[]): ForwardOptions {
+  const dashes = argv.indexOf("--");
+  const own = dashes === -1 ? argv : argv.slice(0, dashes);
+  const sshArgs = dashes === -1 ? [] : argv.slice(dashes + 1);
+  const { values, positionals } = parseFlags("forward", own, { local: { type: "string" } }, true);
+  if (positionals.length !== 2) throw new InputError("forward", `expected LOCALPORT:REMOTEPORT DESTINATION, got ${positionals.length} argument(s)`, "e.g. 8080:3000 work.pod");
+  const [spec = "", destination = ""] = positionals;
+  const m = /^([^:]*):([^:]*)$/.exec(spec);
+  if (!m) throw new InputError("LOCALPORT:REMOTEPORT", `${JSON.stringify(spec)} is not two ports separated by a colon`, "e.g. 8080:3000");
+  const localPort = port(m[1] ?? "", "LOCALPORT", 0);
+  const remotePort = port(m[2] ?? "", "REMOTEPORT", 1);
+  // A leading dash would make ssh read the destination as an option.
+  if (destination === "" || destination.startsWith("-") || /\s/.test(destination)) {
+    throw new InputError("DESTINATION", `${JSON.stringify(destination)} is not an ssh destination`, "[user@]host or a Host alias; ssh options go after --");
+  }
+  const local = values.local ?? "127.0.0.1";
+  if (isIP(local) === 0) throw new InputError("--local", `${JSON.stringify(local)} is not an IP address`, "e.g. 127.0.0.1, ::1, 0.0.0.0");
+  return { local, localPort, remotePort, destination, sshArgs };
+}
+
+const isLoopback = (address: string): boolean => address === "::1" || address.startsWith("127.");
+
+export type SpawnSsh = (args: readonly string[]) => ChildProcessWithoutNullStreams;
+
+export interface ForwardDeps {
+  readonly spawnSsh?: SpawnSsh;
+  /** Resolves when the listener should stop (default: SIGINT or SIGTERM). */
+  readonly stop?: Promise<void>;
+  /** Called once the listener is up, with the port it listens on. */
+  readonly onListening?: (port: number) => void;
+}
+
+const defaultSpawnSsh: SpawnSsh = (args) => spawnChild("ssh", [...args], { stdio: ["pipe", "pipe", "pipe"] });
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.on("SIGINT", done);
+    process.on("SIGTERM", done);
+  });
+}
+
+/**
+ * One accepted connection <-> one `ssh DESTINATION podspawn-tunnel PORT`. Half-close passes
+ * through (the client's FIN becomes ssh's stdin EOF, and ssh's stdout EOF our FIN); an error on
+ * either side ends both.
+ */
+function relayThroughSsh(conn: Socket, child: ChildProcessWithoutNullStreams, say: (line: string) => void): void {
+  conn.pipe(child.stdin);
+  child.stdout.pipe(conn);
+  createInterface({ input: child.stderr }).on("line", (line) => say(`ssh: ${line}`));
+  const end = (): void => {
+    conn.destroy();
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  };
+  conn.on("error", end);
+  child.stdin.on("error", end);
+  child.on("error", (err) => {
+    say(`could not run ssh: ${err.message}`);
+    end();
+  });
+  child.on("close", () => {
+    // Give the client what ssh already handed us, then close.
+    conn.end();
+  });
+}
+
+export function makeForwardCommand(deps: ForwardDeps = {}): Command {
+  return {
+    name: "forward",
+    summary: "forward a local TCP port to a port inside your environment (through ssh)",
+    usage: USAGE,
+    async run(argv, io) {
+      const opts = parseForwardArgs(argv);
+      const say = (line: string): void => void io.stderr.write(`podspawn forward: ${line}\n`);
+      const spawnSsh = deps.spawnSsh ?? defaultSpawnSsh;
+      const stop = deps.stop ?? untilSignal();
+      const children = new Set<ChildProcessWithoutNullStreams>();
+      const conns = new Set<Socket>();
+      const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
+        conns.add(conn);
+        conn.on("close", () => conns.delete(conn));
+        const child = spawnSsh([...opts.sshArgs, opts.destination, tunnelCommand(opts.remotePort)]);
+        children.add(child);
+        child.on("close", () => children.delete(child));
+        relayThroughSsh(conn, child, say);
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", (err: NodeJS.ErrnoException) => reject(new UserFacingError("listen", `cannot listen on ${opts.local}:${opts.localPort}: ${err.code ?? err.message}`)));
+        server.listen(opts.localPort, opts.local, () => resolve());
+      });
+      const bound = (server.address() as AddressInfo).port;
+      if (!isLoopback(opts.local)) say(`warning: ${opts.local} is not a loopback address; anyone who can reach it can use this tunnel`);
+      say(`${opts.local}:${bound} -> port ${opts.remotePort} in ${opts.destination} (Ctrl-C to stop)`);
+      deps.onListening?.(bound);
+      await stop;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const child of children) child.kill("SIGTERM");
+        for (const conn of conns) conn.destroy();
+      });
+      return 0;
+    },
+  };
+}
+
+export const forwardCommand: Command = makeForwardCommand();

@@ -1,0 +1,63 @@
+import type { Readable, Writable } from "node:stream";
+import type { ContainerSpec, NetworkSpec } from "../container/container-spec.js";
+import type { ExecPlan } from "../container/exec-plan.js";
+import type { TarEntry } from "../../support/tar.js";
+
+/**
+ * The daemon's narrow port to a container engine, in our own types only: callers never see a
+ * dockerode object. The Docker adapter and the in-memory fake both pass test/conformance.
+ */
+export interface ManagedContainer {
+  readonly id: string;
+  readonly name: string;
+  readonly user: string;
+  readonly project: string;
+  readonly running: boolean;
+  readonly specHash: string;
+  /** Creation time (ms since the epoch), from the engine. */
+  readonly createdMs: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ExecSession {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Empty (ends at once) for a TTY exec: the PTY merges stderr into stdout. */
+  readonly stderr: Readable;
+  resize(cols: number, rows: number): Promise<void>;
+  /** Deliver a signal to the exec'd process; a no-op once it has exited. */
+  signal(signal: NodeJS.Signals): Promise<void>;
+  /** Resolves with the exit code once the process has exited and its output is drained. */
+  readonly exited: Promise<number>;
+}
+
+export interface ContainerRuntime {
+  ping(): Promise<void>;
+  /** The engine's id of an image reference (changes when the tag moves), or null if absent. */
+  imageId(image: string): Promise<string | null>;
+  listManaged(instance: string): Promise<ManagedContainer[]>;
+  /** Find one container by exact name, or null. */
+  inspectByName(name: string): Promise<ManagedContainer | null>;
+  /** Create the network unless one with this name exists (true if created); removes duplicates. */
+  ensureNetwork(spec: NetworkSpec): Promise<boolean>;
+  removeNetwork(name: string): Promise<void>;
+  listNetworks(instance: string): Promise<string[]>;
+  /** Create (not start). A missing image is a UserFacingError with code `image-missing`. */
+  create(spec: ContainerSpec): Promise<string>;
+  /** Named volumes (persistent homes) of an instance, by name. */
+  listVolumes(instance: string): Promise<string[]>;
+  removeVolume(name: string): Promise<void>;
+  /** Read files from a container's filesystem (works before start); missing paths are absent. */
+  readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>>;
+  pathExists(id: string, path: string): Promise<boolean>;
+  /** Write entries relative to `/` (works before start). */
+  writeFiles(id: string, entries: readonly TarEntry[]): Promise<void>;
+  start(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  exec(id: string, plan: ExecPlan): Promise<ExecSession>;
+  /**
+   * The container's IPv4 address on `network` (what the daemon dials for a tunnel), or null if it
+   * is not running or not attached to that network.
+   */
+  containerAddress(id: string, network: string): Promise<string | null>;
+}

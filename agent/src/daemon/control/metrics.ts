@@ -1,0 +1,95 @@
+import { MetricsRegistry } from "../../support/prometheus-text.js";
+import { VERSION } from "../../core/version.js";
+import type { DaemonEvent, Logger } from "../log.js";
+
+/*
+ * Labels come only from the fixed sets below, never from user names, projects or container names:
+ * a label value is a series the scraper stores forever (cardinality), and metrics are read by
+ * people and systems that should not learn who is working on what (privacy). A value outside its
+ * set is counted as "other".
+ */
+const SESSION_KINDS = ["shell", "command", "sftp", "tunnel"] as const;
+const SESSION_END_REASONS = ["exited", "disconnected", "idle-timeout", "client-gone", "error"] as const;
+const REMOVAL_REASONS = ["grace-expired", "max-lifetime", "evicted", "config-changed"] as const;
+const CREATE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+function fixed(value: string, allowed: readonly string[]): string {
+  return allowed.includes(value) ? value : "other";
+}
+
+/** What is state rather than events, read at scrape time. */
+export interface MetricsState {
+  readonly environments: readonly { readonly sessions: number }[];
+  readonly usersListening: number;
+}
+
+/** The node daemon's metrics: counters fed by its log events, gauges read at scrape time. */
+export class DaemonMetrics {
+  private readonly registry = new MetricsRegistry();
+  private readonly sessionsStarted = this.registry.counter("podspawn_sessions_started_total", "Sessions started, by kind.", ["kind"]);
+  private readonly sessionsEnded = this.registry.counter("podspawn_sessions_ended_total", "Sessions ended, by reason.", ["reason"]);
+  private readonly sessionsActive = this.registry.gauge("podspawn_sessions_active", "Sessions holding a container now.");
+  private readonly containers = this.registry.gauge("podspawn_containers", "Containers the daemon manages, in-use (with sessions) or idle (waiting out the grace period).", ["state"]);
+  private readonly containersCreated = this.registry.counter("podspawn_containers_created_total", "Containers created.");
+  private readonly containersRemoved = this.registry.counter("podspawn_containers_removed_total", "Containers removed, by reason.", ["reason"]);
+  private readonly createSeconds = this.registry.histogram("podspawn_container_create_seconds", "Time to create a container and write its account, in seconds.", CREATE_BUCKETS);
+  private readonly networksCreated = this.registry.counter("podspawn_networks_created_total", "Per-user networks created.");
+  private readonly networksRemoved = this.registry.counter("podspawn_networks_removed_total", "Per-user networks removed.");
+  private readonly errors = this.registry.counter("podspawn_errors_total", "Errors the daemon logged.");
+  private readonly usersListening = this.registry.gauge("podspawn_users_listening", "Pod users with a listening socket.");
+
+  constructor(now: () => number = Date.now) {
+    this.registry.gauge("podspawn_daemon_start_time_seconds", "Start time of the daemon since the Unix epoch, in seconds.").set(now() / 1000);
+    this.registry.gauge("podspawn_build_info", "The agent's version; always 1.", ["version"]).set(1, { version: VERSION });
+    // Every known label value exists from the start, so rate() sees the first event.
+    for (const kind of SESSION_KINDS) this.sessionsStarted.inc({ kind }, 0);
+    for (const reason of SESSION_END_REASONS) this.sessionsEnded.inc({ reason }, 0);
+    for (const reason of REMOVAL_REASONS) this.containersRemoved.inc({ reason }, 0);
+  }
+
+  record(event: DaemonEvent): void {
+    switch (event.kind) {
+      case "session-start":
+        this.sessionsStarted.inc({ kind: fixed(event.exec, SESSION_KINDS) });
+        break;
+      case "session-end":
+        this.sessionsEnded.inc({ reason: fixed(event.reason, SESSION_END_REASONS) });
+        break;
+      case "container-created":
+        this.containersCreated.inc();
+        this.createSeconds.observe(event.ms / 1000);
+        break;
+      case "container-removed":
+        this.containersRemoved.inc({ reason: fixed(event.reason, REMOVAL_REASONS) });
+        break;
+      case "network-created":
+        this.networksCreated.inc();
+        break;
+      case "network-removed":
+        this.networksRemoved.inc();
+        break;
+      case "error":
+        this.errors.inc();
+        break;
+      default:
+        break;
+    }
+  }
+
+  render(state: MetricsState): string {
+    const inUse = state.environments.filter((e) => e.sessions > 0).length;
+    this.sessionsActive.set(state.environments.reduce((n, e) => n + e.sessions, 0));
+    this.containers.set(inUse, { state: "in-use" });
+    this.containers.set(state.environments.length - inUse, { state: "idle" });
+    this.usersListening.set(state.usersListening);
+    return this.registry.render();
+  }
+}
+
+/** A Logger that counts each event, then hands it on unchanged. */
+export function metricsLogger(metrics: DaemonMetrics, next: Logger): Logger {
+  return (event) => {
+    metrics.record(event);
+    next(event);
+  };
+}
