@@ -3,12 +3,12 @@ import { join } from "node:path";
 import { writeAgentArtifact } from "./bootstrap/agent-bundle.js";
 import { writeNodeImageContext } from "./bootstrap/local-node-image.js";
 import { loadGitConfig } from "./config/git-config.js";
-import type { Environment } from "./config/types.js";
+import type { DeployTarget } from "./config/types.js";
 import { AwsFleetStack } from "./stacks/aws-fleet.js";
 import { LocalFleetStack } from "./stacks/local-fleet.js";
 
 export interface BuildAppOptions {
-  readonly environments: readonly Environment[];
+  readonly targets: readonly DeployTarget[];
   /** Repository root: config files and the agent bundle are found from here. */
   readonly root: string;
   /** @default - cdktf's default (`cdktf.out`, or CDKTF_OUTDIR under the CLI) */
@@ -19,14 +19,14 @@ export interface BuildAppOptions {
   readonly configDir?: string;
 }
 
-/** Builds (does not synth) the app: one stack per environment, named `<kind>-<environment>`. */
+/** Builds (does not synth) the app: one stack per deploy target, named `<kind>-<environment>`. */
 export function buildApp(options: BuildAppOptions): App {
   const app = new App(options.outdir ? { outdir: options.outdir } : {});
   const configDir = options.configDir ?? join(options.root, "infra", "config");
   const git = loadGitConfig(join(configDir, "users.yaml"), join(configDir, "projects.yaml"));
   const assets = join(options.root, "dist", "infra-assets");
   const agent = writeAgentArtifact(options.bundleDir ?? join(options.root, "dist", "bundle"), assets);
-  for (const env of options.environments) {
+  for (const env of options.targets) {
     if (env.kind === "aws") {
       new AwsFleetStack(app, `aws-${env.environment}`, { env, git, agent });
     } else {

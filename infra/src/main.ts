@@ -2,7 +2,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildApp } from "./app.js";
-import { ENVIRONMENTS } from "./environments.js";
+import { TARGETS } from "./targets.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-buildApp({ environments: ENVIRONMENTS, root }).synth();
+buildApp({ targets: TARGETS, root }).synth();

@@ -1,11 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { FleetNode, SSM_MANAGED_POLICY_ARN } from "../../infra/src/constructs/node.js";
+import { NodeInstance, SSM_MANAGED_POLICY_ARN } from "../../infra/src/constructs/node.js";
 import { bareStack, resources, synth, type Synthesized } from "./fixtures.js";
 
-function node(overrides: Partial<ConstructorParameters<typeof FleetNode>[2]> = {}): Synthesized {
+function node(overrides: Partial<ConstructorParameters<typeof NodeInstance>[2]> = {}): Synthesized {
   const stack = bareStack();
-  new FleetNode(stack, "n", {
+  new NodeInstance(stack, "n", {
     name: "node-1",
     subnetId: "subnet-1",
     securityGroupIds: ["sg-1"],
@@ -18,7 +18,7 @@ function node(overrides: Partial<ConstructorParameters<typeof FleetNode>[2]> = {
   return synth(stack).json;
 }
 
-describe("FleetNode", () => {
+describe("NodeInstance", () => {
   it("requires IMDSv2 with hop limit 1 on both the template and the instance", () => {
     const json = node();
     for (const r of [...resources(json, "aws_instance"), ...resources(json, "aws_launch_template")]) {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { TerraformStack as TerraformStackCtor, Testing, type TerraformStack } from "cdktf";
 import { writeAgentArtifact } from "../../infra/src/bootstrap/agent-bundle.js";
 import { parseProjectsConfig, type GitConfig } from "../../infra/src/config/git-config.js";
-import type { AwsEnvironment, LocalEnvironment } from "../../infra/src/config/types.js";
+import type { AwsTarget, LocalTarget } from "../../infra/src/config/types.js";
 import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 
 /** Real key material (throwaway, generated for these tests). */
@@ -23,7 +23,7 @@ export function fakeAgent(): { path: string; sha256: string } {
   return writeAgentArtifact(dir, join(dir, "out"));
 }
 
-export function awsEnv(overrides: Partial<AwsEnvironment> = {}): AwsEnvironment {
+export function awsEnv(overrides: Partial<AwsTarget> = {}): AwsTarget {
   return {
     kind: "aws",
     environment: "test",
@@ -39,7 +39,7 @@ export function awsEnv(overrides: Partial<AwsEnvironment> = {}): AwsEnvironment 
   };
 }
 
-export function localEnv(overrides: Partial<LocalEnvironment> = {}): LocalEnvironment {
+export function localEnv(overrides: Partial<LocalTarget> = {}): LocalTarget {
   return { kind: "local", environment: "test", fleet: "laptop", nodeCount: 2, ...overrides };
 }
 

@@ -41,7 +41,7 @@ describe("users and projects from git", () => {
     writeFileSync(join(cfg, "users.yaml"), `version: 1\nusers:\n  - name: alice\n    keys:\n      - ${ALICE_KEY}\n  - name: bob\n    keys:\n      - ${broken}\n`);
     const usersFile = join(cfg, "users.yaml");
     assert.throws(
-      () => buildApp({ environments: [awsEnv()], root: dir, bundleDir: bundle, configDir: cfg, outdir: join(dir, "out") }),
+      () => buildApp({ targets: [awsEnv()], root: dir, bundleDir: bundle, configDir: cfg, outdir: join(dir, "out") }),
       (err: unknown) => err instanceof InputError && err.field.startsWith(`${usersFile}:8: users[1].keys[0]`),
     );
   });

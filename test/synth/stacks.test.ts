@@ -162,7 +162,7 @@ describe("the app", () => {
     const dir = mkdtempSync(join(tmpdir(), "podspawn-app-"));
     const root = join(here, "..", "..", "..");
     const bundleDir = dirname(agent.path).replace(/\/out$/, "");
-    const app = buildApp({ environments: [awsEnv(), localEnv()], root, bundleDir, outdir: join(dir, "cdktf.out") });
+    const app = buildApp({ targets: [awsEnv(), localEnv()], root, bundleDir, outdir: join(dir, "cdktf.out") });
     app.synth();
     const manifest = JSON.parse(readFileSync(join(dir, "cdktf.out", "manifest.json"), "utf8")) as { stacks: Record<string, unknown> };
     assert.deepEqual(Object.keys(manifest.stacks).sort(), ["aws-test", "local-test"]);

@@ -43,14 +43,14 @@ export interface DnsConfig {
   readonly sshfp?: boolean;
 }
 
-export interface NodeConfig {
+export interface NodeEntry {
   /** DNS label, unique in the fleet. Renaming replaces the node and moves its sessions. */
   readonly name: string;
   /** @default - the environment's instanceType */
   readonly instanceType?: string;
 }
 
-export interface AwsEnvironment {
+export interface AwsTarget {
   readonly kind: "aws";
   /** Stack name and state key; lowercase label. */
   readonly environment: string;
@@ -63,7 +63,7 @@ export interface AwsEnvironment {
   readonly sshIngressCidrs: readonly string[];
   /** @default ["0.0.0.0/0"] - nodes pull packages, images and the agent from the internet */
   readonly egressCidrs?: readonly string[];
-  readonly nodes: readonly NodeConfig[];
+  readonly nodes: readonly NodeEntry[];
   /** @default "t3.medium" */
   readonly instanceType?: string;
   /** @default - latest official Debian 12 amd64 AMI (owner 136693071363) */
@@ -83,7 +83,7 @@ export interface AwsEnvironment {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-export interface LocalEnvironment {
+export interface LocalTarget {
   readonly kind: "local";
   readonly environment: string;
   readonly fleet: string;
@@ -99,4 +99,4 @@ export interface LocalEnvironment {
   readonly syncIntervalSeconds?: number;
 }
 
-export type Environment = AwsEnvironment | LocalEnvironment;
+export type DeployTarget = AwsTarget | LocalTarget;

@@ -1,5 +1,5 @@
 import { InputError } from "../../../agent/src/core/errors.js";
-import type { AwsEnvironment, LocalEnvironment } from "./types.js";
+import type { AwsTarget, LocalTarget } from "./types.js";
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
@@ -8,7 +8,7 @@ function label(field: string, value: string): void {
 }
 
 /** Checks what the types cannot say; constructs check their own props on top of this. */
-export function validateAwsEnvironment(env: AwsEnvironment): void {
+export function validateAwsTarget(env: AwsTarget): void {
   label("environment", env.environment);
   label("fleet", env.fleet);
   if (env.nodes.length === 0) throw new InputError("nodes", "is empty", "at least one node");
@@ -22,7 +22,7 @@ export function validateAwsEnvironment(env: AwsEnvironment): void {
   if (!Number.isInteger(interval) || interval < 10) throw new InputError("syncIntervalSeconds", `${interval} is too small`, ">= 10");
 }
 
-export function validateLocalEnvironment(env: LocalEnvironment): void {
+export function validateLocalTarget(env: LocalTarget): void {
   label("environment", env.environment);
   label("fleet", env.fleet);
   const count = env.nodeCount ?? 2;

@@ -10,7 +10,7 @@ import { InputError } from "../../../agent/src/core/errors.js";
 
 export const SSM_MANAGED_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
 
-export interface FleetNodeProps {
+export interface NodeInstanceProps {
   /** DNS label of the node; part of every resource name. */
   readonly name: string;
   readonly subnetId: string;
@@ -44,11 +44,11 @@ export interface FleetNodeProps {
  * containers behind the Docker bridge cannot reach it, encrypted gp3 root), and an instance from it
  * with its own role: SSM-managed, and able to read only the objects and parameters named here.
  */
-export class FleetNode extends Construct {
+export class NodeInstance extends Construct {
   readonly instance: Instance;
   readonly role: IamRole;
 
-  constructor(scope: Construct, id: string, props: FleetNodeProps) {
+  constructor(scope: Construct, id: string, props: NodeInstanceProps) {
     super(scope, id);
     const volume = props.rootVolumeGiB ?? 30;
     if (!Number.isInteger(volume) || volume < 8 || volume > 16_384) throw new InputError(`nodes.${props.name}.rootVolumeGiB`, `${volume} is out of range`, "8-16384");

@@ -6,15 +6,15 @@ import type { Construct } from "constructs";
 import { renderBootstrapScript } from "../bootstrap/bootstrap-script.js";
 import { renderUserData } from "../bootstrap/user-data.js";
 import type { GitConfig } from "../config/git-config.js";
-import type { AwsEnvironment } from "../config/types.js";
-import { validateAwsEnvironment } from "../config/validate.js";
+import type { AwsTarget } from "../config/types.js";
+import { validateAwsTarget } from "../config/validate.js";
 import { AgentArtifact } from "../constructs/agent-artifact.js";
 import { ArtifactBucket } from "../constructs/artifact-bucket.js";
 import { FleetDns } from "../constructs/dns.js";
 import { FleetManifestPublisher } from "../constructs/fleet-manifest.js";
 import { HostKeys } from "../constructs/host-keys.js";
 import { Network } from "../constructs/network.js";
-import { FleetNode } from "../constructs/node.js";
+import { NodeInstance } from "../constructs/node.js";
 import { NodeSecurityGroup } from "../constructs/node-security-group.js";
 import { applyFleetPolicy } from "../policy/aspects.js";
 
@@ -25,7 +25,7 @@ export const PROJECTS_KEY = "config/projects.json";
 export const MANIFEST_KEY = "manifest/fleet.json";
 
 export interface AwsFleetStackProps {
-  readonly env: AwsEnvironment;
+  readonly env: AwsTarget;
   readonly git: GitConfig;
   /** Packed agent: path and sha256 (see writeAgentArtifact). */
   readonly agent: { readonly path: string; readonly sha256: string };
@@ -36,7 +36,7 @@ export class AwsFleetStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: AwsFleetStackProps) {
     super(scope, id);
     const { env, git, agent } = props;
-    validateAwsEnvironment(env);
+    validateAwsTarget(env);
     const prefix = `podspawn-${env.fleet}-${env.environment}`;
 
     new AwsProvider(this, "aws", {
@@ -104,7 +104,7 @@ export class AwsFleetStack extends TerraformStack {
         hostKeyUrl: key.source,
         syncIntervalSeconds: env.syncIntervalSeconds ?? 300,
       });
-      const node = new FleetNode(this, `node-${n.name}`, {
+      const node = new NodeInstance(this, `node-${n.name}`, {
         name: n.name,
         subnetId: network.subnetIds[i % network.subnetIds.length] as string,
         securityGroupIds: [sg.securityGroupId],

@@ -7,13 +7,13 @@ import type { Construct } from "constructs";
 import { renderBootstrapScript } from "../bootstrap/bootstrap-script.js";
 import { LOCAL_NODE_PATHS } from "../bootstrap/local-node-image.js";
 import type { GitConfig } from "../config/git-config.js";
-import type { LocalEnvironment } from "../config/types.js";
-import { validateLocalEnvironment } from "../config/validate.js";
+import type { LocalTarget } from "../config/types.js";
+import { validateLocalTarget } from "../config/validate.js";
 import { FleetManifestPublisher } from "../constructs/fleet-manifest.js";
 import { HostKeys } from "../constructs/host-keys.js";
 
 export interface LocalFleetStackProps {
-  readonly env: LocalEnvironment;
+  readonly env: LocalTarget;
   readonly git: GitConfig;
   readonly agent: { readonly sha256: string };
   /** Docker build context with the Dockerfile and agent.tar.gz (see writeNodeImageContext). */
@@ -29,7 +29,7 @@ export class LocalFleetStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: LocalFleetStackProps) {
     super(scope, id);
     const { env, git } = props;
-    validateLocalEnvironment(env);
+    validateLocalTarget(env);
     const count = env.nodeCount ?? 2;
     const basePort = env.basePort ?? 2201;
     const prefix = `podspawn-${env.fleet}-${env.environment}`;

@@ -7,7 +7,7 @@ import { parsePublicKey } from "../users/keys.js";
  * sides: the validator below and the JSON Schema (docs/schemas/fleet-manifest.schema.json, generated
  * from FLEET_MANIFEST_JSON_SCHEMA and checked by a test) must agree, and both are tested together.
  */
-export interface FleetNode {
+export interface ManifestNode {
   /** DNS label, unique in the fleet; the rendezvous hash input, so renaming moves sessions. */
   readonly name: string;
   /** Host name or IP the client dials. */
@@ -23,7 +23,7 @@ export interface FleetManifest {
   /** The pseudo-TLD the client routes, e.g. `pod` for `work.pod`. */
   readonly domain: string;
   readonly generatedAt?: string;
-  readonly nodes: readonly FleetNode[];
+  readonly nodes: readonly ManifestNode[];
 }
 
 const LABEL = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
@@ -105,7 +105,7 @@ export function validateFleetManifest(value: unknown): FleetManifest {
   if (rawNodes.length === 0) throw new InputError("nodes", "is empty", "at least one node");
   const itemProps = props.nodes.items;
   const seen = new Set<string>();
-  const nodes = rawNodes.map((raw: unknown, i): FleetNode => {
+  const nodes = rawNodes.map((raw: unknown, i): ManifestNode => {
     const path = `nodes[${i}]`;
     if (!isObject(raw)) throw new InputError(path, `expected an object, got ${describe(raw)}`);
     checkKeys(raw, path, Object.keys(itemProps.properties), itemProps.required);

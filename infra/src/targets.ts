@@ -1,12 +1,12 @@
-import type { Environment } from "./config/types.js";
+import type { DeployTarget } from "./config/types.js";
 
 /**
- * The one file a platform team edits: one entry per environment, each becoming a stack named
+ * The one file a platform team edits: one entry per deploy target (an environment of one kind), each becoming a stack named
  * `<kind>-<environment>` (`aws-prod`, `local-dev`). Users and projects are not here: they live in
  * infra/config/users.yaml and projects.yaml so that access changes are reviewed like code but do
  * not replace nodes.
  */
-export const ENVIRONMENTS: readonly Environment[] = [
+export const TARGETS: readonly DeployTarget[] = [
   {
     kind: "aws",
     environment: "prod",
