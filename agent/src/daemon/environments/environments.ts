@@ -1,38 +1,26 @@
-import { containerName, containerSpec, LABEL, networkSpec, type ContainerSpec } from "../../core/container/container-spec.js";
-import { planAccount } from "../../core/container/account-plan.js";
+import { decideAttach, mustReadMarker, type AttachDecision, type FoundContainer, type KnownEnvironment } from "../../core/container/attach-decision.js";
+import { containerName, containerSpec, type ContainerSpec } from "../../core/container/container-spec.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
 import { UserFacingError } from "../../core/errors.js";
-import { KeyedLock } from "../../support/keyed-lock.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime, ManagedContainer } from "../../core/ports/container-runtime.js";
+import { KeyedLock } from "../../support/keyed-lock.js";
 import type { Logger } from "../log.js";
+import { AccountProvisioner } from "./account-provisioner.js";
+import { evictUnregistered, evictUser, type EvictionDeps } from "./eviction.js";
+import { NetworkLinger } from "./network-linger.js";
 
-const SKELETON_FILES = [".bashrc", ".profile", ".bash_logout"];
-
-interface ImageFacts {
-  readonly passwd: string;
-  readonly group: string;
-  readonly hasBash: boolean;
-  /** Skeleton dotfiles by file name. */
-  readonly skel: ReadonlyMap<string, Buffer>;
-}
-
-/** Never attach a session to a container labelled for someone else, whatever its name says. */
-function assertOwned(c: ManagedContainer, user: string, project: string): void {
-  if (c.user !== user || c.project !== project) {
-    throw new Error(`container ${c.name} is labelled for ${c.user}/${c.project}, not ${user}/${project}`);
-  }
-}
-
-/** A live (user, project) environment as the daemon sees it. */
+/** A live (user, project) environment as the daemon sees it: one container, counted sessions. */
 export interface Environment {
   readonly key: string;
   readonly user: string;
   readonly project: string;
-  containerId: string;
-  account: ContainerAccount | null;
+  readonly containerId: string;
+  /** Null until its ready marker has been read (an environment recovered after a restart). */
+  readonly account: ContainerAccount | null;
   sessions: number;
-  createdAt: number;
+  /** The container's creation time (ms): max_lifetime counts from it. */
+  readonly createdAt: number;
   graceTimer: NodeJS.Timeout | null;
   lifetimeTimer: NodeJS.Timeout | null;
 }
@@ -45,21 +33,47 @@ export interface EnvironmentsOptions {
   readonly now?: () => number;
 }
 
+/** One login's target: who, and the container the config wants for them now. */
+interface Target {
+  readonly key: string;
+  readonly user: string;
+  readonly project: string;
+  readonly spec: ContainerSpec;
+}
+
+/** What the engine has under the container's name, and the account its ready marker records. */
+interface Inspected {
+  readonly container: ManagedContainer;
+  readonly found: FoundContainer;
+  /** From the ready marker; null when it was not read or is not valid. */
+  readonly markerAccount: ContainerAccount | null;
+}
+
+function knownFacts(env: Environment | null): KnownEnvironment | null {
+  return env && { containerId: env.containerId, sessions: env.sessions, ready: env.account !== null };
+}
+
 /**
- * Owns the lifecycle of containers and networks: create or reattach under a per-user lock, count
- * live sessions, and remove after the grace period once the last session has gone. Docker labels
- * are the source of truth; `recover()` rebuilds this table from them after a restart.
+ * The daemon's table of environments: create or reattach under a per-user lock, count live
+ * sessions, remove after the grace period once the last session has gone, and at max_lifetime.
+ * Docker labels are the source of truth; `recover()` rebuilds the table from them after a restart.
+ * The decision itself is pure (core/container/attach-decision); accounts, networks and eviction
+ * live in their own units beside this one.
  */
 export class Environments {
   private readonly table = new Map<string, Environment>();
   private readonly lock = new KeyedLock();
-  private readonly imageFactsCache = new Map<string, ImageFacts>();
-  /** Per user: removal of a network whose last container has gone (see network_linger). */
-  private readonly networkTimers = new Map<string, NodeJS.Timeout>();
+  private readonly accounts: AccountProvisioner;
+  private readonly networks: NetworkLinger;
+  private readonly eviction: EvictionDeps<Environment>;
   private readonly now: () => number;
 
   constructor(private readonly opts: EnvironmentsOptions) {
     this.now = opts.now ?? Date.now;
+    this.accounts = new AccountProvisioner(opts.runtime);
+    const { instance, runtime, log } = opts;
+    this.networks = new NetworkLinger({ instance, runtime, log, lock: this.lock, lingerMs: () => opts.config().networkLingerMs, inUse: (u) => this.hasAnyFor(u) });
+    this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason) };
   }
 
   static key(user: string, project: string): string {
@@ -72,15 +86,15 @@ export class Environments {
 
   /** The name of the user's own network (where their containers have their addresses). */
   networkOf(user: string): string {
-    return networkSpec(this.opts.instance, user).name;
-  }
-
-  private hasAnyFor(user: string): boolean {
-    return [...this.table.values()].some((e) => e.user === user);
+    return this.networks.nameOf(user);
   }
 
   list(): readonly Environment[] {
     return [...this.table.values()];
+  }
+
+  private hasAnyFor(user: string): boolean {
+    return [...this.table.values()].some((e) => e.user === user);
   }
 
   /** After a daemon restart: adopt what Docker has; nothing is connected, so start grace timers. */
@@ -89,7 +103,8 @@ export class Environments {
     let adopted = 0;
     for (const c of found) {
       if (!c.user || !c.project) continue;
-      const env = this.adopt(c);
+      // Not trusted yet: the first login reads its ready marker before attaching.
+      const env = this.track(this.fromContainer(c, null), null);
       this.scheduleRemoval(env);
       this.armLifetime(env, this.opts.config());
       adopted++;
@@ -97,121 +112,111 @@ export class Environments {
     return adopted;
   }
 
-  private adopt(c: ManagedContainer): Environment {
-    const key = Environments.key(c.user, c.project);
-    const env: Environment = { key, user: c.user, project: c.project, containerId: c.id, account: null, sessions: 0, createdAt: c.createdMs, graceTimer: null, lifetimeTimer: null };
-    this.table.set(key, env);
-    return env;
-  }
-
   /**
-   * Make sure the container for (user, project) exists and runs, and count one more session on it.
-   * The per-user lock serialises concurrent first logins (and the per-user network creation).
+   * Make sure the container for (user, project) exists, runs and has the user's account, and count
+   * one more session on it. The per-user lock serialises concurrent first logins (and the per-user
+   * network creation).
    */
   async acquire(user: string, project: string): Promise<Environment> {
     return this.lock.run(user, async () => {
-      const key = Environments.key(user, project);
       const config = this.opts.config();
-      const spec = containerSpec(this.opts.instance, user, project, config);
-      let env = this.table.get(key);
-      if (env) this.cancelRemoval(env);
+      const target: Target = { key: Environments.key(user, project), user, project, spec: containerSpec(this.opts.instance, user, project, config) };
+      const known = this.table.get(target.key) ?? null;
+      if (known) this.cancelRemoval(known);
       try {
-        let current = await this.opts.runtime.inspectByName(spec.name);
-        if (current) assertOwned(current, user, project);
-        if (!env && current) env = this.adopt(current);
-        if (env && env.sessions === 0 && current && current.specHash !== spec.labels[LABEL.specHash]) {
-          // Config changed while nobody was connected: recreate rather than run with stale limits.
-          await this.opts.runtime.remove(current.id);
-          this.opts.log({ kind: "container-removed", user, project, container: current.name, reason: "config-changed" });
-          if (env.lifetimeTimer) clearTimeout(env.lifetimeTimer);
-          this.table.delete(key);
-          env = undefined;
-          current = null;
-        }
-        if (!current) {
-          // New, or removed behind our back (its network possibly with it): build both again.
-          const imageId = await this.opts.runtime.imageId(spec.image);
-          if (imageId === null) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
-          this.cancelNetworkRemoval(user);
-          const net = networkSpec(this.opts.instance, user);
-          if (await this.opts.runtime.ensureNetwork(net)) this.opts.log({ kind: "network-created", network: net.name });
-          const made = await this.createContainer(user, project, spec, imageId);
-          if (env) {
-            env.containerId = made.id;
-            env.account = made.account;
-            env.createdAt = this.now();
-          } else {
-            env = { key, user, project, containerId: made.id, account: made.account, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null };
-            this.table.set(key, env);
-          }
-        }
-        const live = env;
-        if (!live) throw new Error(`no environment for ${key} after create`); // unreachable: adopted or created above
-        live.sessions++;
-        try {
-          if (!current || !current.running) {
-            await this.opts.runtime.start(live.containerId);
-            this.opts.log({ kind: "container-started", user, project, container: spec.name });
-          }
-          if (!live.account) live.account = await this.readAccount(live);
-        } catch (err) {
-          live.sessions--;
-          throw err;
-        }
-        this.armLifetime(live, config);
-        return live;
+        const inspected = await this.inspect(target, known);
+        const decision = decideAttach(knownFacts(known), inspected?.found ?? null, target.spec.labels);
+        const env = await this.apply(decision, target, known, inspected);
+        env.sessions++;
+        this.armLifetime(env, config);
+        return env;
       } catch (err) {
         // Whatever failed, an environment nobody uses must still be reaped.
-        if (env && env.sessions === 0 && this.table.get(env.key) === env) this.scheduleRemoval(env);
+        const left = this.table.get(target.key);
+        if (left && left.sessions === 0) this.scheduleRemoval(left);
         throw err;
       }
     });
   }
 
-  /**
-   * What the account plan needs from an image, read once per image id: every archive call makes
-   * the engine mount the container's filesystem (~30 ms), and a cold login should pay one.
-   */
-  private async imageFacts(id: string, imageId: string): Promise<ImageFacts> {
-    const cached = this.imageFactsCache.get(imageId);
-    if (cached) return cached;
-    const files = await this.opts.runtime.readFiles(id, ["/etc/passwd", "/etc/group", ...SKELETON_FILES.map((f) => `/etc/skel/${f}`)]);
-    const facts: ImageFacts = {
-      passwd: files.get("/etc/passwd")?.toString("utf8") ?? "root:x:0:0:root:/root:/bin/sh\n",
-      group: files.get("/etc/group")?.toString("utf8") ?? "root:x:0:\n",
-      hasBash: await this.opts.runtime.pathExists(id, "/bin/bash"),
-      skel: new Map([...files].filter(([p]) => p.startsWith("/etc/skel/")).map(([p, data]) => [p.slice("/etc/skel/".length), data])),
-    };
-    if (this.imageFactsCache.size >= 64) this.imageFactsCache.delete(this.imageFactsCache.keys().next().value as string);
-    this.imageFactsCache.set(imageId, facts);
-    return facts;
+  /** Reads the ready marker only for a container of ours that the table cannot vouch for. */
+  private async inspect(target: Target, known: Environment | null): Promise<Inspected | null> {
+    const c = await this.opts.runtime.inspectByName(target.spec.name);
+    if (!c) return null;
+    const facts = { id: c.id, labels: c.labels, running: c.running };
+    if (!mustReadMarker(knownFacts(known), facts, target.spec.labels)) return { container: c, found: { ...facts, marker: null }, markerAccount: null };
+    const markerAccount = await this.accounts.readMarker(c.id, target.user);
+    return { container: c, found: { ...facts, marker: markerAccount !== null }, markerAccount };
   }
 
-  /** Create the container and write the pod user's account into it before it starts. */
-  private async createContainer(user: string, project: string, spec: ContainerSpec, imageId: string): Promise<{ id: string; account: ContainerAccount }> {
+  private async apply(decision: AttachDecision, target: Target, known: Environment | null, inspected: Inspected | null): Promise<Environment> {
+    switch (decision.action) {
+      case "refuse":
+        throw new Error(`container ${target.spec.name} is labelled for ${decision.owner}, not ${target.user}/${target.project}`);
+      case "create":
+        return this.create(target, known);
+      case "recreate":
+        if (inspected) await this.removeFound(target, inspected.container, decision.reason);
+        return this.create(target, known);
+      case "reuse":
+      case "start": {
+        const env = decision.adopt || !known ? this.adopt(inspected, known) : known;
+        if (decision.action === "start") await this.start(env);
+        return env;
+      }
+    }
+  }
+
+  /** Take over a container whose ready marker was just read (it replaces whatever the table held). */
+  private adopt(inspected: Inspected | null, known: Environment | null): Environment {
+    if (!inspected?.markerAccount) throw new Error("adopting a container whose ready marker was not read"); // unreachable: decideAttach
+    return this.track(this.fromContainer(inspected.container, inspected.markerAccount), known);
+  }
+
+  /** New, or removed (by us or behind our back, its network possibly with it): build both again. */
+  private async create(target: Target, known: Environment | null): Promise<Environment> {
+    const { user, project, spec } = target;
+    const imageId = await this.opts.runtime.imageId(spec.image);
+    if (imageId === null) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+    await this.networks.ensure(user);
     const t0 = this.now();
     const id = await this.opts.runtime.create(spec);
-    const facts = await this.imageFacts(id, imageId);
-    const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
-    const a = plan.account;
-    const home = a.home.replace(/^\//, "");
-    // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
-    const keepHome = spec.homeVolume !== null && (await this.opts.runtime.pathExists(id, `${a.home}/.profile`));
-    const skel = keepHome ? new Map<string, Buffer>() : facts.skel;
-    await this.opts.runtime.writeFiles(id, [
-      ...(plan.passwd !== null ? [{ path: "etc/passwd", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.passwd) }] : []),
-      ...(plan.group !== null ? [{ path: "etc/group", type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(plan.group) }] : []),
-      { path: home, type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
-      ...[...skel].map(([name, data]) => ({ path: `${home}/${name}`, type: "file" as const, mode: 0o644, uid: a.uid, gid: a.gid, data })),
-    ]);
+    const account = await this.provisionOrRemove(id, imageId, target);
     this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
-    return { id, account: a };
+    const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null }, known);
+    await this.start(env);
+    return env;
   }
 
-  private async readAccount(env: Environment): Promise<ContainerAccount> {
-    const files = await this.opts.runtime.readFiles(env.containerId, ["/etc/passwd", "/etc/group"]);
-    const hasBash = await this.opts.runtime.pathExists(env.containerId, "/bin/bash");
-    return planAccount(env.user, files.get("/etc/passwd")?.toString("utf8") ?? "", files.get("/etc/group")?.toString("utf8") ?? "", hasBash).account;
+  /** A container whose account could not be written must not stay (it has no ready marker anyway). */
+  private async provisionOrRemove(id: string, imageId: string, target: Target): Promise<ContainerAccount> {
+    try {
+      return await this.accounts.provision(id, imageId, target.user, target.spec);
+    } catch (err) {
+      await this.opts.runtime.remove(id).catch((e: unknown) => this.opts.log({ kind: "error", message: `removing half-made ${target.spec.name} failed`, detail: String(e) }));
+      throw err;
+    }
+  }
+
+  private async removeFound(target: Target, c: ManagedContainer, reason: string): Promise<void> {
+    await this.opts.runtime.remove(c.id);
+    this.opts.log({ kind: "container-removed", user: target.user, project: target.project, container: c.name, reason });
+  }
+
+  private async start(env: Environment): Promise<void> {
+    await this.opts.runtime.start(env.containerId);
+    this.opts.log({ kind: "container-started", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project) });
+  }
+
+  private fromContainer(c: ManagedContainer, account: ContainerAccount | null): Environment {
+    return { key: Environments.key(c.user, c.project), user: c.user, project: c.project, containerId: c.id, account, sessions: 0, createdAt: c.createdMs, graceTimer: null, lifetimeTimer: null };
+  }
+
+  /** Put `env` in the table; the entry it replaces keeps no timers (its late releases change nothing). */
+  private track(env: Environment, replacing: Environment | null): Environment {
+    if (replacing) this.clearTimers(replacing);
+    this.table.set(env.key, env);
+    return env;
   }
 
   /** One session ended (for any reason: exit, disconnect, kill -9 of the client). */
@@ -220,40 +225,15 @@ export class Environments {
     if (env.sessions === 0) this.scheduleRemoval(env);
   }
 
-  private cancelNetworkRemoval(user: string): void {
-    const t = this.networkTimers.get(user);
-    if (t) clearTimeout(t);
-    this.networkTimers.delete(user);
-  }
-
-  private scheduleNetworkRemoval(user: string): void {
-    this.cancelNetworkRemoval(user);
-    const remove = async (): Promise<void> => {
-      this.networkTimers.delete(user);
-      await this.lock.run(user, async () => {
-        if (this.hasAnyFor(user)) return;
-        const net = this.networkOf(user);
-        try {
-          await this.opts.runtime.removeNetwork(net);
-          this.opts.log({ kind: "network-removed", network: net });
-        } catch (err) {
-          this.opts.log({ kind: "error", message: `removing network ${net} failed`, detail: String(err) });
-        }
-      });
-    };
-    const ms = this.opts.config().networkLingerMs;
-    if (ms <= 0) {
-      void remove();
-      return;
-    }
-    const t = setTimeout(() => void remove(), ms);
-    t.unref();
-    this.networkTimers.set(user, t);
-  }
-
   private cancelRemoval(env: Environment): void {
     if (env.graceTimer) clearTimeout(env.graceTimer);
     env.graceTimer = null;
+  }
+
+  private clearTimers(env: Environment): void {
+    this.cancelRemoval(env);
+    if (env.lifetimeTimer) clearTimeout(env.lifetimeTimer);
+    env.lifetimeTimer = null;
   }
 
   private scheduleRemoval(env: Environment): void {
@@ -292,56 +272,24 @@ export class Environments {
   }
 
   private async removeLocked(env: Environment, reason: string): Promise<void> {
-    this.cancelRemoval(env);
-    if (env.lifetimeTimer) clearTimeout(env.lifetimeTimer);
+    this.clearTimers(env);
     this.table.delete(env.key);
     try {
       await this.opts.runtime.remove(env.containerId);
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
-      if (!this.hasAnyFor(env.user)) this.scheduleNetworkRemoval(env.user);
+      if (!this.hasAnyFor(env.user)) this.networks.release(env.user);
     } catch (err) {
       this.opts.log({ kind: "error", message: `removing ${env.key} failed`, detail: String(err) });
     }
   }
 
-  /**
-   * The key registry is the truth: containers and home volumes of users who are no longer
-   * registered (removed while the daemon was down, or by hand) are evicted. Returns those users.
-   */
+  /** Containers and home volumes of users no longer in the key registry go (see eviction.ts). */
   async evictUnregistered(registered: ReadonlySet<string>): Promise<string[]> {
-    const users = new Set<string>([...this.table.values()].map((e) => e.user));
-    for (const c of await this.opts.runtime.listManaged(this.opts.instance)) if (c.user) users.add(c.user);
-    for (const v of await this.opts.runtime.listVolumes(this.opts.instance)) {
-      // `<instance>.<user>.<project>.home`: none of the parts can contain a dot.
-      const user = v.split(".")[1];
-      if (user) users.add(user);
-    }
-    const gone = [...users].filter((u) => !registered.has(u)).sort();
-    for (const user of gone) await this.evict(user);
-    return gone;
+    return evictUnregistered(this.eviction, registered);
   }
 
-  /**
-   * Remove every environment of a user and their persistent home volumes (remove-user, sync).
-   * The volumes go too: a later account of the same name must not inherit someone's files.
-   */
+  /** Every environment and home volume of one user (remove-user, sync). */
   async evict(user: string): Promise<number> {
-    const mine = [...this.table.values()].filter((e) => e.user === user);
-    for (const env of mine) await this.destroy(env, "evicted");
-    // Containers the table does not know (e.g. created by an older daemon) go as well.
-    const stray = (await this.opts.runtime.listManaged(this.opts.instance)).filter((c) => c.user === user);
-    for (const c of stray) await this.opts.runtime.remove(c.id);
-    await this.lock.run(user, async () => {
-      const prefix = `${this.opts.instance}.${user}.`;
-      for (const v of await this.opts.runtime.listVolumes(this.opts.instance)) {
-        if (v.startsWith(prefix)) {
-          await this.opts.runtime.removeVolume(v);
-          this.opts.log({ kind: "volume-removed", user, volume: v });
-        }
-      }
-      this.cancelNetworkRemoval(user);
-      await this.opts.runtime.removeNetwork(this.networkOf(user));
-    });
-    return mine.length + stray.length;
+    return evictUser(this.eviction, user);
   }
 }

@@ -1,0 +1,87 @@
+import type { ContainerSpec } from "../../core/container/container-spec.js";
+import { planAccount, type AccountFiles } from "../../core/container/account-plan.js";
+import type { ContainerAccount } from "../../core/container/exec-plan.js";
+import { parseReadyMarker, READY_MARKER_DIR, READY_MARKER_PATH, renderReadyMarker } from "../../core/container/ready-marker.js";
+import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import type { TarEntry } from "../../support/tar.js";
+
+const SKELETON_FILES = [".bashrc", ".profile", ".bash_logout"];
+/** Images seen by one daemon are few; the bound only keeps a long-lived daemon's memory flat. */
+const IMAGE_FACTS_LIMIT = 64;
+
+/** What the account plan needs from an image. */
+interface ImageFacts {
+  readonly passwd: string;
+  readonly group: string;
+  readonly hasBash: boolean;
+  /** Skeleton dotfiles by file name. */
+  readonly skel: ReadonlyMap<string, Buffer>;
+}
+
+function rootFile(path: string, data: string): TarEntry {
+  return { path, type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from(data) };
+}
+
+/**
+ * Writes the pod user's account into a created, not yet started container, and reads back the
+ * proof that it did (the ready marker). The engine writes the files from outside, so nothing
+ * inside the container needs CAP_CHOWN, CAP_SETUID or a useradd run as root.
+ */
+export class AccountProvisioner {
+  private readonly imageFactsCache = new Map<string, ImageFacts>();
+
+  constructor(private readonly runtime: ContainerRuntime) {}
+
+  /**
+   * passwd, group, home, skeleton and the ready marker in one archive call. Returns the account
+   * the sessions run as.
+   */
+  async provision(containerId: string, imageId: string, user: string, spec: Pick<ContainerSpec, "homeVolume">): Promise<ContainerAccount> {
+    const facts = await this.imageFacts(containerId, imageId);
+    const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
+    // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
+    const keepHome = spec.homeVolume !== null && (await this.runtime.pathExists(containerId, `${plan.account.home}/.profile`));
+    await this.runtime.writeFiles(containerId, accountArchive(containerId, plan, keepHome ? new Map() : facts.skel));
+    return plan.account;
+  }
+
+  /** The account recorded by the ready marker of this very container, or null if it has none. */
+  async readMarker(containerId: string, user: string): Promise<ContainerAccount | null> {
+    const files = await this.runtime.readFiles(containerId, [READY_MARKER_PATH]);
+    const text = files.get(READY_MARKER_PATH);
+    return text === undefined ? null : parseReadyMarker(text.toString("utf8"), containerId, user);
+  }
+
+  /**
+   * Read once per image id: every archive call makes the engine mount the container's filesystem
+   * (~30 ms), and a cold login should pay as few as possible.
+   */
+  private async imageFacts(containerId: string, imageId: string): Promise<ImageFacts> {
+    const cached = this.imageFactsCache.get(imageId);
+    if (cached) return cached;
+    const files = await this.runtime.readFiles(containerId, ["/etc/passwd", "/etc/group", ...SKELETON_FILES.map((f) => `/etc/skel/${f}`)]);
+    const facts: ImageFacts = {
+      passwd: files.get("/etc/passwd")?.toString("utf8") ?? "root:x:0:0:root:/root:/bin/sh\n",
+      group: files.get("/etc/group")?.toString("utf8") ?? "root:x:0:\n",
+      hasBash: await this.runtime.pathExists(containerId, "/bin/bash"),
+      skel: new Map([...files].filter(([p]) => p.startsWith("/etc/skel/")).map(([p, data]) => [p.slice("/etc/skel/".length), data])),
+    };
+    if (this.imageFactsCache.size >= IMAGE_FACTS_LIMIT) this.imageFactsCache.delete(this.imageFactsCache.keys().next().value as string);
+    this.imageFactsCache.set(imageId, facts);
+    return facts;
+  }
+}
+
+/** The marker comes last: if the engine stopped half-way through the archive, it is absent. */
+function accountArchive(containerId: string, plan: AccountFiles, skel: ReadonlyMap<string, Buffer>): TarEntry[] {
+  const a = plan.account;
+  const home = a.home.replace(/^\//, "");
+  return [
+    ...(plan.passwd !== null ? [rootFile("etc/passwd", plan.passwd)] : []),
+    ...(plan.group !== null ? [rootFile("etc/group", plan.group)] : []),
+    { path: home, type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
+    ...[...skel].map(([name, data]): TarEntry => ({ path: `${home}/${name}`, type: "file", mode: 0o644, uid: a.uid, gid: a.gid, data })),
+    { path: READY_MARKER_DIR.slice(1), type: "dir", mode: 0o755, uid: 0, gid: 0 },
+    rootFile(READY_MARKER_PATH.slice(1), renderReadyMarker(containerId, a)),
+  ];
+}
