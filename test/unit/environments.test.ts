@@ -6,6 +6,9 @@ import type { ContainerRuntime } from "../../agent/src/core/ports/container-runt
 import { containerName, containerSpec, networkName, type ContainerSpec } from "../../agent/src/core/container/container-spec.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
+import { READY_MARKER_PATH } from "../../agent/src/core/container/ready-marker.js";
+import type { TarEntry } from "../../agent/src/support/tar.js";
+import { AccountProvisioner } from "../../agent/src/daemon/environments/account-provisioner.js";
 import { Environments } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 
@@ -153,11 +156,16 @@ describe("Environments.acquire", () => {
       aliceDone = true;
       return e;
     });
-    const timeout = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 500).unref());
-    const bob = await Promise.race([envs.acquire("bob", "default"), timeout]);
-    assert.notEqual(bob, "timeout", "bob's login waited for alice's");
-    if (bob === "timeout") return;
+    let bobDone = false;
+    const bobLogin = envs.acquire("bob", "default").then((e) => {
+      bobDone = true;
+      return e;
+    });
+    // Event-loop turns, not wall-clock time: far more than bob's engine round trips need.
+    await settle(100);
+    assert.equal(bobDone, true, "bob's login waited for alice's");
     assert.equal(aliceDone, false, "alice's create is still held, yet bob got his container");
+    const bob = await bobLogin;
     assert.equal(containerOf(runtime, "bob")?.id, bob.containerId);
     gate.resolve();
     const a = await alice;
@@ -541,5 +549,154 @@ describe("Environments.evictUnregistered", () => {
     runtime.volumes.set(`${INSTANCE}.carol.default.home`, { labels: { "podspawn.instance": INSTANCE }, files: new Map() });
     assert.deepEqual(await envs.evictUnregistered(new Set()), ["carol"]);
     assert.deepEqual(await runtime.listVolumes(INSTANCE), []);
+  });
+});
+
+/** The fake engine, recording the order of the calls that shape a container. */
+class CallLog extends FakeRuntime {
+  readonly order: string[] = [];
+  override async inspectByName(name: string): ReturnType<FakeRuntime["inspectByName"]> {
+    this.order.push("inspect");
+    return super.inspectByName(name);
+  }
+  override async create(spec: ContainerSpec): Promise<string> {
+    this.order.push("create");
+    return super.create(spec);
+  }
+  override async readFiles(id: string, paths: readonly string[]): Promise<Map<string, Buffer>> {
+    this.order.push(`read ${paths.join(",")}`);
+    return super.readFiles(id, paths);
+  }
+  override async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
+    this.order.push(`write ${entries.map((e) => e.path).join(",")}`);
+    return super.writeFiles(id, entries);
+  }
+  override async start(id: string): Promise<void> {
+    this.order.push("start");
+    return super.start(id);
+  }
+  override async remove(id: string): Promise<void> {
+    this.order.push("remove");
+    return super.remove(id);
+  }
+}
+
+/** What a daemon that crashed between create and writing the account leaves behind. */
+async function halfMade(runtime: FakeRuntime, user: string, config: NodeConfig = makeConfig()): Promise<string> {
+  const spec = containerSpec(INSTANCE, user, "default", config);
+  await runtime.ensureNetwork({ name: spec.network, labels: {} });
+  return runtime.create(spec);
+}
+
+describe("Environments and the ready marker", () => {
+  it("writes the account and the marker in one archive call after create and before the first start", async () => {
+    const runtime = new CallLog(new Map([[IMAGE, image()]]));
+    const { envs } = harness({}, runtime);
+    await envs.acquire("alice", "default");
+    const writes = runtime.order.filter((c) => c.startsWith("write "));
+    assert.equal(writes.length, 1, "one archive call");
+    assert.match(writes[0] ?? "", /^write etc\/passwd,etc\/group,home\/alice,.*etc\/podspawn\/ready$/);
+    const at = (c: string): number => runtime.order.findIndex((x) => x === c || x.startsWith(c + " "));
+    assert.ok(at("create") < at("write") && at("write") < at("start"), runtime.order.join(" | "));
+    const c = containerOf(runtime, "alice");
+    assert.ok(c?.files.get(READY_MARKER_PATH), "the marker is in the container");
+  });
+
+  it("replaces a container found with our labels but no marker instead of adopting it", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const orphan = await halfMade(runtime, "alice");
+    const { envs, events } = harness({}, runtime);
+    const env = await envs.acquire("alice", "default");
+    assert.notEqual(env.containerId, orphan);
+    assert.equal(runtime.containers.has(orphan), false, "the half-made container is gone");
+    const c = containerOf(runtime, "alice");
+    assert.equal(c?.id, env.containerId);
+    assert.equal(c?.running, true);
+    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:70000:70000:/m);
+    assert.ok(c?.files.get(READY_MARKER_PATH));
+    assert.deepEqual(env.account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/bash" });
+    assert.ok(events.some((e) => e.kind === "container-removed" && e.reason === "not-ready"));
+  });
+
+  it("replaces an unmarked container that recover adopted, at the first login after the restart", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const orphan = await halfMade(runtime, "alice");
+    await runtime.start(orphan); // even a running one
+    const { envs } = harness({}, runtime);
+    assert.equal(await envs.recover(), 1);
+    const env = await envs.acquire("alice", "default");
+    assert.notEqual(env.containerId, orphan);
+    assert.equal(runtime.containers.has(orphan), false);
+    assert.deepEqual(envs.list().map((e) => [e.containerId, e.sessions]), [[env.containerId, 1]]);
+  });
+
+  it("replaces a stopped unmarked container rather than starting it", async () => {
+    const runtime = new CallLog(new Map([[IMAGE, image()]]));
+    const orphan = await halfMade(runtime, "alice");
+    runtime.order.length = 0;
+    await harness({}, runtime).envs.acquire("alice", "default");
+    assert.deepEqual(runtime.order.slice(0, 3), ["inspect", `read ${READY_MARKER_PATH}`, "remove"]);
+    assert.equal(runtime.containers.has(orphan), false);
+    assert.equal(runtime.calls.start, 1, "only the new container was started");
+  });
+
+  it("reads no marker and makes one engine call on a warm login", async () => {
+    const runtime = new CallLog(new Map([[IMAGE, image()]]));
+    const { envs } = harness({}, runtime);
+    envs.release(await envs.acquire("alice", "default"));
+    runtime.order.length = 0;
+    await envs.acquire("alice", "default");
+    assert.deepEqual(runtime.order, ["inspect"]);
+  });
+
+  it("attaches to the marked container the engine has when it is not the one the table remembers", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const { envs } = harness({}, runtime);
+    const first = await envs.acquire("alice", "default");
+    envs.release(first);
+    // Replaced behind the daemon's back by a complete container of the same spec.
+    runtime.containers.delete(first.containerId);
+    const other = await halfMade(runtime, "alice");
+    await new AccountProvisioner(runtime).provision(other, "img", "alice", containerSpec(INSTANCE, "alice", "default", makeConfig()));
+    const env = await envs.acquire("alice", "default");
+    assert.equal(env.containerId, other);
+    assert.equal(runtime.containers.get(other)?.running, true);
+    assert.equal(runtime.calls.create, 2, "adopted, not created again");
+  });
+
+  it("removes a container at once when writing its account fails, and the next login gets a complete one", async () => {
+    let failures = 1;
+    class WriteFailsOnce extends FakeRuntime {
+      override async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
+        if (failures-- > 0) throw new Error("archive upload failed");
+        return super.writeFiles(id, entries);
+      }
+    }
+    const runtime = new WriteFailsOnce(new Map([[IMAGE, image()]]));
+    const { envs } = harness({}, runtime);
+    await assert.rejects(envs.acquire("alice", "default"), /archive upload failed/);
+    assert.equal(runtime.containers.size, 0, "no half-made container is left");
+    assert.deepEqual(envs.list(), []);
+    const env = await envs.acquire("alice", "default");
+    assert.ok(containerOf(runtime, "alice")?.files.get(READY_MARKER_PATH));
+    assert.equal(env.sessions, 1);
+  });
+
+  it("counts max_lifetime from the replacement container's creation, not the vanished one's", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    const advance = async (ms: number): Promise<void> => {
+      t.mock.timers.tick(ms);
+      await settle();
+    };
+    const { runtime, envs } = harness({ session: { maxLifetimeMs: 5_000 } });
+    const first = await envs.acquire("alice", "default");
+    envs.release(first);
+    await advance(3_000);
+    runtime.containers.delete(first.containerId);
+    const again = await envs.acquire("alice", "default");
+    await advance(2_000);
+    assert.ok(runtime.containers.has(again.containerId), "the old container's deadline does not apply");
+    await advance(3_000);
+    assert.equal(runtime.containers.has(again.containerId), false, "its own deadline does");
   });
 });
