@@ -69,8 +69,9 @@ async function settle(turns = 30): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
 }
 
+/** Timers and the clock move only when the test says so (max_lifetime reads both). */
 function mockTimers(t: TestContext): (ms: number) => Promise<void> {
-  t.mock.timers.enable({ apis: ["setTimeout"] });
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
   return async (ms) => {
     t.mock.timers.tick(ms);
     await settle();
@@ -683,17 +684,14 @@ describe("Environments and the ready marker", () => {
   });
 
   it("counts max_lifetime from the replacement container's creation, not the vanished one's", async (t) => {
-    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
-    const advance = async (ms: number): Promise<void> => {
-      t.mock.timers.tick(ms);
-      await settle();
-    };
+    const advance = mockTimers(t);
     const { runtime, envs } = harness({ session: { maxLifetimeMs: 5_000 } });
     const first = await envs.acquire("alice", "default");
     envs.release(first);
     await advance(3_000);
     runtime.containers.delete(first.containerId);
     const again = await envs.acquire("alice", "default");
+    assert.equal(first.lifetimeTimer, null, "the replaced entry keeps no timer");
     await advance(2_000);
     assert.ok(runtime.containers.has(again.containerId), "the old container's deadline does not apply");
     await advance(3_000);
