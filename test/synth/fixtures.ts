@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TerraformStack as TerraformStackCtor, Testing, type TerraformStack } from "cdktf";
 import { writeAgentArtifact } from "../../infra/src/bootstrap/agent-bundle.js";
-import { parseProjectsConfig, type GitConfig } from "../../infra/src/config/git-config.js";
+import type { GitConfig } from "../../infra/src/config/git-config.js";
+import { parseProjectsConfig } from "../../agent/src/core/config/projects-config.js";
 import type { AwsTarget, LocalTarget } from "../../infra/src/config/types.js";
 import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 

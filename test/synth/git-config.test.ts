@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../../agent/src/core/errors.js";
-import { loadGitConfig, parseProjectsConfig } from "../../infra/src/config/git-config.js";
+import { loadGitConfig } from "../../infra/src/config/git-config.js";
+import { parseProjectsConfig } from "../../agent/src/core/config/projects-config.js";
 import { buildApp } from "../../infra/src/app.js";
 import { ALICE_KEY, awsEnv } from "./fixtures.js";
 

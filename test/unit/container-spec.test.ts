@@ -4,11 +4,11 @@ import fc from "fast-check";
 import { containerName, containerSpec, LABEL, networkName, networkSpec } from "../../agent/src/core/container/container-spec.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
 
-function config(over: { resources?: Partial<NodeConfig["resources"]>; runtime?: NodeConfig["runtime"]; image?: string } = {}): NodeConfig {
+function config(over: { resources?: Partial<NodeConfig["resources"]>; ociRuntime?: NodeConfig["ociRuntime"]; image?: string } = {}): NodeConfig {
   return {
     ...DEFAULT_NODE_CONFIG,
     ...(over.image ? { image: over.image } : {}),
-    ...(over.runtime ? { runtime: over.runtime } : {}),
+    ...(over.ociRuntime ? { ociRuntime: over.ociRuntime } : {}),
     resources: { ...DEFAULT_NODE_CONFIG.resources, ...over.resources },
   };
 }
@@ -28,10 +28,10 @@ describe("containerSpec", () => {
     assert.deepEqual(Object.keys(spec.labels).sort(), Object.values(LABEL).sort());
   });
 
-  it("copies image, runtime and limits from the config", () => {
+  it("copies image, OCI runtime and limits from the config", () => {
     const spec = containerSpec("p", "bob", "default", config({ image: "x/y:1", resources: { cpus: 1.5, memoryBytes: 1024 ** 3, pids: 300 } }));
     assert.equal(spec.image, "x/y:1");
-    assert.equal(spec.runtime, "runc");
+    assert.equal(spec.ociRuntime, "runc");
     assert.equal(spec.cpus, 1.5);
     assert.equal(spec.memoryBytes, 1024 ** 3);
     assert.equal(spec.pidsLimit, 300);
@@ -39,7 +39,7 @@ describe("containerSpec", () => {
 
   it("adds no capabilities back", () => {
     assert.deepEqual(containerSpec("p", "alice", "web", DEFAULT_NODE_CONFIG).capAdd, []);
-    assert.deepEqual(containerSpec("p", "alice", "web", config({ runtime: "runsc" })).capAdd, []);
+    assert.deepEqual(containerSpec("p", "alice", "web", config({ ociRuntime: "runsc" })).capAdd, []);
   });
 
   it("gives the same spec hash for equal configs", () => {
@@ -54,14 +54,14 @@ describe("containerSpec", () => {
     assert.equal(a.labels[LABEL.specHash], b.labels[LABEL.specHash]);
   });
 
-  it("changes the spec hash when any limit, the image or the runtime changes", () => {
+  it("changes the spec hash when any limit, the image or the OCI runtime changes", () => {
     const base = containerSpec("p", "alice", "web", config()).labels[LABEL.specHash];
     const variants: NodeConfig[] = [
       config({ resources: { cpus: 3 } }),
       config({ resources: { memoryBytes: 3 * 1024 ** 3 } }),
       config({ resources: { pids: 600 } }),
       config({ image: "other/image:1" }),
-      config({ runtime: "runsc" }),
+      config({ ociRuntime: "runsc" }),
     ];
     for (const v of variants) assert.notEqual(containerSpec("p", "alice", "web", v).labels[LABEL.specHash], base);
   });
@@ -78,9 +78,9 @@ describe("containerSpec", () => {
   });
 
   it("raises the pids limit to at least 1024 under runsc", () => {
-    assert.equal(containerSpec("p", "a", "w", config({ runtime: "runsc", resources: { pids: 512 } })).pidsLimit, 1024);
-    assert.equal(containerSpec("p", "a", "w", config({ runtime: "runsc", resources: { pids: 4096 } })).pidsLimit, 4096);
-    assert.equal(containerSpec("p", "a", "w", config({ runtime: "runc", resources: { pids: 512 } })).pidsLimit, 512);
+    assert.equal(containerSpec("p", "a", "w", config({ ociRuntime: "runsc", resources: { pids: 512 } })).pidsLimit, 1024);
+    assert.equal(containerSpec("p", "a", "w", config({ ociRuntime: "runsc", resources: { pids: 4096 } })).pidsLimit, 4096);
+    assert.equal(containerSpec("p", "a", "w", config({ ociRuntime: "runc", resources: { pids: 512 } })).pidsLimit, 512);
   });
 });
 

@@ -65,7 +65,7 @@ describe("loadManifest from a file", () => {
   it("names the file and the JSON path of a schema violation", async () => {
     const file = join(dir, "schema.json");
     await writeFile(file, JSON.stringify({ ...good, nodes: [{ ...good.nodes[0], port: "22" }] }));
-    await assert.rejects(loadManifest(file, deps(never, null).deps), (e: unknown) => e instanceof InputError && e.field === `${file}: nodes[0].port` && /expected an integer port/.test(e.message));
+    await assert.rejects(loadManifest(file, deps(never, null).deps), (e: unknown) => e instanceof InputError && e.field === `${file}: nodes[0].port` && /expected a port, got "22" \(allowed: 1-65535\)/.test(e.message));
   });
 
   it("refuses a file over the size limit", async () => {

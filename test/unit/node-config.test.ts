@@ -2,13 +2,23 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { InputError } from "../../agent/src/core/errors.js";
-import { DEFAULT_NODE_CONFIG, parseBytes, parseDurationMs, parseNodeConfig } from "../../agent/src/core/config/node-config.js";
+import { DEFAULT_NODE_CONFIG, parseNodeConfig, parseNodeConfigYaml } from "../../agent/src/core/config/node-config.js";
 
 function refusedOn(field: string): (err: unknown) => boolean {
   return (err) => {
     assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
     assert.equal(err.field, field);
     assert.ok(err.message.startsWith(`${field}: `), err.message);
+    return true;
+  };
+}
+
+/** The exact one-line message (`file:line: path: problem (allowed: ...)`), or its start. */
+function says(expected: string | RegExp): (err: unknown) => boolean {
+  return (err) => {
+    assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
+    if (typeof expected === "string") assert.equal(err.message, expected);
+    else assert.match(err.message, expected);
     return true;
   };
 }
@@ -29,7 +39,7 @@ describe("parseNodeConfig", () => {
     assert.equal(c.resources.cpus, 2);
     assert.equal(c.resources.memoryBytes, 2 * GiB);
     assert.equal(c.resources.pids, 512);
-    assert.equal(c.runtime, "runc");
+    assert.equal(c.ociRuntime, "runc");
     assert.ok(c.sftpSubsystems.includes("internal-sftp"));
     assert.equal(c.metricsListen, null);
   });
@@ -54,7 +64,7 @@ resources:
   memory: 512m
   pids: 256
 network_linger: 2m
-runtime: runsc
+oci_runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
 metrics_listen: 127.0.0.1:9464
 `) as unknown;
@@ -63,7 +73,7 @@ metrics_listen: 127.0.0.1:9464
       session: { mode: "destroy-on-disconnect", gracePeriodMs: 90_000, maxLifetimeMs: 8 * 3_600_000, idleTimeoutMs: 30 * 60_000 },
       resources: { cpus: 1.5, memoryBytes: 512 * MiB, pids: 256 },
       networkLingerMs: 120_000,
-      runtime: "runsc",
+      ociRuntime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
       metricsListen: { host: "127.0.0.1", port: 9464 },
     });
@@ -99,7 +109,7 @@ metrics_listen: 127.0.0.1:9464
     });
 
     it("refuses a document or section that is not a mapping", () => {
-      assert.throws(() => parseNodeConfig("image: x"), refusedOn("config"));
+      assert.throws(() => parseNodeConfig("image: x"), refusedOn("(top level)"));
       assert.throws(() => parseNodeConfig({ session: ["mode"] }), refusedOn("session"));
       assert.throws(() => parseNodeConfig({ resources: 4 }), refusedOn("resources"));
     });
@@ -108,8 +118,11 @@ metrics_listen: 127.0.0.1:9464
       for (const mode of ["persistent-ish", "", 1]) assert.throws(() => parseNodeConfig({ session: { mode } }), refusedOn("session.mode"));
     });
 
-    it("refuses an unknown runtime", () => {
-      for (const runtime of ["kata", "RUNC", ""]) assert.throws(() => parseNodeConfig({ runtime }), refusedOn("runtime"));
+    it("refuses an unknown OCI runtime under either name", () => {
+      for (const runtime of ["kata", "RUNC", ""]) {
+        assert.throws(() => parseNodeConfig({ oci_runtime: runtime }), refusedOn("oci_runtime"));
+        assert.throws(() => parseNodeConfig({ runtime }), refusedOn("runtime"));
+      }
     });
 
     it("refuses bad image references", () => {
@@ -156,32 +169,63 @@ metrics_listen: 127.0.0.1:9464
       assert.throws(() => parseNodeConfig({ metrics_listen: "0.0.0.0:9464" }), /not a loopback address/);
     });
 
-    it("refuses sftp_subsystems that are not a list of non-empty strings", () => {
-      for (const sftp_subsystems of ["internal-sftp", [""], [1], {}]) {
-        assert.throws(() => parseNodeConfig({ sftp_subsystems }), refusedOn("sftp_subsystems"));
-      }
+    it("refuses sftp_subsystems that are not a list of non-empty strings, naming the bad entry", () => {
+      for (const sftp_subsystems of ["internal-sftp", {}]) assert.throws(() => parseNodeConfig({ sftp_subsystems }), refusedOn("sftp_subsystems"));
+      for (const entry of ["", 1]) assert.throws(() => parseNodeConfig({ sftp_subsystems: ["internal-sftp", entry] }), refusedOn("sftp_subsystems[1]"));
     });
   });
 });
 
-describe("parseDurationMs", () => {
-  it("reads every unit", () => {
-    assert.equal(parseDurationMs("250ms", "d"), 250);
-    assert.equal(parseDurationMs("90s", "d"), 90_000);
-    assert.equal(parseDurationMs("5m", "d"), 300_000);
-    assert.equal(parseDurationMs("2h", "d"), 7_200_000);
-    assert.equal(parseDurationMs("1d", "d"), 86_400_000);
-    assert.equal(parseDurationMs(" 10s ", "d"), 10_000);
+describe("oci_runtime and its old name runtime", () => {
+  it("reads oci_runtime, and the old key runtime when it stands alone", () => {
+    assert.equal(parseNodeConfig({ oci_runtime: "runsc" }).ociRuntime, "runsc");
+    assert.equal(parseNodeConfig({ runtime: "runsc" }).ociRuntime, "runsc");
+    assert.equal(parseNodeConfig({ runtime: "runc" }).ociRuntime, "runc");
+  });
+
+  it("refuses both keys at once, even with the same value, naming the old one", () => {
+    for (const [oci_runtime, runtime] of [["runsc", "runc"], ["runc", "runc"]]) {
+      assert.throws(() => parseNodeConfig({ oci_runtime, runtime }), says("runtime: is the old name of oci_runtime, and both are set (allowed: oci_runtime alone)"));
+    }
   });
 });
 
-describe("parseBytes", () => {
-  it("reads k, m, g, t with optional i and b, case-insensitively", () => {
-    assert.equal(parseBytes("1k", "m"), 1024);
-    assert.equal(parseBytes("1KB", "m"), 1024);
-    assert.equal(parseBytes("3MiB", "m"), 3 * MiB);
-    assert.equal(parseBytes("2g", "m"), 2 * GiB);
-    assert.equal(parseBytes("1t", "m"), 1024 ** 4);
-    assert.equal(parseBytes("4096", "m"), 4096);
+describe("timers", () => {
+  // A Node timer longer than 2^31-1 ms fires at once: a 30-day max_lifetime would remove every
+  // container right after it started.
+  it("refuses grace_period, max_lifetime and network_linger beyond what a timer holds (24d)", () => {
+    assert.equal(parseNodeConfig({ session: { max_lifetime: "24d" } }).session.maxLifetimeMs, 24 * 86_400_000);
+    assert.throws(() => parseNodeConfig({ session: { max_lifetime: "25d" } }), says("session.max_lifetime: 25d is longer than 24d (allowed: at most 24d)"));
+    assert.throws(() => parseNodeConfig({ session: { grace_period: "30d" } }), refusedOn("session.grace_period"));
+    assert.throws(() => parseNodeConfig({ network_linger: 2_073_600_001 }), refusedOn("network_linger"));
+  });
+
+  it("lets idle_timeout be long: it is compared, not scheduled", () => {
+    assert.equal(parseNodeConfig({ session: { idle_timeout: "30d" } }).session.idleTimeoutMs, 30 * 86_400_000);
+  });
+});
+
+describe("parseNodeConfigYaml", () => {
+  it("treats an empty file, a comment-only file and empty sections as all defaults", () => {
+    for (const text of ["", "# nothing yet\n", "session:\nresources:\nimage:\n"]) assert.deepEqual(parseNodeConfigYaml(text, "config.yaml"), DEFAULT_NODE_CONFIG, JSON.stringify(text));
+  });
+
+  it("names the file, the line and the path of a bad value", () => {
+    const text = "image: podspawn/x:1\nsession:\n  grace_period: 60s\n  mode: sometimes\n";
+    assert.throws(() => parseNodeConfigYaml(text, "/etc/podspawn/config.yaml"), says('/etc/podspawn/config.yaml:4: session.mode: "sometimes" is not one of the choices (allowed: grace-period, destroy-on-disconnect, persistent)'));
+  });
+
+  it("suggests the nearest key for a misspelt one, at its line", () => {
+    assert.throws(() => parseNodeConfigYaml("image: podspawn/x:1\nresources:\n  memroy: 2g\n", "config.yaml"), says("config.yaml:3: resources.memroy: unknown field; did you mean memory? (allowed: cpus, memory, pids)"));
+  });
+
+  it("reports the first problem in the file, not in the schema's order", () => {
+    assert.throws(() => parseNodeConfigYaml("resources:\n  pids: 1\nimage: Bad\n", "c.yaml"), says(/^c\.yaml:2: resources\.pids: /));
+    assert.throws(() => parseNodeConfigYaml("imagee: x\nresources:\n  pids: 1\n", "c.yaml"), says(/^c\.yaml:1: imagee: unknown field; did you mean image\?/));
+  });
+
+  it("refuses a file over 64 KiB naming it, before parsing it", () => {
+    const text = `image: podspawn/x:1\n# ${"x".repeat(64 * 1024)}\n`;
+    assert.throws(() => parseNodeConfigYaml(text, "config.yaml"), (err: unknown) => err instanceof InputError && err.field === "config.yaml" && /more than 65536 bytes/.test(err.message));
   });
 });

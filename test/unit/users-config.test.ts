@@ -64,14 +64,14 @@ describe("parseUsersConfig", () => {
     refuses(`version: 1\nusers: []\nextra: 1\n`, "users.yaml:3: extra: unknown field");
     refuses(`version: 2\nusers: []\n`, "users.yaml:1: version: expected 1, got number 2");
     refuses(`version: 1\nusers: {}\n`, "users.yaml:2: users: expected a list, got a mapping");
-    refuses(`version: 1\nusers:\n  - name: a\n`, "users.yaml:3: users[0].keys: expected a non-empty list");
-    refuses(`version: 1\nusers:\n  - name: a\n    keys: []\n`, "users.yaml:4: users[0].keys: expected a non-empty list");
+    refuses(`version: 1\nusers:\n  - name: a\n`, "users.yaml:3: users[0].keys: is required (allowed: a non-empty list of public keys)");
+    refuses(`version: 1\nusers:\n  - name: a\n    keys: []\n`, "users.yaml:4: users[0].keys: is empty (allowed: a non-empty list of public keys)");
     refuses(`version: 1\nusers:\n  - name: a\n    keys: ["${ED}"]\n    shell: /bin/bash\n`, "users.yaml:5: users[0].shell: unknown field");
     refuses(`version: 1\nusers:\n  - name: a\n    keys: [42]\n`, "users.yaml:4: users[0].keys[0]: expected a key line, got number 42");
   });
 
   it("reports YAML syntax errors with a line", () => {
     refuses(`version: 1\nusers:\n  - name: a\n    keys: [\n`, /^users\.yaml:\d+: not valid YAML/);
-    refuses(`version: 1\nversion: 1\nusers: []\n`, /^users\.yaml:2: not valid YAML/);
+    refuses(`version: 1\nversion: 1\nusers: []\n`, "users.yaml:2: version: duplicate key, already set on line 1");
   });
 });

@@ -121,7 +121,7 @@ export class DockerRuntime implements ContainerRuntime {
           Privileged: false,
           ReadonlyRootfs: false,
           RestartPolicy: { Name: "no" },
-          Runtime: spec.runtime,
+          Runtime: spec.ociRuntime,
           LogConfig: { Type: "none", Config: {} },
           // Never a host path and never the Docker socket: at most the user's own named home volume.
           Mounts: spec.homeVolume ? [{ Type: "volume", Source: spec.homeVolume.name, Target: spec.homeVolume.target, ReadOnly: false, VolumeOptions: { NoCopy: false, Labels: { ...spec.homeVolume.labels }, DriverConfig: { Name: "local", Options: {} } } }] : [],

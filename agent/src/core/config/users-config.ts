@@ -1,7 +1,7 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { InputError } from "../errors.js";
+import * as z from "zod";
 import { formatPublicKey, parsePublicKey, type PublicKey } from "../users/keys.js";
 import { validateUsername } from "../users/username.js";
+import { hint, parseYamlWith, refuse, via, type DeepReadonly } from "./schema-kit.js";
 
 /**
  * The GitOps users file (`users.yaml`): who may log in to a node and with which keys. Parsed in
@@ -14,87 +14,49 @@ import { validateUsername } from "../users/username.js";
  *       keys:
  *         - ssh-ed25519 AAAA... alice@laptop
  */
-export interface UsersConfig {
-  readonly version: 1;
-  readonly users: readonly UserEntry[];
+
+const KEY_LINE = hint(z.string(), { what: "a key line", allowed: "an OpenSSH public key line: '<type> <base64> [comment]'" });
+
+const USER = z.strictObject({
+  name: hint(z.string(), { allowed: "a pod username" }).transform(via((n: string) => validateUsername(n, "name"))),
+  keys: hint(z.array(KEY_LINE.transform(via((k: string) => parsePublicKey(k, "key")))).min(1), { allowed: "a non-empty list of public keys" }),
+});
+
+/** Names are unique, and a key belongs to one user (else who logs in with it is a guess). */
+function checkUnique(users: readonly { name: string; keys: readonly PublicKey[] }[], ctx: z.core.$RefinementCtx<unknown>): void {
+  const byName = new Map<string, number>();
+  const owner = new Map<string, string>();
+  users.forEach((u, i) => {
+    const earlier = byName.get(u.name);
+    if (earlier !== undefined) refuse(ctx, `${JSON.stringify(u.name)} is already listed at users[${earlier}]`, { allowed: "each user once", path: [i, "name"] });
+    byName.set(u.name, i);
+    u.keys.forEach((key, j) => {
+      const other = owner.get(key.fingerprint);
+      if (other !== undefined && other !== u.name) refuse(ctx, `key ${key.fingerprint} is already listed for ${JSON.stringify(other)}`, { allowed: "each key belongs to one user", path: [i, "keys", j] });
+      owner.set(key.fingerprint, u.name);
+    });
+  });
 }
-export interface UserEntry {
-  readonly name: string;
-  /** Canonical `type base64`, without options or comments, no repeats. */
-  readonly keys: readonly string[];
+
+/** Canonical `type base64` lines, without options or comments, first occurrence kept. */
+function canonicalKeys(keys: readonly PublicKey[]): string[] {
+  const seen = new Set<string>();
+  return keys.filter((k) => !seen.has(k.fingerprint) && seen.add(k.fingerprint)).map(formatPublicKey);
 }
+
+export const USERS_CONFIG_SCHEMA = z
+  .strictObject({
+    version: z.literal(1),
+    users: hint(z.array(USER), { allowed: "a list of users: name and keys" }).superRefine(checkUnique),
+  })
+  .transform((c) => ({ version: c.version, users: c.users.map((u) => ({ name: u.name, keys: canonicalKeys(u.keys) })) }));
+
+export type UsersConfig = DeepReadonly<z.output<typeof USERS_CONFIG_SCHEMA>>;
+export type UserEntry = UsersConfig["users"][number];
+
+/** users.yaml can list many users with several keys each; 4 MiB is far beyond any real one. */
+const MAX_BYTES = 4 * 1024 * 1024;
 
 export function parseUsersConfig(text: string, file: string): UsersConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-  const at = (node: Node | null | undefined, path: string): string => {
-    const offset = node?.range?.[0];
-    return offset === undefined ? `${file}: ${path}` : `${file}:${lineCounter.linePos(offset).line}: ${path}`;
-  };
-  const firstError = doc.errors[0];
-  if (firstError) {
-    const line = lineCounter.linePos(firstError.pos[0]).line;
-    throw new InputError(`${file}:${line}`, `not valid YAML: ${firstError.message.split("\n")[0] ?? ""}`);
-  }
-  const root = doc.contents;
-  if (!isMap(root)) throw new InputError(at(root, "(top level)"), "expected a mapping with version and users");
-  checkKeys(root, ["version", "users"], (n, k) => at(n, k), "");
-  const version = root.get("version", true) as Node | undefined;
-  if (!isScalar(version) || version.value !== 1) throw new InputError(at(version ?? root, "version"), `expected 1, got ${describe(version)}`);
-  const users = root.get("users", true) as Node | undefined;
-  if (!isSeq(users)) throw new InputError(at(users ?? root, "users"), `expected a list, got ${describe(users)}`);
-
-  const out: UserEntry[] = [];
-  const byName = new Map<string, string>();
-  const owner = new Map<string, string>();
-  users.items.forEach((item, i) => {
-    const p = `users[${i}]`;
-    if (!isMap(item)) throw new InputError(at(item as Node, p), `expected a mapping with name and keys, got ${describe(item)}`);
-    checkKeys(item, ["name", "keys"], (n, k) => at(n, k), `${p}.`);
-    const nameNode = item.get("name", true) as Node | undefined;
-    if (!isScalar(nameNode)) throw new InputError(at(nameNode ?? item, `${p}.name`), `expected a string, got ${describe(nameNode)}`);
-    const name = wrap(nameNode, `${p}.name`, at, () => validateUsername(nameNode.value, "name"));
-    const earlier = byName.get(name);
-    if (earlier) throw new InputError(at(nameNode, `${p}.name`), `${JSON.stringify(name)} is already listed at ${earlier}`);
-    byName.set(name, p);
-    const keysNode = item.get("keys", true) as Node | undefined;
-    if (!isSeq(keysNode) || keysNode.items.length === 0) throw new InputError(at(keysNode ?? item, `${p}.keys`), `expected a non-empty list of public keys, got ${describe(keysNode)}`);
-    const keys: PublicKey[] = [];
-    keysNode.items.forEach((k, j) => {
-      const kp = `${p}.keys[${j}]`;
-      if (!isScalar(k) || typeof k.value !== "string") throw new InputError(at(k as Node, kp), `expected a key line, got ${describe(k)}`);
-      const key = wrap(k, kp, at, () => parsePublicKey(k.value as string, "key"));
-      const other = owner.get(key.fingerprint);
-      if (other !== undefined && other !== name) throw new InputError(at(k, kp), `key ${key.fingerprint} is already listed for ${JSON.stringify(other)}`, "each key belongs to one user");
-      owner.set(key.fingerprint, name);
-      if (!keys.some((seen) => seen.fingerprint === key.fingerprint)) keys.push(key);
-    });
-    out.push({ name, keys: keys.map(formatPublicKey) });
-  });
-  return { version: 1, users: out };
-}
-
-/** Re-throw a validator's InputError with the file position and path in front of its problem. */
-function wrap<T>(node: Node, path: string, at: (n: Node, p: string) => string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(at(node, path), err.problem, err.allowed);
-    throw err;
-  }
-}
-
-function checkKeys(map: { items: { key: unknown }[] }, allowed: readonly string[], at: (n: Node, p: string) => string, prefix: string): void {
-  for (const pair of map.items) {
-    const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-    if (!allowed.includes(key)) throw new InputError(at(pair.key as Node, `${prefix}${key}`), "unknown field", allowed.join(", "));
-  }
-}
-
-function describe(node: unknown): string {
-  if (node === undefined || node === null) return "nothing";
-  if (isScalar(node)) return node.value === null ? "null" : `${typeof node.value} ${JSON.stringify(node.value)}`;
-  if (isSeq(node)) return "a list";
-  if (isMap(node)) return "a mapping";
-  return "something else";
+  return parseYamlWith(USERS_CONFIG_SCHEMA, text, file, { maxBytes: MAX_BYTES });
 }

@@ -19,7 +19,8 @@ export interface ContainerSpec {
   readonly network: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly hostname: string;
-  readonly runtime: "runc" | "runsc";
+  /** The OCI runtime dockerd runs the container with. */
+  readonly ociRuntime: "runc" | "runsc";
   readonly cpus: number;
   readonly memoryBytes: number;
   readonly pidsLimit: number;
@@ -64,10 +65,10 @@ export function containerSpec(instance: string, user: string, project: string, c
     image: config.image,
     network: networkName(instance, user),
     hostname: project,
-    runtime: config.runtime,
+    ociRuntime: config.ociRuntime,
     cpus: config.resources.cpus,
     memoryBytes: config.resources.memoryBytes,
-    pidsLimit: config.runtime === "runsc" ? Math.max(config.resources.pids, 1024) : config.resources.pids,
+    pidsLimit: config.ociRuntime === "runsc" ? Math.max(config.resources.pids, 1024) : config.resources.pids,
     capAdd: [] as string[],
     homeVolume:
       config.session.mode === "persistent"

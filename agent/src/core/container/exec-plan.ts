@@ -18,8 +18,11 @@ export interface ExecPlan {
   readonly workdir: string;
 }
 
-/** The strings sshd puts in SSH_ORIGINAL_COMMAND for the sftp subsystem (its `Subsystem sftp` value). */
-export const DEFAULT_SFTP_SUBSYSTEMS = ["internal-sftp", "/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"];
+/**
+ * The strings sshd puts in SSH_ORIGINAL_COMMAND for the sftp subsystem (its `Subsystem sftp`
+ * value). The one list: the node config's `sftp_subsystems` defaults to it.
+ */
+export const DEFAULT_SFTP_SUBSYSTEMS: readonly string[] = ["internal-sftp", "/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/libexec/sftp-server"];
 
 // A fixed script (no user input): images put sftp-server in different places.
 const SFTP_SCRIPT =
