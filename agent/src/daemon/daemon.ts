@@ -1,11 +1,10 @@
-import { appendFile, mkdir, readFile, rm, stat, writeFile, watch } from "node:fs/promises";
+import { appendFile, mkdir, rm, stat, writeFile, watch } from "node:fs/promises";
 import type { Server } from "node:net";
-import { parse as parseYaml } from "yaml";
 import { containerName } from "../core/container/container-spec.js";
-import { InputError } from "../core/errors.js";
 import type { Layout } from "../core/host/layout.js";
-import { DEFAULT_NODE_CONFIG, parseNodeConfig, type NodeConfig } from "../core/config/node-config.js";
+import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../core/config/node-config.js";
 import type { ContainerRuntime } from "../core/ports/container-runtime.js";
+import { loadNodeConfig } from "../adapters/fs/node-config-file.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
 import { listenControl } from "./control/control-server.js";
 import { Environments } from "./environments/environments.js";
@@ -15,22 +14,6 @@ import { DaemonMetrics, metricsLogger } from "./control/metrics.js";
 import { describeListen, listenMetrics, type MetricsServer } from "./control/metrics-http.js";
 import { handleSession } from "./session/session.js";
 import { UserSockets } from "./user-sockets.js";
-
-export async function loadNodeConfig(file: string): Promise<NodeConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return DEFAULT_NODE_CONFIG;
-    throw err;
-  }
-  try {
-    return parseNodeConfig(parseYaml(text));
-  } catch (err) {
-    if (err instanceof InputError) throw new InputError(`${file}: ${err.field}`, err.problem, err.allowed);
-    throw new InputError(file, `is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
-  }
-}
 
 export interface DaemonOptions {
   readonly layout: Layout;

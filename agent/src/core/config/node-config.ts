@@ -121,9 +121,12 @@ export function parseNodeConfig(doc: unknown): NodeConfig {
   return validate(NODE_CONFIG_SCHEMA, doc);
 }
 
+/** A node config is a screenful of settings; anything near this is not one. */
+export const NODE_CONFIG_MAX_BYTES = 64 * 1024;
+
 /** Parse config.yaml text; errors read `file:line: path: problem (allowed: ...)`. */
 export function parseNodeConfigYaml(text: string, file: string): NodeConfig {
-  return parseYamlWith(NODE_CONFIG_SCHEMA, text, file, { maxBytes: 64 * 1024 });
+  return parseYamlWith(NODE_CONFIG_SCHEMA, text, file, { maxBytes: NODE_CONFIG_MAX_BYTES });
 }
 
 export const DEFAULT_NODE_CONFIG: NodeConfig = parseNodeConfig({});
