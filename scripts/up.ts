@@ -16,6 +16,7 @@ import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { parsePort } from "../agent/src/core/config/units.js";
 import { layoutFor, type Layout } from "../agent/src/core/host/layout.js";
 import { buildImages, describeResult } from "./build-image.js";
 import { daemonRunning, quickstartPaths, renderSshdConfig, runCommand, runPodspawn, sshdRunning, startDaemon, startSshd, stopDaemon, stopSshd, type SshdOptions } from "./local-node.js";
@@ -161,8 +162,7 @@ async function main(argv: string[]): Promise<void> {
       instance: { type: "string", default: "podspawn" },
     },
   });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port: expected 1-65535, got ${JSON.stringify(values.port)}`);
+  const port = parsePort(values.port, "--port");
   if (process.getuid?.() !== 0) throw new Error("up needs root (packages, dockerd, sshd, accounts): run it with sudo");
   const layout = layoutFor(values.instance);
   const paths = quickstartPaths(layout.instance, port);

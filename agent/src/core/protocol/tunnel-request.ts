@@ -1,3 +1,5 @@
+import { readPort } from "../config/units.js";
+
 /**
  * The reserved command that asks for a TCP tunnel into the user's own container instead of a
  * process: `podspawn-tunnel PORT` in SSH_ORIGINAL_COMMAND, exactly (the word, one space, a decimal
@@ -7,15 +9,13 @@
  */
 export const TUNNEL_COMMAND = "podspawn-tunnel";
 
-const TUNNEL_PATTERN = /^podspawn-tunnel ([1-9][0-9]{0,4})$/;
+const TUNNEL_PATTERN = /^podspawn-tunnel (\S+)$/;
 
 /** The port of a tunnel request, or null if `command` is not one. */
 export function parseTunnelRequest(command: string | null): number | null {
-  if (command === null) return null;
-  const m = TUNNEL_PATTERN.exec(command);
-  if (!m) return null;
-  const port = Number(m[1]);
-  return port <= 65535 ? port : null;
+  const m = command === null ? null : TUNNEL_PATTERN.exec(command);
+  const port = m ? readPort(m[1]) : null;
+  return port?.ok ? port.value : null;
 }
 
 /** The command line that asks for a tunnel to `port` (the client side of the same contract). */

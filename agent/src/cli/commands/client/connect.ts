@@ -5,7 +5,8 @@ import { describeError, InputError, UserFacingError } from "../../../core/errors
 import { parsePodName } from "../../../core/fleet/pod-name.js";
 import { rankNodes } from "../../../core/fleet/rendezvous.js";
 import { validateUsername } from "../../../core/users/username.js";
-import { parseDuration, parseFlags } from "../../args.js";
+import { parseDurationMs, parsePort } from "../../../core/config/units.js";
+import { parseFlags } from "../../args.js";
 import type { Command } from "../../command.js";
 
 const USAGE = `Usage: podspawn connect USER HOST PORT [--manifest PATH|URL] [--connect-timeout 3s] [--refuse-unlisted]
@@ -31,12 +32,6 @@ export interface ConnectDeps {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 
-function parsePort(value: string | undefined): number {
-  const n = Number(value);
-  if (value === undefined || !/^\d{1,5}$/.test(value) || n < 1 || n > 65535) throw new InputError("PORT", `${JSON.stringify(value)} is not a port`, "1-65535 (ssh's %p)");
-  return n;
-}
-
 export function makeConnectCommand(deps: ConnectDeps = {}): Command {
   return {
     name: "connect",
@@ -52,8 +47,8 @@ export function makeConnectCommand(deps: ConnectDeps = {}): Command {
       if (positionals.length !== 3) throw new InputError("connect", `expected USER HOST PORT, got ${positionals.length} argument(s)`, "connect %r %h %p");
       const [rawUser, rawHost, rawPort] = positionals;
       const user = validateUsername(rawUser, "USER");
-      parsePort(rawPort);
-      const timeoutMs = values["connect-timeout"] === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : parseDuration(values["connect-timeout"], "--connect-timeout");
+      parsePort(rawPort, "PORT");
+      const timeoutMs = values["connect-timeout"] === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : parseDurationMs(values["connect-timeout"], "--connect-timeout");
       if (timeoutMs <= 0) throw new InputError("--connect-timeout", "must be more than 0", "e.g. 3s");
       const say = (line: string): void => void io.stderr.write(`podspawn connect: ${line}\n`);
 

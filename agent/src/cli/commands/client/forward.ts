@@ -1,6 +1,7 @@
 import { spawn as spawnChild, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { parsePort } from "../../../core/config/units.js";
 import { InputError, UserFacingError } from "../../../core/errors.js";
 import { tunnelCommand } from "../../../core/protocol/tunnel-request.js";
 import { parseFlags } from "../../args.js";
@@ -32,12 +33,6 @@ export interface ForwardOptions {
   readonly sshArgs: readonly string[];
 }
 
-function port(value: string, field: string, min: number): number {
-  const n = Number(value);
-  if (!/^\d{1,5}$/.test(value) || n < min || n > 65535) throw new InputError(field, `${JSON.stringify(value)} is not a port`, `${min}-65535`);
-  return n;
-}
-
 /** Parse `[--local ADDR] LOCALPORT:REMOTEPORT DESTINATION [-- SSH_ARGS...]`. */
 export function parseForwardArgs(argv: readonly string[]): ForwardOptions {
   const dashes = argv.indexOf("--");
@@ -48,8 +43,8 @@ export function parseForwardArgs(argv: readonly string[]): ForwardOptions {
   const [spec = "", destination = ""] = positionals;
   const m = /^([^:]*):([^:]*)$/.exec(spec);
   if (!m) throw new InputError("LOCALPORT:REMOTEPORT", `${JSON.stringify(spec)} is not two ports separated by a colon`, "e.g. 8080:3000");
-  const localPort = port(m[1] ?? "", "LOCALPORT", 0);
-  const remotePort = port(m[2] ?? "", "REMOTEPORT", 1);
+  const localPort = parsePort(m[1] ?? "", "LOCALPORT", { allowZero: true });
+  const remotePort = parsePort(m[2] ?? "", "REMOTEPORT");
   // A leading dash would make ssh read the destination as an option.
   if (destination === "" || destination.startsWith("-") || /\s/.test(destination)) {
     throw new InputError("DESTINATION", `${JSON.stringify(destination)} is not an ssh destination`, "[user@]host or a Host alias; ssh options go after --");
