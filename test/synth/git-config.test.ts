@@ -30,6 +30,19 @@ describe("users and projects from git", () => {
     assert.throws(() => parseProjectsConfig("version: 1\nprojects:\n  - name: a\n    podfile: ../../etc/passwd\n", "p.yaml"), /repository-relative/);
   });
 
+  it("reads projects with optional Podfile paths; no projects key means none", () => {
+    assert.deepEqual(parseProjectsConfig("version: 1\nprojects:\n  - name: web\n    podfile: podfiles/web.yaml\n  - name: default\n", "p.yaml").projects, [{ name: "web", podfile: "podfiles/web.yaml" }, { name: "default" }]);
+    assert.deepEqual(parseProjectsConfig("version: 1\n", "p.yaml").projects, []);
+  });
+
+  it("words each refusal with file, line, path and what is allowed", () => {
+    const says = (text: string, message: string): void => assert.throws(() => parseProjectsConfig(text, "p.yaml"), (err: unknown) => err instanceof InputError && err.message === message);
+    says("version: 1\nprojects:\n  - name: a\n  - name: a\n", 'p.yaml:4: projects[1].name: "a" appears twice (allowed: unique project names)');
+    says("version: 1\nprojects:\n  - name: a\n    podfile: /etc/passwd\n", 'p.yaml:4: projects[0].podfile: "/etc/passwd" is not a repository-relative path (allowed: a path inside the repository, e.g. podfiles/web.yaml: no leading \'/\', no \'..\')');
+    says("version: 1\nprojects:\n  - name: a\n    podfle: x.yaml\n", "p.yaml:4: projects[0].podfle: unknown field; did you mean podfile? (allowed: name, podfile)");
+    says("version: 2\nprojects: []\n", "p.yaml:1: version: expected 1, got number 2");
+  });
+
   it("fails synth of the whole app when users.yaml has a bad key, naming file and line", () => {
     const dir = mkdtempSync(join(tmpdir(), "podspawn-git-"));
     const bundle = join(dir, "bundle");
