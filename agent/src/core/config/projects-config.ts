@@ -20,7 +20,7 @@ function isRepositoryPath(path: string): boolean {
 
 const PROJECT = z.strictObject({
   name: hint(z.string(), { allowed: "a project name" }).transform(via((n: string) => validateProject(n, "name"))),
-  podfile: hint(z.string().refine(isRepositoryPath), { what: "a repository-relative path", allowed: "e.g. podfiles/web.yaml (no leading '/', no '..')" }).optional(),
+  podfile: hint(z.string().refine(isRepositoryPath), { what: "a repository-relative path", allowed: "a path inside the repository, e.g. podfiles/web.yaml: no leading '/', no '..'" }).optional(),
 });
 
 export const PROJECTS_CONFIG_SCHEMA = z.strictObject({
