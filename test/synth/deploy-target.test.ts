@@ -4,6 +4,7 @@ import { Testing } from "cdktf";
 import { InputError } from "../../agent/src/core/errors.js";
 import { validateAwsTarget, validateLocalTarget } from "../../infra/src/config/validate.js";
 import { AwsFleetStack } from "../../infra/src/stacks/aws-fleet.js";
+import { LocalFleetStack } from "../../infra/src/stacks/local-fleet.js";
 import { awsEnv, fakeAgent, GIT, localEnv } from "./fixtures.js";
 
 function says(expected: string): (err: unknown) => boolean {
@@ -41,7 +42,8 @@ describe("deploy target validation", () => {
     assert.throws(() => validateLocalTarget(localEnv({ nodeCount: 2, basePort: 65534 })), says("basePort: 65534 leaves no room for 2 nodes (allowed: 1024-65535 minus the node count)"));
   });
 
-  it("fails the stack's synthesis, before any resource exists", () => {
-    assert.throws(() => new AwsFleetStack(Testing.app(), "bad", { env: awsEnv({ nodes: [] }), git: GIT, agent: fakeAgent() }), says("nodes: is empty (allowed: at least one node)"));
+  it("fails the stacks' synthesis", () => {
+    assert.throws(() => new AwsFleetStack(Testing.app(), "bad", { env: awsEnv({ syncIntervalSeconds: 5 }), git: GIT, agent: fakeAgent() }), says("syncIntervalSeconds: number 5 is below 10 (allowed: a whole number of seconds, at least 10)"));
+    assert.throws(() => new LocalFleetStack(Testing.app(), "bad", { env: localEnv({ nodeCount: 17 }), git: GIT, agent: fakeAgent(), imageContext: "/ctx" }), says("nodeCount: number 17 is above 16 (allowed: 1-16)"));
   });
 });
