@@ -53,9 +53,7 @@ const session = section({
    */
   mode: defaulted(z.enum(["grace-period", "destroy-on-disconnect", "persistent"]), "grace-period"),
   grace_period: defaulted(timer(), "60s"),
-  /** 0 = none. */
   max_lifetime: defaulted(timer(), "0"),
-  /** 0 = never. */
   idle_timeout: defaulted(duration(), "0"),
 });
 
@@ -71,7 +69,6 @@ const NODE_CONFIG_FILE = z
     image: defaulted(hint(z.string().regex(IMAGE_REF), { what: "an image reference", allowed: "e.g. podspawn/default:bookworm" }), "podspawn/default:bookworm"),
     session,
     resources,
-    /** How long a user's network stays after their last container is gone (0: removed with it). */
     network_linger: defaulted(timer(), "10m"),
     oci_runtime: OCI_RUNTIME.nullish(),
     /** The old name of oci_runtime, still read. */
