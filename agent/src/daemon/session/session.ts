@@ -1,311 +1,174 @@
 import type { Socket } from "node:net";
-import { describeError, InputError, UserFacingError } from "../../core/errors.js";
-import { planExec } from "../../core/container/exec-plan.js";
-import { parseTunnelRequest } from "../../core/protocol/tunnel-request.js";
-import { dialTcp } from "../../adapters/net/tcp-relay.js";
-import { encodeData, encodeFrame, FrameDecoder, FrameType, type Frame } from "../../core/protocol/frames.js";
-import { parseResize, parseSessionRequest, parseSignal } from "../../core/protocol/session-request.js";
-import type { ContainerRuntime, ExecSession } from "../../core/ports/container-runtime.js";
-import type { Environment, Environments } from "../environments/environments.js";
-import type { Logger } from "../log.js";
+import { FrameType } from "../../core/protocol/frames.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
+import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import type { Dial } from "../../adapters/net/tcp-relay.js";
+import type { Environments } from "../environments/environments.js";
+import type { Logger } from "../log.js";
+import type { Channel } from "./channel.js";
+import { ClientInput } from "./client-input.js";
+import { ClientLink } from "./client-link.js";
+import { watchIdle, type IdleWatch } from "./idle-watch.js";
+import { adminDetailOf, endReason, finalFrame, userMessageOf, type SessionOutcome } from "./outcome.js";
+import { sessionReporter, type AuditRecord, type SessionReporter } from "./session-events.js";
+import { startSession } from "./start-session.js";
 
 export interface SessionDeps {
   readonly runtime: ContainerRuntime;
   readonly environments: Environments;
   readonly config: () => NodeConfig;
   readonly log: Logger;
-  readonly audit: (record: Record<string, unknown>) => void;
+  readonly audit: (record: AuditRecord) => void;
+  /** The idle timeout's clock. @default Date.now */
+  readonly now?: () => number;
+  /** How a tunnel connects into the container. @default a TCP connect with a timeout */
+  readonly dial?: Dial;
+}
+
+export type SessionPhase = "greeting" | "starting" | "running" | "ended";
+
+interface SessionParts {
+  readonly report: SessionReporter;
+  readonly idleMs: () => number;
+  readonly now?: () => number;
+  readonly start: (session: Session, hello: Buffer) => Promise<void>;
 }
 
 let nextSessionId = 1;
 
-/** How long a process gets after SIGHUP before SIGKILL when its client went away. */
-const HANGUP_KILL_MS = 2000;
-
-/** How long a tunnel waits for the container's port to accept before saying nothing listens. */
-export const TUNNEL_CONNECT_TIMEOUT_MS = 5000;
-
 /**
  * One spawn connection = one session. The user is the one whose socket accepted the connection
- * (the OS decided who may connect), never anything the client says. A session ends when the
- * process exits or when the connection closes, whichever comes first; either way the count drops
- * exactly once, so a kill -9'd spawn leaks nothing.
+ * (the OS decided who may connect), never anything the client says. It ends exactly once, in
+ * `end()`, whatever comes first (exit, disconnect, idle, an error): the environment is given back
+ * once, so a kill -9'd spawn leaks nothing.
  */
-export function handleSession(socket: Socket, user: string, deps: SessionDeps): void {
-  const id = nextSessionId++;
-  const decoder = new FrameDecoder();
-  let exec: ExecSession | null = null;
-  /** For a tunnel (`podspawn-tunnel PORT`): the TCP connection to the user's container instead of a process. */
-  let tunnel: Socket | null = null;
-  let started = false;
-  let finished = false;
-  let releaseEnv: (() => void) | null = null;
-  const pendingInput: Frame[] = [];
-  let project = "";
-  let helloSeen = false;
+export class Session {
+  readonly id = nextSessionId++;
+  readonly input: ClientInput;
+  private phaseNow: SessionPhase = "greeting";
+  private projectName = "";
+  private key: string | null = null;
+  private channel: Channel | null = null;
+  private release: (() => void) | null = null;
+  private idle: IdleWatch | null = null;
 
-  // Idle = no bytes in either direction; checked on a coarse timer so a busy session costs nothing.
-  let lastActivity = Date.now();
-  let idleTimer: NodeJS.Timeout | null = null;
-  const touch = (): void => {
-    lastActivity = Date.now();
-  };
+  constructor(
+    private readonly link: ClientLink,
+    readonly user: string,
+    private readonly parts: SessionParts,
+  ) {
+    this.input = new ClientInput(link.valve, {
+      hello: (payload) => this.greet(payload),
+      protocolError: (err) => this.fail(err),
+      activity: () => this.idle?.touch(),
+    });
+  }
 
-  const send = (type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer | string): boolean => {
-    if (socket.destroyed) return false;
-    return socket.write(encodeFrame(type, payload));
-  };
+  get phase(): SessionPhase {
+    return this.phaseNow;
+  }
 
-  const finish = (exitCode: number | null, reason: string): void => {
-    if (finished) return;
-    finished = true;
-    if (idleTimer) clearInterval(idleTimer);
-    if (releaseEnv) releaseEnv();
+  get project(): string {
+    return this.projectName;
+  }
+
+  /** The request is valid: who and what this session is about. */
+  begin(project: string, key: string | null): void {
+    this.projectName = project;
+    this.key = key;
+  }
+
+  /** Progress for a terminal (spawn shows INFO on a TTY only, so scripts stay byte-exact). */
+  info(text: string): void {
+    if (this.phaseNow !== "ended") this.link.send(FrameType.Info, text);
+  }
+
+  /** The environment is held for this session; given back at once if the session ended meanwhile. */
+  hold(release: () => void): boolean {
+    if (this.phaseNow === "ended") {
+      release();
+      return false;
+    }
+    this.release = release;
+    return true;
+  }
+
+  /** The channel is open: relay it until it finishes. Hung up at once if the session ended meanwhile. */
+  attach(channel: Channel): boolean {
+    if (this.phaseNow !== "ended" && this.link.gone) this.end({ kind: "disconnected" });
+    if (this.phaseNow === "ended") {
+      channel.hangUp();
+      return false;
+    }
+    this.channel = channel;
+    this.phaseNow = "running";
+    this.parts.report({ type: "started", session: this.id, user: this.user, project: this.projectName, key: this.key, ...channel.facts });
+    const idleMs = this.parts.idleMs();
+    this.idle = watchIdle(idleMs, () => this.end({ kind: "idle-timeout", idleMs }), this.parts.now);
+    void this.relayUntilFinished(channel);
+    this.input.attach(channel);
+    return true;
+  }
+
+  /** A tunnel's port had nobody listening: audited, and the user told in one line. */
+  refuseTunnel(port: number, reason: string): void {
+    if (this.phaseNow === "ended") return;
+    this.parts.report({ type: "tunnel-refused", session: this.id, user: this.user, project: this.projectName, port, reason });
+    this.end({ kind: "error", message: `nothing is listening on port ${port} in your ${this.projectName} environment` });
+  }
+
+  /** Anything thrown while starting or running: one line for the user, the detail for the admin. */
+  fail(err: unknown): void {
+    const detail = adminDetailOf(err);
+    if (detail !== null) this.parts.report({ type: "failed", session: this.id, user: this.user, detail });
+    this.end({ kind: "error", message: userMessageOf(err) });
+  }
+
+  /** The only way a session ends; every effect of the end happens here, once. */
+  end(outcome: SessionOutcome): void {
+    if (this.phaseNow === "ended") return;
+    const started = this.phaseNow === "running";
+    this.phaseNow = "ended";
+    this.idle?.stop();
+    this.input.stop();
+    if (outcome.kind !== "exited") this.channel?.hangUp();
+    const last = finalFrame(outcome);
+    if (last) this.link.send(last.type, last.payload);
+    this.link.close();
+    this.release?.();
+    this.release = null;
     if (started) {
-      deps.log({ kind: "session-end", user, project, sessionId: id, exitCode, reason });
-      deps.audit({ event: "session-end", user, project, session: id, exitCode, reason });
+      this.parts.report({ type: "ended", session: this.id, user: this.user, project: this.projectName, exitCode: outcome.kind === "exited" ? outcome.code : null, reason: endReason(outcome, started) });
     }
-  };
+  }
 
-  /** The process must not outlive its session: SIGHUP now, SIGKILL if it is still there later. */
-  const hangUpProcess = (): void => {
-    tunnel?.destroy();
-    const e = exec;
-    if (!e) return;
-    void e.signal("SIGHUP");
-    setTimeout(() => void e.signal("SIGKILL"), HANGUP_KILL_MS).unref();
-  };
+  private greet(hello: Buffer): void {
+    this.phaseNow = "starting";
+    this.parts.start(this, hello).catch((err: unknown) => this.fail(err));
+  }
 
-  const fail = (err: unknown): void => {
-    if (!finished) hangUpProcess();
-    const message = err instanceof InputError || err instanceof UserFacingError ? err.message : "internal error starting the session (the node's admin can see the details in the daemon log)";
-    if (!(err instanceof InputError)) {
-      const detail = err instanceof UserFacingError ? `${err.message}${err.detail ? `: ${err.detail}` : ""}` : describeError(err);
-      deps.log({ kind: "error", message: `session ${id} for ${user} failed`, detail });
-    }
-    send(FrameType.Error, JSON.stringify({ message }));
-    socket.end();
-    finish(null, "error");
-  };
-
-  const onTunnelInput = (conn: Socket, frame: Frame): void => {
-    // Resize and signals mean nothing to a TCP connection.
-    if (frame.type === FrameType.Stdin) {
-      touch();
-      if (conn.writableEnded || conn.destroyed) return;
-      if (!conn.write(frame.payload)) {
-        socket.pause();
-        conn.once("drain", () => socket.resume());
-      }
-    } else if (frame.type === FrameType.StdinEof) {
-      if (!conn.writableEnded) conn.end();
-    }
-  };
-
-  const onInput = (frame: Frame): void => {
-    if (tunnel) {
-      onTunnelInput(tunnel, frame);
-      return;
-    }
-    if (!exec) {
-      pendingInput.push(frame);
-      return;
-    }
-    switch (frame.type) {
-      case FrameType.Stdin:
-        touch();
-        // Input after EOF is the client's mistake; writing it would throw inside the daemon.
-        if (exec.stdin.writableEnded || exec.stdin.destroyed) break;
-        if (!exec.stdin.write(frame.payload)) {
-          socket.pause();
-          exec.stdin.once("drain", () => socket.resume());
-        }
-        break;
-      case FrameType.StdinEof:
-        if (!exec.stdin.writableEnded) exec.stdin.end();
-        break;
-      case FrameType.Resize: {
-        const { cols, rows } = parseResize(JSON.parse(frame.payload.toString("utf8")));
-        void exec.resize(cols, rows);
-        break;
-      }
-      case FrameType.Signal: {
-        const sig = parseSignal(frame.payload.toString("utf8"));
-        if (sig) void exec.signal(sig);
-        break;
-      }
-    }
-  };
-
-  /** Output to the client with backpressure; resolves when the stream has ended (or broke). */
-  const relay = (stream: NodeJS.ReadableStream, type: typeof FrameType.Stdout | typeof FrameType.Stderr): Promise<void> =>
-    new Promise((resolve) => {
-      stream.on("data", (chunk: Buffer) => {
-        touch();
-        let ok = true;
-        for (const f of encodeData(type, chunk)) ok = (socket.destroyed ? true : socket.write(f)) && ok;
-        if (!ok) {
-          stream.pause();
-          socket.once("drain", () => stream.resume());
-        }
-      });
-      stream.once("end", resolve);
-      stream.once("close", resolve);
-      stream.once("error", () => resolve());
-    });
-
-  const armIdle = (): void => {
-    const idleMs = deps.config().session.idleTimeoutMs;
-    if (idleMs <= 0) return;
-    idleTimer = setInterval(() => {
-      if (finished || Date.now() - lastActivity < idleMs) return;
-      send(FrameType.Error, JSON.stringify({ message: `session closed after ${Math.round(idleMs / 1000)} s without input or output (the node's idle timeout)` }));
-      socket.end();
-      hangUpProcess();
-      finish(null, "idle-timeout");
-    }, Math.min(Math.max(idleMs / 4, 250), 30_000));
-    idleTimer.unref();
-  };
-
-  /**
-   * A tunnel: the daemon (host side) dials the port on the user's own container, at the address
-   * the engine gave it on the user's own network; the request carries only the port. It counts as
-   * a session, so the container stays while the tunnel is open.
-   */
-  const startTunnel = async (env: Environment, port: number, key: string | null): Promise<void> => {
-    const network = deps.environments.networkOf(user);
-    const address = await deps.runtime.containerAddress(env.containerId, network);
-    if (address === null) throw new UserFacingError("no-address", `your ${project} environment has no network address to tunnel to`, `container ${env.containerId} has no address on ${network}`);
-    let conn: Socket;
+  /** Exit status after the last output byte: the far end finished and every output has ended. */
+  private async relayUntilFinished(channel: Channel): Promise<void> {
+    const relayed = Promise.all(channel.outputs.map((o) => this.link.relay(o, () => this.idle?.touch())));
     try {
-      conn = await dialTcp(address, port, TUNNEL_CONNECT_TIMEOUT_MS);
+      const [end] = await Promise.all([channel.finished, relayed]);
+      this.end({ kind: "exited", code: end.code, ...(end.broken === undefined ? {} : { broken: end.broken }) });
     } catch (err) {
-      if (finished || socket.destroyed) {
-        finish(null, "client-gone");
-        return;
-      }
-      deps.audit({ event: "tunnel-refused", user, project, session: id, port, reason: describeError(err) });
-      send(FrameType.Error, JSON.stringify({ message: `nothing is listening on port ${port} in your ${project} environment` }));
-      socket.end();
-      finish(null, "error");
-      return;
+      this.fail(err);
     }
-    if (finished || socket.destroyed) {
-      conn.destroy();
-      finish(null, "client-gone");
-      return;
-    }
-    tunnel = conn;
-    started = true;
-    let broken: string | undefined;
-    conn.on("error", (err: NodeJS.ErrnoException) => (broken ??= err.code ?? err.message));
-    deps.log({ kind: "session-start", user, project, sessionId: id, exec: "tunnel", tty: false, key: key ?? "unknown", port });
-    deps.audit({ event: "session-start", user, project, session: id, key, kind: "tunnel", tty: false, port });
-    armIdle();
-    const drained = relay(conn, FrameType.Stdout);
-    for (const f of pendingInput.splice(0)) onInput(f);
-    await drained;
-    if (finished) return; // the client went, or the idle timeout ended it
-    // The service has finished sending: like the exec's exit, that ends the session (the client
-    // cannot see an EOF on its stdout except by exiting).
-    const code = broken === undefined ? 0 : 1;
-    send(FrameType.Exit, JSON.stringify({ code }));
-    socket.end();
-    conn.end();
-    finish(code, broken === undefined ? "exited" : "error");
-  };
+  }
+}
 
-  const start = async (helloPayload: Buffer): Promise<void> => {
-    let hello: unknown;
-    try {
-      hello = JSON.parse(helloPayload.toString("utf8"));
-    } catch {
-      throw new InputError("hello", "is not JSON");
-    }
-    const req = parseSessionRequest(hello);
-    project = req.project;
-    if (!deps.environments.has(user, req.project)) {
-      // A cold start: make sure the engine answers before promising anything.
-      await deps.runtime.ping();
-      // Shown by spawn on a terminal only (stderr), so scripted sessions stay byte-exact.
-      send(FrameType.Info, `podspawn: starting your ${req.project} environment...\r\n`);
-    }
-    // A warm login pays no ping; when acquiring fails for a reason of ours, the ping says whether
-    // the engine is down (its one clear line) instead of a raw connection error.
-    const env = await deps.environments.acquire(user, req.project).catch(async (err: unknown) => {
-      if (!(err instanceof InputError || err instanceof UserFacingError)) await deps.runtime.ping();
-      throw err;
-    });
-    let released = false;
-    releaseEnv = () => {
-      if (!released) {
-        released = true;
-        deps.environments.release(env);
-      }
-    };
-    // The client may have gone while we were creating the container: give the count back now.
-    if (finished || socket.destroyed) {
-      releaseEnv();
-      finish(null, "client-gone");
-      return;
-    }
-    const tunnelPort = parseTunnelRequest(req.command);
-    if (tunnelPort !== null) {
-      await startTunnel(env, tunnelPort, req.keyFingerprint);
-      return;
-    }
-    if (!env.account) throw new Error("environment has no account");
-    const plan = planExec(req, env.account, deps.config().sftpSubsystems);
-    exec = await deps.runtime.exec(env.containerId, plan);
-    exec.stdin.on("error", () => undefined); // EPIPE once the process has exited: not our error
-    started = true;
-    deps.log({ kind: "session-start", user, project, sessionId: id, exec: plan.kind, tty: plan.tty, key: req.keyFingerprint ?? "unknown" });
-    deps.audit({ event: "session-start", user, project, session: id, key: req.keyFingerprint, kind: plan.kind, tty: plan.tty, command: plan.kind === "command" ? req.command : undefined });
-    if (finished || socket.destroyed) {
-      await exec.signal("SIGKILL");
-      releaseEnv();
-      finish(null, "client-gone");
-      return;
-    }
-    armIdle();
-    const drained = Promise.all([relay(exec.stdout, FrameType.Stdout), relay(exec.stderr, FrameType.Stderr)]);
-    for (const f of pendingInput.splice(0)) onInput(f);
-    const code = await exec.exited;
-    await drained;
-    send(FrameType.Exit, JSON.stringify({ code }));
-    socket.end();
-    finish(code, "exited");
-  };
-
-  socket.on("data", (chunk: Buffer) => {
-    let frames: Frame[];
-    try {
-      frames = decoder.push(chunk);
-    } catch (err) {
-      fail(new InputError("protocol", describeError(err)));
-      return;
-    }
-    for (const frame of frames) {
-      if (frame.type === FrameType.Hello) {
-        if (helloSeen) continue;
-        helloSeen = true;
-        start(frame.payload).catch(fail);
-      } else {
-        try {
-          onInput(frame);
-        } catch (err) {
-          fail(new InputError("protocol", describeError(err)));
-        }
-      }
-    }
+/** Serve one accepted spawn connection of `user`. */
+export function handleSession(socket: Socket, user: string, deps: SessionDeps): Session {
+  const session = new Session(new ClientLink(socket), user, {
+    report: sessionReporter(deps.log, deps.audit),
+    idleMs: () => deps.config().session.idleTimeoutMs,
+    now: deps.now,
+    start: (s, hello) => startSession(s, hello, deps),
   });
-
-  const hangup = (): void => {
-    if (finished) return;
-    hangUpProcess();
-    finish(null, "disconnected");
-  };
-  socket.on("close", hangup);
+  socket.on("data", (chunk: Buffer) => session.input.push(chunk));
+  socket.on("close", () => session.end({ kind: "disconnected" }));
   socket.on("error", () => socket.destroy());
+  return session;
 }

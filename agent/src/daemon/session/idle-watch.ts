@@ -1,0 +1,40 @@
+/**
+ * The idle timeout: no bytes in either direction for `idleMs`. Activity only stamps a time; a
+ * coarse timer compares, so a busy session costs one assignment per chunk.
+ */
+export class IdleWatch {
+  private last: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    idleMs: number,
+    onIdle: () => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.last = now();
+    this.timer = setInterval(() => {
+      if (this.now() - this.last < idleMs) return;
+      this.stop();
+      onIdle();
+    }, idleCheckEvery(idleMs));
+    this.timer.unref();
+  }
+
+  touch(): void {
+    this.last = this.now();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/** A quarter of the timeout, within 0.25-30 s: late by at most that much, cheap when long. */
+export function idleCheckEvery(idleMs: number): number {
+  return Math.min(Math.max(idleMs / 4, 250), 30_000);
+}
+
+/** The watch for a configured timeout; none when it is off (0). */
+export function watchIdle(idleMs: number, onIdle: () => void, now?: () => number): IdleWatch | null {
+  return idleMs > 0 ? new IdleWatch(idleMs, onIdle, now) : null;
+}

@@ -1,0 +1,86 @@
+import type { DaemonEvent, Logger } from "../log.js";
+
+/** What a session runs: the exec plan's kinds, or a TCP tunnel into the container. */
+export type SessionKind = "shell" | "command" | "sftp" | "tunnel";
+
+/** Why a session ended. `client-gone`: the client left before its session had started. */
+export type SessionEndReason = "exited" | "disconnected" | "idle-timeout" | "client-gone" | "error";
+
+interface Who {
+  readonly session: number;
+  readonly user: string;
+  readonly project: string;
+}
+
+/**
+ * Each fact about a session, emitted once. The daemon log line and the audit record are both
+ * derived from it here, so the two cannot drift apart.
+ */
+export type SessionEvent =
+  | (Who & {
+      readonly type: "started";
+      readonly kind: SessionKind;
+      readonly tty: boolean;
+      /** Fingerprint of the key sshd accepted, when spawn could tell. */
+      readonly key: string | null;
+      /** The user's command line, for a command session (audit only). */
+      readonly command?: string;
+      /** The container port, for a tunnel. */
+      readonly port?: number;
+    })
+  | (Who & { readonly type: "ended"; readonly exitCode: number | null; readonly reason: SessionEndReason })
+  | (Who & { readonly type: "tunnel-refused"; readonly port: number; readonly reason: string })
+  /** Something went wrong that the user saw as one line; `detail` is the admin's side of it. */
+  | { readonly type: "failed"; readonly session: number; readonly user: string; readonly detail: string };
+
+export type AuditRecord = { readonly event: string } & Readonly<Record<string, unknown>>;
+
+/** The daemon log line of an event, if it has one. */
+export function logEventOf(e: SessionEvent): DaemonEvent | null {
+  switch (e.type) {
+    case "started":
+      return { kind: "session-start", user: e.user, project: e.project, sessionId: e.session, exec: e.kind, tty: e.tty, key: e.key ?? "unknown", ...(e.port === undefined ? {} : { port: e.port }) };
+    case "ended":
+      return { kind: "session-end", user: e.user, project: e.project, sessionId: e.session, exitCode: e.exitCode, reason: e.reason };
+    case "failed":
+      return { kind: "error", message: `session ${e.session} for ${e.user} failed`, detail: e.detail };
+    case "tunnel-refused":
+      return null;
+  }
+}
+
+/** The audit record of an event, if it is one the audit keeps. */
+export function auditRecordOf(e: SessionEvent): AuditRecord | null {
+  switch (e.type) {
+    case "started":
+      return {
+        event: "session-start",
+        user: e.user,
+        project: e.project,
+        session: e.session,
+        key: e.key,
+        kind: e.kind,
+        tty: e.tty,
+        ...(e.command === undefined ? {} : { command: e.command }),
+        ...(e.port === undefined ? {} : { port: e.port }),
+      };
+    case "ended":
+      return { event: "session-end", user: e.user, project: e.project, session: e.session, exitCode: e.exitCode, reason: e.reason };
+    case "tunnel-refused":
+      return { event: "tunnel-refused", user: e.user, project: e.project, session: e.session, port: e.port, reason: e.reason };
+    case "failed":
+      return null;
+  }
+}
+
+export type SessionReporter = (event: SessionEvent) => void;
+
+/** One sink for session events: each becomes its log line and its audit record. */
+export function sessionReporter(log: Logger, audit: (record: AuditRecord) => void): SessionReporter {
+  return (event) => {
+    const line = logEventOf(event);
+    if (line) log(line);
+    const record = auditRecordOf(event);
+    if (record) audit(record);
+  };
+}

@@ -1,0 +1,76 @@
+import { InputError, UserFacingError } from "../../core/errors.js";
+import { planExec } from "../../core/container/exec-plan.js";
+import { parseSessionRequest, type SessionRequest } from "../../core/protocol/session-request.js";
+import { parseTunnelRequest } from "../../core/protocol/tunnel-request.js";
+import type { NodeConfig } from "../../core/config/node-config.js";
+import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import type { Dial } from "../../adapters/net/tcp-relay.js";
+import type { Environment, Environments } from "../environments/environments.js";
+import type { Channel } from "./channel.js";
+import { openExecChannel } from "./exec-channel.js";
+import type { Session } from "./session.js";
+import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
+
+export interface StartDeps {
+  readonly runtime: ContainerRuntime;
+  readonly environments: Environments;
+  readonly config: () => NodeConfig;
+  readonly dial?: Dial;
+}
+
+/**
+ * HELLO -> a validated request -> the user's environment, held -> a channel, attached. Each step
+ * hands what it got to the session, which gives it back if the client has gone meanwhile.
+ */
+export async function startSession(session: Session, hello: Buffer, deps: StartDeps): Promise<void> {
+  const req = parseHello(hello);
+  session.begin(req.project, req.keyFingerprint);
+  const env = await acquireEnvironment(session, req.project, deps);
+  if (!session.hold(() => deps.environments.release(env))) return;
+  const channel = await openChannel(session, req, env, deps);
+  if (channel) session.attach(channel);
+}
+
+function parseHello(payload: Buffer): SessionRequest {
+  let hello: unknown;
+  try {
+    hello = JSON.parse(payload.toString("utf8"));
+  } catch {
+    throw new InputError("hello", "is not JSON");
+  }
+  return parseSessionRequest(hello);
+}
+
+async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<Environment> {
+  if (!deps.environments.has(session.user, project)) {
+    // A cold start: make sure the engine answers before promising anything.
+    await deps.runtime.ping();
+    session.info(`podspawn: starting your ${project} environment...\r\n`);
+  }
+  // A warm login pays no ping; when acquiring fails for a reason of ours, the ping says whether
+  // the engine is down (its one clear line) instead of a raw connection error.
+  return deps.environments.acquire(session.user, project).catch(async (err: unknown) => {
+    if (!(err instanceof InputError || err instanceof UserFacingError)) await deps.runtime.ping();
+    throw err;
+  });
+}
+
+async function openChannel(session: Session, req: SessionRequest, env: Environment, deps: StartDeps): Promise<Channel | null> {
+  const port = parseTunnelRequest(req.command);
+  if (port !== null) return openTunnel(session, env, port, deps);
+  if (!env.account) throw new Error("environment has no account");
+  const plan = planExec(req, env.account, deps.config().sftpSubsystems);
+  return openExecChannel(deps.runtime, env.containerId, plan, req.command);
+}
+
+/** A tunnel counts as a session, so the container stays while it is open. */
+async function openTunnel(session: Session, env: Environment, port: number, deps: StartDeps): Promise<Channel | null> {
+  const target = { runtime: deps.runtime, containerId: env.containerId, network: deps.environments.networkOf(session.user), project: session.project, port };
+  try {
+    return await openTunnelChannel(target, deps.dial);
+  } catch (err) {
+    if (!(err instanceof TunnelRefused)) throw err;
+    session.refuseTunnel(port, err.reason);
+    return null;
+  }
+}
