@@ -94,7 +94,11 @@ export class ClientInput {
   private holdBack(frame: Frame): void {
     this.pending.push(frame);
     this.pendingBytes += frame.payload.length;
-    if (this.pendingBytes > PENDING_INPUT_LIMIT) this.valve.hold("no-channel");
+    if (this.pendingBytes <= PENDING_INPUT_LIMIT) return;
+    // spawn sends HELLO first. Pausing before one would wait for a HELLO that cannot arrive, and
+    // a paused socket does not see its client go: that would hold the connection for ever.
+    if (this.helloSeen) this.valve.hold("no-channel");
+    else this.on.protocolError(new InputError("protocol", `more than ${PENDING_INPUT_LIMIT} bytes of input before HELLO`));
   }
 
   private deliver(frame: Frame, channel: Channel): void {

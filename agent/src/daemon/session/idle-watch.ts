@@ -4,6 +4,7 @@
  */
 export class IdleWatch {
   private last: number;
+  private stopped = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -13,7 +14,9 @@ export class IdleWatch {
   ) {
     this.last = now();
     this.timer = setInterval(() => {
-      if (this.now() - this.last < idleMs) return;
+      // The flag, not only clearInterval: a stop from inside the callback must hold even where
+      // clearing the running interval does not (node:test's mocked timers in Node 20).
+      if (this.stopped || this.now() - this.last < idleMs) return;
       this.stop();
       onIdle();
     }, idleCheckEvery(idleMs));
@@ -25,6 +28,7 @@ export class IdleWatch {
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 }
