@@ -1,5 +1,6 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,13 +10,16 @@ import type { ExecSession, ManagedContainer } from "../../agent/src/core/ports/c
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
 import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeValue } from "../../agent/src/core/protocol/frames.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
-import { Environments } from "../../agent/src/daemon/environments/environments.js";
+import { Environments, type Environment } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { handleSession } from "../../agent/src/daemon/session/session.js";
+import { eventually, listenerPeak, turns } from "./helpers/slow-streams.js";
 
 const IMAGE = "podspawn/test:fake";
 const GRACE = 60_000;
 const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE } };
+/** Hang guard only: nothing here asserts a duration, so a slow machine cannot fail a test. */
+const SUITE = { timeout: 60_000 };
 
 function image(): Map<string, Buffer> {
   return new Map([
@@ -61,12 +65,41 @@ class RecordingRuntime extends FakeRuntime {
     return super.inspectByName(name);
   }
 
+  /** Signals the daemon sent to each exec'd process, in order. */
+  readonly signals: NodeJS.Signals[][] = [];
+
   override async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
     this.execRequested = true;
     if (this.execGate) await this.execGate;
-    const session = await super.exec(id, plan);
+    const inner = await super.exec(id, plan);
+    const sent: NodeJS.Signals[] = [];
+    this.signals.push(sent);
+    const session: ExecSession = {
+      ...inner,
+      signal: (sig) => {
+        sent.push(sig);
+        return inner.signal(sig);
+      },
+    };
     this.execs.push({ plan, session });
     return session;
+  }
+}
+
+/** The real table, counting what sessions take and give back (release clamps at 0, so a double release would not show). */
+class CountingEnvironments extends Environments {
+  acquired = 0;
+  released = 0;
+
+  override async acquire(user: string, project: string): Promise<Environment> {
+    const env = await super.acquire(user, project);
+    this.acquired++;
+    return env;
+  }
+
+  override release(env: Environment): void {
+    this.released++;
+    super.release(env);
   }
 }
 
@@ -76,12 +109,14 @@ let socketSeq = 0;
 
 interface Rig {
   readonly runtime: RecordingRuntime;
-  readonly environments: Environments;
+  readonly environments: CountingEnvironments;
   readonly events: DaemonEvent[];
   readonly audit: Record<string, unknown>[];
   readonly client: Client;
   /** The daemon's end of the connection. */
   readonly server: () => Socket;
+  /** Resolves when the daemon's end has closed. */
+  readonly serverClosed: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -98,7 +133,13 @@ class Client {
       for (const w of this.waiters.splice(0)) w();
     });
     socket.on("error", () => undefined);
-    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    this.closed = new Promise((resolve) =>
+      socket.once("close", () => {
+        this.isClosed = true;
+        for (const w of this.waiters.splice(0)) w();
+        resolve();
+      }),
+    );
   }
 
   send(...frames: Buffer[]): void {
@@ -107,20 +148,21 @@ class Client {
     this.socket.write(data);
   }
 
-  /** Wait until the frames received so far satisfy `cond` (bounded, so a bug fails instead of hanging). */
-  async until(cond: (frames: readonly Frame[]) => boolean, what: string, ms = 800): Promise<void> {
-    const deadline = Date.now() + ms;
+  private isClosed = false;
+
+  /**
+   * Wait until the frames received so far satisfy `cond`. No deadline (the suite's timeout guards
+   * a hang): once the daemon has closed the connection nothing more can come, so that fails at once.
+   */
+  async until(cond: (frames: readonly Frame[]) => boolean, what: string): Promise<void> {
     while (!cond(this.frames)) {
-      const left = deadline - Date.now();
-      if (left <= 0) assert.fail(`timed out waiting for ${what}; got ${show(this.frames)}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      if (this.isClosed) assert.fail(`the connection closed before ${what}; got ${show(this.frames)}`);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+  }
+
+  bytes(type: FrameTypeValue): Buffer {
+    return Buffer.concat(this.frames.filter((f) => f.type === type).map((f) => f.payload));
   }
 
   text(type: FrameTypeValue): string {
@@ -132,19 +174,28 @@ function show(frames: readonly Frame[]): string {
   return JSON.stringify(frames.map((f) => [f.type, f.payload.toString("utf8")]));
 }
 
-async function rig(): Promise<Rig> {
+interface RigOptions {
+  readonly idleMs?: number;
+  readonly now?: () => number;
+}
+
+async function rig(opts: RigOptions = {}): Promise<Rig> {
   const runtime = new RecordingRuntime();
   const events: DaemonEvent[] = [];
   const audit: Record<string, unknown>[] = [];
   const log = (e: DaemonEvent): void => {
     events.push(e);
   };
-  const environments = new Environments({ instance: "pst", runtime, config: () => CONFIG, log });
+  const config: NodeConfig = opts.idleMs === undefined ? CONFIG : { ...CONFIG, session: { ...CONFIG.session, idleTimeoutMs: opts.idleMs } };
+  const environments = new CountingEnvironments({ instance: "pst", runtime, config: () => config, log });
   const path = join(dir, `s${++socketSeq}.sock`);
   let serverSocket: Socket | null = null;
+  let serverClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (serverClosed = resolve));
   const server: Server = createServer((sock) => {
     serverSocket = sock;
-    handleSession(sock, "alice", { runtime, environments, config: () => CONFIG, log, audit: (r) => audit.push(r) });
+    sock.once("close", () => serverClosed());
+    handleSession(sock, "alice", { runtime, environments, config: () => config, log, audit: (r) => audit.push(r), now: opts.now });
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const socket = connect(path);
@@ -163,6 +214,7 @@ async function rig(): Promise<Rig> {
       assert.ok(serverSocket, "the daemon accepted the connection");
       return serverSocket;
     },
+    serverClosed: closed,
     close: async () => {
       socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -181,27 +233,7 @@ function exitOf(frames: readonly Frame[]): { code: number } | undefined {
 
 const hasExit = (frames: readonly Frame[]): boolean => frames.some((f) => f.type === FrameType.Exit);
 
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(t);
-  }
-}
-
-async function waitFor(cond: () => boolean, what: string, ms = 800): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-describe("handleSession", () => {
+describe("handleSession", SUITE, () => {
   it("relays the command's stdout and then its exit code", async () => {
     const r = await rig();
     try {
@@ -214,7 +246,7 @@ describe("handleSession", () => {
       );
       assert.equal(r.client.text(FrameType.Stdout), "hi\n");
       assert.deepEqual(exitOf(r.client.frames), { code: 3 });
-      await within(r.client.closed, 500, "the daemon to close the connection");
+      await r.client.closed;
       assert.equal(r.environments.list()[0]?.sessions, 0);
     } finally {
       await r.close();
@@ -310,9 +342,9 @@ describe("handleSession", () => {
     });
     try {
       r.client.send(hello("cat"));
-      await waitFor(() => r.runtime.execRequested, "the exec to be requested");
+      await eventually(() => r.runtime.execRequested);
       r.client.send(encodeFrame(FrameType.Stdin, "early "), encodeFrame(FrameType.Stdin, "bird"), encodeFrame(FrameType.StdinEof));
-      await waitFor(() => r.server().bytesRead === r.client.sent, "the daemon to read every frame");
+      await eventually(() => r.server().bytesRead === r.client.sent);
       assert.equal(r.runtime.execs.length, 0, "the frames arrived while the exec was not ready");
       open();
       await r.client.until(hasExit, "EXIT");
@@ -328,7 +360,7 @@ describe("handleSession", () => {
     const r = await rig();
     try {
       r.client.send(hello("echo hi", { project: "../x" }));
-      await within(r.client.closed, 500, "the daemon to close the connection");
+      await r.client.closed;
       assert.equal(r.client.frames.length, 1, show(r.client.frames));
       const [f] = r.client.frames;
       assert.equal(f?.type, FrameType.Error);
@@ -353,8 +385,8 @@ describe("handleSession", () => {
       const exec = r.runtime.execs[0]?.session;
       assert.ok(exec);
       r.client.socket.destroy();
-      assert.equal(await within(exec.exited, 500, "the process to end"), 129, "ended by SIGHUP");
-      await waitFor(() => env?.sessions === 0, "the session count to drop");
+      assert.equal(await exec.exited, 129, "ended by SIGHUP");
+      await eventually(() => env?.sessions === 0);
       assert.ok(r.events.some((e) => e.kind === "grace-scheduled" && e.user === "alice"));
       assert.ok(r.events.some((e) => e.kind === "session-end" && e.reason === "disconnected"));
       assert.ok(r.runtime.containers.has(env?.containerId ?? ""), "removal waits for the grace period");
@@ -368,7 +400,7 @@ describe("handleSession", () => {
     try {
       r.client.send(hello("echo hi; exit 3"), hello("echo second; exit 5"));
       await r.client.until(hasExit, "EXIT");
-      await within(r.client.closed, 500, "the daemon to close the connection");
+      await r.client.closed;
       assert.equal(r.client.text(FrameType.Stdout), "hi\n");
       assert.deepEqual(exitOf(r.client.frames), { code: 3 });
       assert.equal(r.runtime.execs.length, 1);
@@ -389,7 +421,7 @@ describe("handleSession", () => {
       assert.equal(r.client.text(FrameType.Stdout), "ready\ndone\n");
       assert.deepEqual(exitOf(r.client.frames), { code: 4 });
       // Give a deferred stream error the chance to surface as an uncaught exception.
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await turns();
     } finally {
       await r.close();
     }
@@ -404,8 +436,8 @@ describe("handleSession", () => {
       assert.ok(exec);
       r.client.send(encodeFrame(FrameType.Resize, "{not json"));
       await r.client.until((fs) => fs.some((f) => f.type === FrameType.Error), "ERROR");
-      await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
-      const code = await within(exec.exited, 500, "the process of the failed session to be signalled").catch((err: unknown) => err);
+      await eventually(() => r.environments.list()[0]?.sessions === 0);
+      const code = await exec.exited.catch((err: unknown) => err);
       assert.equal(typeof code, "number", String(code));
     } finally {
       await r.close();
@@ -433,7 +465,7 @@ async function service(): Promise<{ port: number; connections: Socket[]; close()
   };
 }
 
-describe("handleSession: podspawn-tunnel PORT", () => {
+describe("handleSession: podspawn-tunnel PORT", SUITE, () => {
   it("relays bytes to the port in the user's own container and back, then exits 0 when it closes", async () => {
     const r = await rig();
     const svc = await service();
@@ -449,8 +481,8 @@ describe("handleSession: podspawn-tunnel PORT", () => {
       await r.client.until(hasExit, "EXIT");
       assert.equal(r.client.text(FrameType.Stdout), "HELLObye\n");
       assert.deepEqual(exitOf(r.client.frames), { code: 0 });
-      await within(r.client.closed, 500, "the daemon to close the connection");
-      await waitFor(() => env?.sessions === 0, "the session count to drop");
+      await r.client.closed;
+      await eventually(() => env?.sessions === 0);
       const start = r.audit.find((a) => a["event"] === "session-start");
       assert.equal(start?.["kind"], "tunnel");
       assert.equal(start?.["port"], svc.port);
@@ -468,12 +500,12 @@ describe("handleSession: podspawn-tunnel PORT", () => {
     await svc.close();
     try {
       r.client.send(hello(`podspawn-tunnel ${port}`));
-      await within(r.client.closed, 6000, "the daemon to close the connection");
+      await r.client.closed;
       const errors = r.client.frames.filter((f) => f.type === FrameType.Error);
       assert.equal(errors.length, 1, show(r.client.frames));
       assert.deepEqual(JSON.parse(errors[0]?.payload.toString("utf8") ?? "{}"), { message: `nothing is listening on port ${port} in your default environment` });
       assert.equal(hasExit(r.client.frames), false);
-      await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
+      await eventually(() => r.environments.list()[0]?.sessions === 0);
       assert.ok(r.audit.some((a) => a["event"] === "tunnel-refused" && a["port"] === port));
     } finally {
       await r.close();
@@ -490,8 +522,8 @@ describe("handleSession: podspawn-tunnel PORT", () => {
       assert.ok(inside);
       const gone = new Promise<void>((resolve) => inside.once("close", () => resolve()));
       r.client.socket.destroy();
-      await within(gone, 500, "the service's connection to close");
-      await waitFor(() => r.environments.list()[0]?.sessions === 0, "the session count to drop");
+      await gone;
+      await eventually(() => r.environments.list()[0]?.sessions === 0);
       assert.ok(r.events.some((e) => e.kind === "session-end" && e.reason === "disconnected"));
     } finally {
       await svc.close();
@@ -509,5 +541,160 @@ describe("handleSession: podspawn-tunnel PORT", () => {
     } finally {
       await r.close();
     }
+  });
+});
+
+/** 0, 1, 2 ... 250, 0, 1 ...: a pattern in which a lost, doubled or reordered chunk shows. */
+function pattern(bytes: number): Buffer {
+  const b = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i++) b[i] = i % 251;
+  return b;
+}
+
+function sendStdin(client: Client, data: Buffer, frameBytes = 64 * 1024): void {
+  for (let off = 0; off < data.length; off += frameBytes) client.send(encodeFrame(FrameType.Stdin, data.subarray(off, off + frameBytes)));
+}
+
+describe("handleSession: backpressure", SUITE, () => {
+  it("holds input that arrives before the process exists by pausing the socket, not in a growing queue", async () => {
+    const r = await rig();
+    let open!: () => void;
+    r.runtime.execGate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      r.client.send(hello("cat"));
+      await eventually(() => r.runtime.execRequested);
+      const data = pattern(4 << 20);
+      sendStdin(r.client, data);
+      r.client.send(encodeFrame(FrameType.StdinEof));
+      await eventually(() => r.server().isPaused() || r.server().bytesRead >= r.client.sent);
+      await turns(50);
+      const read = r.server().bytesRead;
+      assert.equal(r.server().isPaused(), true, "the daemon stopped reading the client");
+      assert.ok(read < 1 << 20, `read ${read} of ${r.client.sent} bytes before there was a process to take them`);
+      open();
+      await r.client.until(hasExit, "EXIT");
+      assert.ok(r.client.bytes(FrameType.Stdout).equals(data), "every byte reached the process, in order, once");
+      assert.deepEqual(exitOf(r.client.frames), { code: 0 });
+    } finally {
+      open();
+      await r.close();
+    }
+  });
+
+  it("pauses the process's output while the client does not read, with one drain wait, and loses nothing", async () => {
+    const r = await rig();
+    try {
+      r.client.send(hello("echo ready; cat"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      const exec = r.runtime.execs[0]?.session;
+      assert.ok(exec);
+      const peak = listenerPeak(r.server(), "drain");
+      r.client.socket.pause();
+      const data = pattern(4 << 20);
+      sendStdin(r.client, data);
+      await eventually(() => exec.stdout.isPaused());
+      assert.equal(peak(), 1, "one drain listener on the client socket for the stall");
+      r.client.send(encodeFrame(FrameType.StdinEof));
+      r.client.socket.resume();
+      await r.client.until(hasExit, "EXIT");
+      assert.ok(r.client.bytes(FrameType.Stdout).equals(Buffer.concat([Buffer.from("ready\n"), data])));
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+describe("handleSession: idle timeout", SUITE, () => {
+  it("closes a session without input or output for idle_timeout with one ERROR line, and hangs up the process", async (t) => {
+    t.mock.timers.enable({ apis: ["setInterval"] });
+    let clock = 0;
+    const r = await rig({ idleMs: 60_000, now: () => clock });
+    try {
+      r.client.send(hello("echo ready; cat"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      const exec = r.runtime.execs[0]?.session;
+      assert.ok(exec);
+      clock += 45_000;
+      t.mock.timers.tick(15_000);
+      r.client.send(encodeFrame(FrameType.Stdin, "still here\n"));
+      await r.client.until(() => r.client.text(FrameType.Stdout) === "ready\nstill here\n", "the echo");
+      clock += 45_000;
+      t.mock.timers.tick(15_000);
+      assert.equal(r.client.frames.some((f) => f.type === FrameType.Error), false, "input 45 s ago keeps it open");
+      clock += 15_000;
+      t.mock.timers.tick(15_000);
+      await r.client.closed;
+      const errors = r.client.frames.filter((f) => f.type === FrameType.Error);
+      assert.deepEqual(
+        errors.map((f) => JSON.parse(f.payload.toString("utf8")) as unknown),
+        [{ message: "session closed after 60 s without input or output (the node's idle timeout)" }],
+      );
+      assert.equal(await exec.exited, 129, "the process got SIGHUP");
+      assert.equal(r.environments.released, 1);
+      assert.ok(r.events.some((e) => e.kind === "session-end" && e.reason === "idle-timeout"));
+    } finally {
+      await r.close();
+    }
+  });
+});
+
+const RACERS = ["eof", "disconnect", "bad-frame", "idle"] as const;
+type Racer = (typeof RACERS)[number];
+
+describe("Session.end", SUITE, () => {
+  it("runs its effects exactly once, whatever the order of the process's exit, a disconnect, a bad frame, the idle timeout and the exec's creation", async (t) => {
+    t.mock.timers.enable({ apis: ["setInterval"] });
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.subarray([...RACERS]), fc.nat({ max: 12 }), async (s, racers, gap) => {
+        let clock = 0;
+        const r = await rig({ idleMs: 1_000, now: () => clock });
+        // The exec's creation is one of the racers: the scheduler decides when the engine answers.
+        r.runtime.execGate = s.schedule(Promise.resolve(), "exec created");
+        const fire: Record<Racer, () => void> = {
+          eof: () => r.client.send(encodeFrame(FrameType.StdinEof)),
+          disconnect: () => r.client.socket.destroy(),
+          "bad-frame": () => r.client.send(encodeFrame(FrameType.Resize, "{not json")),
+          idle: () => {
+            clock += 5_000;
+            t.mock.timers.tick(1_000);
+          },
+        };
+        for (const racer of racers) void s.schedule(Promise.resolve(racer), racer).then(() => fire[racer]());
+        try {
+          r.client.send(hello("echo ready; cat"));
+          while (s.count() > 0) {
+            await s.waitOne();
+            await turns(gap);
+          }
+          r.client.socket.destroy(); // whatever still runs ends with the client going
+          await r.serverClosed;
+          const exec = r.runtime.execs[0]?.session;
+          if (exec) await exec.exited; // the process never outlives its session
+          await eventually(() => r.environments.released >= r.environments.acquired);
+          await turns();
+
+          assert.equal(r.environments.released, r.environments.acquired, "the environment is given back exactly once");
+          assert.ok(r.environments.list().every((e) => e.sessions === 0));
+          const starts = r.events.filter((e) => e.kind === "session-start");
+          const ends = r.events.filter((e) => e.kind === "session-end");
+          assert.ok(starts.length <= 1);
+          assert.equal(ends.length, starts.length, "one end event for a started session, none otherwise");
+          assert.equal(r.audit.filter((a) => a["event"] === "session-end").length, ends.length, "the audit says the same");
+          const finals = r.client.frames.filter((f) => f.type === FrameType.Exit || f.type === FrameType.Error);
+          assert.ok(finals.length <= 1, `one final frame at most: ${show(r.client.frames)}`);
+          if (finals[0]) assert.equal(r.client.frames.at(-1), finals[0], "nothing after the final frame");
+          const hups = (r.runtime.signals[0] ?? []).filter((sig) => sig === "SIGHUP").length;
+          assert.ok(hups <= 1, "hung up at most once");
+          const end = ends[0];
+          if (end?.kind === "session-end" && end.reason === "exited") assert.equal(hups, 0, "a process that exited is not signalled");
+          if (finals[0]?.type === FrameType.Exit) assert.equal(end?.kind === "session-end" && end.reason, "exited");
+        } finally {
+          await r.close();
+        }
+      }),
+      { numRuns: 150 },
+    );
   });
 });
