@@ -97,7 +97,7 @@ describe("podspawn install (real system, as root)", () => {
     try {
       const cmd = makeInstallCommand(() => ({
         accounts: hostAccounts(),
-        run: async (file, args) => (calls.push([file, ...args].join(" ")), { code: 0, stdout: "", stderr: "" }),
+        run: async (file, args) => (calls.push([file, ...args].join(" ")), { code: 0, signal: null, timedOut: false, stdout: "", stderr: "", truncated: false }),
         systemdUnitDir: unitDir,
       }));
       const out = new PassThrough();

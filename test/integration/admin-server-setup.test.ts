@@ -99,6 +99,6 @@ describe("podspawn server-setup (real sshd -t, private config)", () => {
   it("refuses an unknown --auth mode", async () => {
     const r = await setup("--auth", "ldap");
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--auth: "ldap" is not a mode \(allowed: file, command\)/);
+    assert.match(r.stderr, /--auth: "ldap" is not a valid value \(allowed: file, command\)/);
   });
 });

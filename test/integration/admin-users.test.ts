@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeAddUserCommand } from "../../agent/src/cli/commands/users/add-user.js";
+import { defaultAddUserDeps, makeAddUserCommand } from "../../agent/src/cli/commands/users/add-user.js";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { parseControlRequest, type ControlRequest } from "../../agent/src/core/protocol/control-protocol.js";
 import { cleanupInstance, cli, deleteAccount, makeBundleDir, requireRoot, sshKeygen, userExists } from "./admin-helpers.js";
@@ -141,13 +141,13 @@ describe("pod users (real accounts, as root)", () => {
 
   it("--github goes through the fetcher, all or nothing", async () => {
     const fetched: string[] = [];
-    const cmd = makeAddUserCommand({ fetchGithub: async (login) => (fetched.push(login), `${keys[3]}\n# comment\n${keys[4]}\n`) });
+    const cmd = makeAddUserCommand((io) => ({ ...defaultAddUserDeps(io), fetchGithub: async (login) => (fetched.push(login), `${keys[3]}\n# comment\n${keys[4]}\n`) }));
     const out = new PassThrough();
     const code = await cmd.run(["pst-u2", "--github", "octocat"], { stdout: out, stderr: new PassThrough(), env: {}, layout });
     assert.equal(code, 0);
     assert.deepEqual(fetched, ["octocat"]);
     assert.equal(readFileSync(join(layout.usersDir, "pst-u2.keys"), "utf8").split("\n").filter(Boolean).length, 2);
-    const bad = makeAddUserCommand({ fetchGithub: async () => `${sshKeygen(join(dir, "k9"))}\nssh-rsa AAAAB3NzaC1yc2E=\n` });
+    const bad = makeAddUserCommand((io) => ({ ...defaultAddUserDeps(io), fetchGithub: async () => `${sshKeygen(join(dir, "k9"))}\nssh-rsa AAAAB3NzaC1yc2E=\n` }));
     const before = snapshot();
     await assert.rejects(bad.run(["pst-u5", "--github", "octocat"], { stdout: out, stderr: out, env: {}, layout }), /--github octocat:2/);
     assert.equal(snapshot(), before);

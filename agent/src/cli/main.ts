@@ -34,7 +34,9 @@ export async function main(argv: readonly string[], partialIo: Partial<CommandIo
     io.stderr.write(`podspawn: unknown command ${JSON.stringify(name)}; run 'podspawn --help' for the list\n`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  // After `--` the words belong to another program (forward's ssh options).
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (own.includes("--help") || own.includes("-h")) {
     io.stdout.write(command.usage.endsWith("\n") ? command.usage : command.usage + "\n");
     return 0;
   }

@@ -1,25 +1,10 @@
-import { execFile } from "node:child_process";
+import { describeExit, runProcess, type ProcessResult, type RunProcess } from "../process/run-process.js";
 
 /**
  * Host accounts through the shadow-utils commands (useradd, usermod, userdel, groupadd) and
- * `getent`, so NSS and the tools' own locking of /etc/passwd are respected. The runner is
- * injectable (zx style) so the logic above it can be tested without touching the host.
+ * `getent`, so NSS and the tools' own locking of /etc/passwd are respected. The process runner is
+ * injectable so the logic above it can be tested without touching the host.
  */
-
-export interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-export type Run = (file: string, args: readonly string[]) => Promise<RunResult>;
-
-export const runCommand: Run = (file, args) =>
-  new Promise((resolve, reject) => {
-    execFile(file, [...args], { encoding: "utf8", timeout: 30_000, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" } }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== "number") return reject(err);
-      resolve({ code: err ? (err.code as unknown as number) : 0, stdout, stderr });
-    });
-  });
 
 export interface AccountInfo {
   readonly name: string;
@@ -51,23 +36,26 @@ export class AccountError extends Error {
   override readonly name = "AccountError";
 }
 
-export function hostAccounts(run: Run = runCommand): HostAccounts {
+/** Retrying on the passwd lock is for a few concurrent admin runs, not for a wedged host. */
+const MAX_LOCK_RETRIES = 20;
+
+export function hostAccounts(run: RunProcess = runProcess, sleep: (ms: number) => Promise<void> = delay): HostAccounts {
   /** useradd and friends fail with "cannot lock /etc/passwd" when another one is running. */
-  async function must(file: string, args: readonly string[]): Promise<RunResult> {
+  async function must(file: string, args: readonly string[]): Promise<ProcessResult> {
     for (let attempt = 0; ; attempt++) {
       const r = await run(file, args);
       if (r.code === 0) return r;
-      if (attempt < 20 && /cannot lock|try again later/i.test(r.stderr)) {
-        await new Promise((res) => setTimeout(res, 100 + 50 * attempt));
+      if (attempt < MAX_LOCK_RETRIES && /cannot lock|try again later/i.test(r.stderr)) {
+        await sleep(100 + 50 * attempt);
         continue;
       }
-      throw new AccountError(`${file} ${args.join(" ")} failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+      throw new AccountError(`${file} ${args.join(" ")} failed (${describeExit(r)}): ${r.stderr.trim() || r.stdout.trim()}`);
     }
   }
   async function getent(db: string, key: string): Promise<string[] | null> {
     const r = await run("getent", [db, key]);
     if (r.code === 2) return null;
-    if (r.code !== 0) throw new AccountError(`getent ${db} ${key} failed (exit ${r.code}): ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new AccountError(`getent ${db} ${key} failed (${describeExit(r)}): ${r.stderr.trim()}`);
     return (r.stdout.split("\n")[0] ?? "").split(":");
   }
   const self: HostAccounts = {
@@ -107,4 +95,8 @@ export function hostAccounts(run: Run = runCommand): HostAccounts {
     },
   };
   return self;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { runCommand, type Run } from "../accounts/host-accounts.js";
+import { describeExit, processMessage, runProcess, type RunProcess } from "../process/run-process.js";
 
 /** The host's sshd: validation with `sshd -t` and reloads, with the runner and kill injectable. */
 
@@ -11,13 +11,16 @@ export interface SshdCheck {
   readonly message: string;
 }
 
-export async function testSshdConfig(configPath: string, run: Run = runCommand, sshdPath = SSHD_PATH): Promise<SshdCheck> {
-  const r = await run(sshdPath, ["-t", "-f", configPath]);
-  return { ok: r.code === 0, message: (r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`).split("\n").slice(0, 5).join("; ") };
+/** sshd -t reads a few files and host keys; seconds mean something is wrong. */
+const SSHD_TIMEOUT_MS = 15_000;
+
+export async function testSshdConfig(configPath: string, run: RunProcess = runProcess, sshdPath = SSHD_PATH): Promise<SshdCheck> {
+  const r = await run(sshdPath, ["-t", "-f", configPath], { timeoutMs: SSHD_TIMEOUT_MS });
+  return { ok: r.code === 0, message: processMessage(r) || describeExit(r, SSHD_TIMEOUT_MS) };
 }
 
 export interface ReloadDeps {
-  readonly run: Run;
+  readonly run: RunProcess;
   readonly kill: (pid: number, signal: NodeJS.Signals | 0) => void;
   readonly systemd: boolean;
   readonly readText: (path: string) => Promise<string>;
@@ -25,7 +28,7 @@ export interface ReloadDeps {
 
 export function defaultReloadDeps(): ReloadDeps {
   return {
-    run: runCommand,
+    run: runProcess,
     kill: (pid, signal) => void process.kill(pid, signal),
     systemd: existsSync("/run/systemd/system"),
     readText: (path) => readFile(path, "utf8"),
@@ -39,7 +42,7 @@ export function defaultReloadDeps(): ReloadDeps {
 export async function reloadSshd(pidFile: string | undefined, deps: ReloadDeps): Promise<string> {
   if (pidFile === undefined && deps.systemd) {
     for (const unit of ["ssh", "sshd"]) {
-      const r = await deps.run("systemctl", ["reload", unit]);
+      const r = await deps.run("systemctl", ["reload", unit], { timeoutMs: SSHD_TIMEOUT_MS });
       if (r.code === 0) return `reloaded sshd (systemctl reload ${unit})`;
     }
     return "sshd is not running under systemd (neither ssh nor sshd reloaded); the configuration applies when it starts";

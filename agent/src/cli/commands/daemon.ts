@@ -2,28 +2,25 @@ import { DockerRuntime } from "../../adapters/docker/docker-runtime.js";
 import { UserFacingError } from "../../core/errors.js";
 import { Daemon } from "../../daemon/daemon.js";
 import { stderrLogger } from "../../daemon/log.js";
-import { parseFlags } from "../args.js";
-import type { Command } from "../command.js";
+import { defineCommand, type Command } from "../command.js";
 
-export const daemonCommand: Command = {
-  name: "daemon",
-  summary: "run the node daemon (podspawnd) in the foreground: the only Docker client",
-  usage: `Usage: podspawn daemon [--docker-socket PATH]
-
-Runs as root (systemd unit <instance>d.service on hosts). Listens on
+export const daemonCommand: Command = defineCommand(
+  {
+    name: "daemon",
+    summary: "run the node daemon (podspawnd) in the foreground: the only Docker client",
+    flags: {
+      "docker-socket": { type: "string", value: "PATH", defaultText: "$PODSPAWN_DOCKER_SOCKET, else /var/run/docker.sock", description: "the Docker Engine socket" },
+    },
+    description: `Runs as root (systemd unit <instance>d.service on hosts). Listens on
 /run/<instance>/u/<user>/spawn.sock for each registered user and on
 /run/<instance>/control.sock (root only). Reads /etc/<instance>/config.yaml
 (re-read on SIGHUP and on 'podspawn add-user'/'sync'). Logs to stderr.
-Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.
-
-Flags:
-  --docker-socket PATH   Docker Engine socket (default: $PODSPAWN_DOCKER_SOCKET,
-                         else /var/run/docker.sock)
-`,
-  async run(argv, io) {
-    const { values } = parseFlags("daemon", argv, { "docker-socket": { type: "string" } });
+Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.`,
+  },
+  async ({ flags }, io) => {
     if (process.getuid?.() !== 0) throw new UserFacingError("not-root", "the daemon must run as root (it owns the Docker socket and the per-user sockets)");
-    const daemon = new Daemon({ layout: io.layout, runtime: new DockerRuntime(values["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock"), log: stderrLogger(io.stderr) });
+    const socket = flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock";
+    const daemon = new Daemon({ layout: io.layout, runtime: new DockerRuntime(socket), log: stderrLogger(io.stderr) });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);
@@ -33,4 +30,4 @@ Flags:
     await daemon.stop();
     return 0;
   },
-};
+);

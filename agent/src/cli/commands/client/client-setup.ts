@@ -4,30 +4,10 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { defaultCacheDir, defaultManifestSource, loadManifest, type Fetch } from "../../../adapters/fleet/manifest-loader.js";
 import { ensureDir, ensureFile, readFileState, writeFileAtomic } from "../../../adapters/fs/atomic-file.js";
-import { describeError, InputError, UserFacingError } from "../../../core/errors.js";
+import { describeError, UserFacingError } from "../../../core/errors.js";
 import { DEFAULT_PROJECT } from "../../../core/container/project.js";
 import { includeLine, renderClientConfig, renderFleetKnownHosts, withIncludeAtTop } from "../../../core/fleet/ssh-client-config.js";
-import { parseFlags } from "../../args.js";
-import type { Command, CommandIo } from "../../command.js";
-
-const USAGE = `Usage: podspawn client-setup [--manifest PATH|URL] [--project NAME]... [--dir DIR]
-                             [--command PATH] [--write-include] [--dry-run]
-
-Sets up this machine's ssh client for a podspawn fleet: writes DIR/config (an ssh_config snippet:
-a Host block per project with a literal 'SetEnv PODSPAWN_PROJECT=<project>', and a 'Host *.<domain>'
-block whose ProxyCommand is 'podspawn connect %r %h %p' with the fleet's host keys pinned under one
-HostKeyAlias, StrictHostKeyChecking yes) and DIR/known_hosts (every node's host keys), then prints
-the Include line that must go at the TOP of ~/.ssh/config.
-  --manifest       file or https:// URL (default $PODSPAWN_MANIFEST, else
-                   ~/.config/podspawn/manifest.json); the ProxyCommand reads the same source
-  --project        a project to reach as <project>.<domain>; repeat it; list every project each
-                   time (default: ${DEFAULT_PROJECT})
-  --dir            where the two files go (default ~/.ssh/podspawn; created 0700)
-  --command        the podspawn program for the ProxyCommand, absolute (default: this node
-                   binary and this bundle)
-  --write-include  also add the Include line at the top of ~/.ssh/config (once)
-  --dry-run        print what would be written; write nothing
-`;
+import { defineCommand, type Command, type CommandIo } from "../../command.js";
 
 export interface ClientSetupDeps {
   readonly fetch?: Fetch;
@@ -77,25 +57,36 @@ async function addInclude(io: CommandIo, line: string, dryRun: boolean): Promise
 }
 
 export function makeClientSetupCommand(deps: ClientSetupDeps = {}): Command {
-  return {
-    name: "client-setup",
-    summary: "write the ssh client config and fleet known_hosts for *.pod names",
-    usage: USAGE,
-    async run(argv, io) {
-      const { values, positionals } = parseFlags(
-        "client-setup",
-        argv,
-        {
-          manifest: { type: "string" },
-          project: { type: "string", multiple: true },
-          dir: { type: "string" },
-          command: { type: "string" },
-          "write-include": { type: "boolean", default: false },
-          "dry-run": { type: "boolean", default: false },
+  return defineCommand(
+    {
+      name: "client-setup",
+      summary: "write the ssh client config and fleet known_hosts for *.pod names",
+      flags: {
+        manifest: {
+          type: "string",
+          value: "PATH|URL",
+          defaultText: "$PODSPAWN_MANIFEST, else ~/.config/podspawn/manifest.json",
+          description: "the fleet manifest, a file or https:// URL; the ProxyCommand reads the same source",
         },
-        true,
-      );
-      if (positionals.length > 0) throw new InputError("client-setup", "takes no arguments", "flags only; see --help");
+        project: {
+          type: "string",
+          multiple: true,
+          value: "NAME",
+          defaultText: DEFAULT_PROJECT,
+          description: "a project to reach as <project>.<domain>; list every project each time",
+        },
+        dir: { type: "string", value: "DIR", defaultText: "~/.ssh/podspawn; created 0700", description: "where the two files go" },
+        command: { type: "string", value: "PATH", defaultText: "this node binary and this bundle", description: "the podspawn program for the ProxyCommand, absolute" },
+        "write-include": { type: "boolean", description: "also add the Include line at the top of ~/.ssh/config (once)" },
+        "dry-run": { type: "boolean", description: "print what would be written; write nothing" },
+      },
+      description: `Sets up this machine's ssh client for a podspawn fleet: writes DIR/config (an ssh_config snippet:
+a Host block per project with a literal 'SetEnv PODSPAWN_PROJECT=<project>', and a 'Host *.<domain>'
+block whose ProxyCommand is 'podspawn connect %r %h %p' with the fleet's host keys pinned under one
+HostKeyAlias, StrictHostKeyChecking yes) and DIR/known_hosts (every node's host keys), then prints
+the Include line that must go at the TOP of ~/.ssh/config.`,
+    },
+    async ({ flags: values }, io) => {
       const dir = expandHome(values.dir ?? "~/.ssh/podspawn", io);
       const configFile = join(dir, "config");
       const knownHostsFile = join(dir, "known_hosts");
@@ -105,7 +96,7 @@ export function makeClientSetupCommand(deps: ClientSetupDeps = {}): Command {
         warn: (line) => io.stderr.write(`podspawn client-setup: ${line}\n`),
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
       });
-      const projects = values.project ?? [DEFAULT_PROJECT];
+      const projects = values.project.length > 0 ? values.project : [DEFAULT_PROJECT];
       const config = renderClientConfig({ manifest: loaded.manifest, command, manifestSource: loaded.source, knownHostsFile, configFile, projects });
       const knownHosts = renderFleetKnownHosts(loaded.manifest);
       const include = includeLine(configFile);
@@ -128,7 +119,7 @@ export function makeClientSetupCommand(deps: ClientSetupDeps = {}): Command {
       if (!values["dry-run"] || !values["write-include"]) io.stdout.write(`${include}\n`);
       return 0;
     },
-  };
+  );
 }
 
 export const clientSetupCommand: Command = makeClientSetupCommand();

@@ -6,23 +6,7 @@ import { parsePodName } from "../../../core/fleet/pod-name.js";
 import { rankNodes } from "../../../core/fleet/rendezvous.js";
 import { validateUsername } from "../../../core/users/username.js";
 import { parseDurationMs, parsePort } from "../../../core/config/units.js";
-import { parseFlags } from "../../args.js";
-import type { Command } from "../../command.js";
-
-const USAGE = `Usage: podspawn connect USER HOST PORT [--manifest PATH|URL] [--connect-timeout 3s] [--refuse-unlisted]
-
-The ssh ProxyCommand for .pod names (client-setup writes it: 'connect %r %h %p'). Validates USER and
-HOST (<project>.pod or <project>.<fleet>.pod, the suffix being the manifest's domain), orders the
-fleet's nodes by rendezvous hash of (USER, project), connects to the first that accepts a TCP
-connection, failing over to the next on errors and timeouts, and relays the SSH stream on
-stdin/stdout. Diagnostics go to stderr, one line each; stdout carries only the relayed bytes.
-PORT (ssh's %p) is checked and ignored: every manifest node has its own port.
-  --manifest         file or https:// URL (default $PODSPAWN_MANIFEST, else
-                     ~/.config/podspawn/manifest.json); URLs are cached in ~/.cache/podspawn
-  --connect-timeout  per node (default 3s)
-  --refuse-unlisted  used by client-setup's catch-all block: HOST's project has no Host block with
-                     its SetEnv line, so it would not reach the node; fail with a hint instead
-`;
+import { defineCommand, type Command } from "../../command.js";
 
 export interface ConnectDeps {
   readonly stdin?: Readable;
@@ -33,19 +17,36 @@ export interface ConnectDeps {
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 
 export function makeConnectCommand(deps: ConnectDeps = {}): Command {
-  return {
-    name: "connect",
-    summary: "ssh ProxyCommand: route a .pod name to a fleet node and relay the connection",
-    usage: USAGE,
-    async run(argv, io) {
-      const { values, positionals } = parseFlags(
-        "connect",
-        argv,
-        { manifest: { type: "string" }, "connect-timeout": { type: "string" }, "refuse-unlisted": { type: "boolean", default: false } },
-        true,
-      );
-      if (positionals.length !== 3) throw new InputError("connect", `expected USER HOST PORT, got ${positionals.length} argument(s)`, "connect %r %h %p");
-      const [rawUser, rawHost, rawPort] = positionals;
+  return defineCommand(
+    {
+      name: "connect",
+      summary: "ssh ProxyCommand: route a .pod name to a fleet node and relay the connection",
+      args: [
+        { name: "USER", description: "the remote user (ssh's %r)" },
+        { name: "HOST", description: "<project>.pod or <project>.<fleet>.pod (ssh's %h)" },
+        { name: "PORT", description: "ssh's %p: checked and ignored, every manifest node has its own port" },
+      ],
+      flags: {
+        manifest: {
+          type: "string",
+          value: "PATH|URL",
+          defaultText: "$PODSPAWN_MANIFEST, else ~/.config/podspawn/manifest.json",
+          description: "the fleet manifest, a file or https:// URL; URLs are cached in ~/.cache/podspawn",
+        },
+        "connect-timeout": { type: "string", value: "DURATION", defaultText: "3s", description: "per node" },
+        "refuse-unlisted": {
+          type: "boolean",
+          description: "used by client-setup's catch-all block: HOST's project has no Host block with its SetEnv line, so it would not reach the node; fail with a hint instead",
+        },
+      },
+      description: `The ssh ProxyCommand for .pod names (client-setup writes it: 'connect %r %h %p'). Validates USER and
+HOST (the suffix being the manifest's domain), orders the fleet's nodes by rendezvous hash of
+(USER, project), connects to the first that accepts a TCP connection, failing over to the next on
+errors and timeouts, and relays the SSH stream on stdin/stdout. Diagnostics go to stderr, one line
+each; stdout carries only the relayed bytes.`,
+    },
+    async ({ flags: values, args }, io) => {
+      const [rawUser, rawHost, rawPort] = args;
       const user = validateUsername(rawUser, "USER");
       parsePort(rawPort, "PORT");
       const timeoutMs = values["connect-timeout"] === undefined ? DEFAULT_CONNECT_TIMEOUT_MS : parseDurationMs(values["connect-timeout"], "--connect-timeout");
@@ -84,7 +85,7 @@ export function makeConnectCommand(deps: ConnectDeps = {}): Command {
       }
       throw new UserFacingError("no-node", `no node of fleet ${manifest.fleet} answered for ${user}@${name.host} (tried ${tried.join("; ")})`);
     },
-  };
+  );
 }
 
 export const connectCommand: Command = makeConnectCommand();

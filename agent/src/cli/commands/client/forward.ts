@@ -1,29 +1,39 @@
-import { spawn as spawnChild, type ChildProcessWithoutNullStreams } from "node:child_process";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { parsePort } from "../../../core/config/units.js";
 import { InputError, UserFacingError } from "../../../core/errors.js";
 import { tunnelCommand } from "../../../core/protocol/tunnel-request.js";
-import { parseFlags } from "../../args.js";
-import type { Command } from "../../command.js";
+import { startProcess } from "../../../adapters/process/run-process.js";
+import { defineCommand, type Command } from "../../command.js";
+import { parseCommandLine, type CommandSpec, type ParsedCommandLine } from "../../flags.js";
 
-const USAGE = `Usage: podspawn forward [--local ADDR] LOCALPORT:REMOTEPORT DESTINATION [-- SSH_ARGS...]
-
-Forwards a local TCP port to a port inside your environment (ssh -L is off on podspawn nodes: it
+/** Declared apart from the command: parseForwardArgs is tested on its own. */
+const FORWARD = {
+  name: "forward",
+  summary: "forward a local TCP port to a port inside your environment (through ssh)",
+  args: [
+    { name: "LOCALPORT:REMOTEPORT", description: "LOCALPORT 0-65535 (0: any free port; the chosen one is printed)\nREMOTEPORT 1-65535, a port something listens on inside the environment" },
+    { name: "DESTINATION", description: "anything ssh accepts: dev@node.example.com, work.pod, a Host alias" },
+  ],
+  rest: { name: "SSH_ARGS", description: "extra ssh options, e.g. -p 2222 -i KEY" },
+  flags: {
+    local: {
+      type: "string",
+      value: "ADDR",
+      default: "127.0.0.1",
+      description: "address to listen on (the default: only this machine can connect); any other address is reachable by everyone who can reach this machine",
+    },
+  },
+  description: `Forwards a local TCP port to a port inside your environment (ssh -L is off on podspawn nodes: it
 would reach the node itself). Listens on ADDR:LOCALPORT and, for each connection it accepts, runs
   ssh [SSH_ARGS...] DESTINATION podspawn-tunnel REMOTEPORT
 and relays the connection through it; the node connects to REMOTEPORT on your own container.
-Runs until Ctrl-C (SIGINT) or SIGTERM. ssh's messages are shown on stderr, prefixed.
-  LOCALPORT    0-65535 (0: any free port; the chosen one is printed)
-  REMOTEPORT   1-65535, a port something listens on inside the environment
-  DESTINATION  anything ssh accepts: dev@node.example.com, work.pod, a Host alias
-  --local      address to listen on (default 127.0.0.1: only this machine can connect); any
-               other address is reachable by everyone who can reach this machine
-  SSH_ARGS     extra ssh options, e.g. -p 2222 -i KEY. Tip: to open one ssh connection for all
-               tunnels instead of one per connection, add
-               -o ControlMaster=auto -o ControlPath=~/.ssh/podspawn-%C -o ControlPersist=60
-Example: podspawn forward 8080:3000 work.pod   then open http://127.0.0.1:8080
-`;
+Runs until Ctrl-C (SIGINT) or SIGTERM. ssh's messages are shown on stderr, prefixed.`,
+  notes: `To open one ssh connection for all tunnels instead of one per connection, add to SSH_ARGS
+  -o ControlMaster=auto -o ControlPath=~/.ssh/podspawn-%C -o ControlPersist=60
+Example: podspawn forward 8080:3000 work.pod   then open http://127.0.0.1:8080`,
+} as const satisfies CommandSpec;
 
 export interface ForwardOptions {
   readonly local: string;
@@ -35,12 +45,11 @@ export interface ForwardOptions {
 
 /** Parse `[--local ADDR] LOCALPORT:REMOTEPORT DESTINATION [-- SSH_ARGS...]`. */
 export function parseForwardArgs(argv: readonly string[]): ForwardOptions {
-  const dashes = argv.indexOf("--");
-  const own = dashes === -1 ? argv : argv.slice(0, dashes);
-  const sshArgs = dashes === -1 ? [] : argv.slice(dashes + 1);
-  const { values, positionals } = parseFlags("forward", own, { local: { type: "string" } }, true);
-  if (positionals.length !== 2) throw new InputError("forward", `expected LOCALPORT:REMOTEPORT DESTINATION, got ${positionals.length} argument(s)`, "e.g. 8080:3000 work.pod");
-  const [spec = "", destination = ""] = positionals;
+  return checkForwardArgs(parseCommandLine(FORWARD, argv));
+}
+
+function checkForwardArgs({ flags, args, rest: sshArgs }: ParsedCommandLine<typeof FORWARD.flags>): ForwardOptions {
+  const [spec = "", destination = ""] = args;
   const m = /^([^:]*):([^:]*)$/.exec(spec);
   if (!m) throw new InputError("LOCALPORT:REMOTEPORT", `${JSON.stringify(spec)} is not two ports separated by a colon`, "e.g. 8080:3000");
   const localPort = parsePort(m[1] ?? "", "LOCALPORT", { allowZero: true });
@@ -49,14 +58,14 @@ export function parseForwardArgs(argv: readonly string[]): ForwardOptions {
   if (destination === "" || destination.startsWith("-") || /\s/.test(destination)) {
     throw new InputError("DESTINATION", `${JSON.stringify(destination)} is not an ssh destination`, "[user@]host or a Host alias; ssh options go after --");
   }
-  const local = values.local ?? "127.0.0.1";
+  const local = flags.local;
   if (isIP(local) === 0) throw new InputError("--local", `${JSON.stringify(local)} is not an IP address`, "e.g. 127.0.0.1, ::1, 0.0.0.0");
   return { local, localPort, remotePort, destination, sshArgs };
 }
 
 const isLoopback = (address: string): boolean => address === "::1" || address.startsWith("127.");
 
-export type SpawnSsh = (args: readonly string[]) => ChildProcessWithoutNullStreams;
+export type SpawnSsh = (args: readonly string[], env: NodeJS.ProcessEnv) => ChildProcessWithoutNullStreams;
 
 export interface ForwardDeps {
   readonly spawnSsh?: SpawnSsh;
@@ -66,7 +75,8 @@ export interface ForwardDeps {
   readonly onListening?: (port: number) => void;
 }
 
-const defaultSpawnSsh: SpawnSsh = (args) => spawnChild("ssh", [...args], { stdio: ["pipe", "pipe", "pipe"] });
+/** ssh runs with the user's own environment: it needs HOME, SSH_AUTH_SOCK and the like. */
+const defaultSpawnSsh: SpawnSsh = (args, env) => startProcess("ssh", args, { env });
 
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
@@ -106,12 +116,8 @@ function relayThroughSsh(conn: Socket, child: ChildProcessWithoutNullStreams, sa
 }
 
 export function makeForwardCommand(deps: ForwardDeps = {}): Command {
-  return {
-    name: "forward",
-    summary: "forward a local TCP port to a port inside your environment (through ssh)",
-    usage: USAGE,
-    async run(argv, io) {
-      const opts = parseForwardArgs(argv);
+  return defineCommand(FORWARD, async (line, io) => {
+      const opts = checkForwardArgs(line);
       const say = (line: string): void => void io.stderr.write(`podspawn forward: ${line}\n`);
       const spawnSsh = deps.spawnSsh ?? defaultSpawnSsh;
       const stop = deps.stop ?? untilSignal();
@@ -120,7 +126,7 @@ export function makeForwardCommand(deps: ForwardDeps = {}): Command {
       const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
         conns.add(conn);
         conn.on("close", () => conns.delete(conn));
-        const child = spawnSsh([...opts.sshArgs, opts.destination, tunnelCommand(opts.remotePort)]);
+        const child = spawnSsh([...opts.sshArgs, opts.destination, tunnelCommand(opts.remotePort)], io.env);
         children.add(child);
         child.on("close", () => children.delete(child));
         relayThroughSsh(conn, child, say);
@@ -140,8 +146,7 @@ export function makeForwardCommand(deps: ForwardDeps = {}): Command {
         for (const conn of conns) conn.destroy();
       });
       return 0;
-    },
-  };
+  });
 }
 
 export const forwardCommand: Command = makeForwardCommand();

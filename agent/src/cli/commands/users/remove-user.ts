@@ -1,30 +1,25 @@
-import { defaultPodUserDeps, removePodUser, type PodUserDeps } from "../../../admin/pod-users.js";
-import { InputError, UserFacingError } from "../../../core/errors.js";
-import type { Layout } from "../../../core/host/layout.js";
-import { parseFlags } from "../../args.js";
-import type { Command, CommandIo } from "../../command.js";
+import { defaultAdminDeps, type AdminDeps } from "../../../admin/deps.js";
+import { removeUser } from "../../../admin/remove-user.js";
+import { defineCommand, type Command, type CommandIo } from "../../command.js";
 
-const USAGE = `Usage: podspawn remove-user NAME [--force]
-
-Removes pod user NAME: their keys (no new logins), their containers and persistent home volumes
+export function makeRemoveUserCommand(deps: (io: CommandIo) => AdminDeps = (io) => defaultAdminDeps(io.layout, io)): Command {
+  return defineCommand(
+    {
+      name: "remove-user",
+      summary: "remove a pod user, their keys, containers and host account",
+      args: [{ name: "NAME", description: "the pod user to remove" }],
+      flags: {
+        force: { type: "boolean", description: "remove NAME even with live sessions, ending them" },
+      },
+      description: `Removes pod user NAME: their keys (no new logins), their containers and persistent home volumes
 (through the daemon; a later user of the same name starts empty) and the host account. Refuses
-while NAME has live sessions unless --force, which ends them.
-`;
-
-export function makeRemoveUserCommand(podUsers: (layout: Layout, io: CommandIo) => PodUserDeps = defaultPodUserDeps): Command {
-  return {
-    name: "remove-user",
-    summary: "remove a pod user, their keys, containers and host account",
-    usage: USAGE,
-    async run(argv, io) {
-      const { values, positionals } = parseFlags("remove-user", argv, { force: { type: "boolean", default: false } }, true);
-      if (positionals.length !== 1) throw new InputError("remove-user", `expected one NAME, got ${positionals.length}`, USAGE.split("\n")[0]);
-      const deps = podUsers(io.layout, io);
-      const removed = await removePodUser(io.layout, positionals[0] as string, { force: values.force === true }, deps);
-      if (!removed) throw new UserFacingError("no-such-user", `no pod user named ${JSON.stringify(positionals[0])}`);
+while NAME has live sessions unless --force.`,
+    },
+    async ({ flags, args }, io) => {
+      await removeUser(args[0] as string, { force: flags.force }, deps(io));
       return 0;
     },
-  };
+  );
 }
 
 export const removeUserCommand: Command = makeRemoveUserCommand();

@@ -1,0 +1,71 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { reloadSshd, testSshdConfig, type ReloadDeps } from "../../agent/src/adapters/sshd/sshd.js";
+import { ensureMetadataBlock } from "../../agent/src/adapters/firewall/metadata-firewall.js";
+import type { DaemonEvent } from "../../agent/src/daemon/log.js";
+import { scriptedRunner } from "./helpers/scripted-runner.js";
+
+describe("testSshdConfig", () => {
+  it("runs sshd -t -f CONFIG with a deadline and reports its first lines", async () => {
+    const s = scriptedRunner([() => ({ code: 255, stderr: "line 3: Bad option\nline 4: worse\n" })]);
+    const check = await testSshdConfig("/etc/ssh/sshd_config", s.run);
+    assert.deepEqual(s.calls, ["/usr/sbin/sshd -t -f /etc/ssh/sshd_config"]);
+    assert.ok((s.options[0]?.timeoutMs ?? 0) > 0, "every call has a deadline");
+    assert.deepEqual(check, { ok: false, message: "line 3: Bad option; line 4: worse" });
+  });
+
+  it("says that sshd -t timed out rather than passing", async () => {
+    const s = scriptedRunner([() => ({ code: null, signal: "SIGKILL", timedOut: true })]);
+    const check = await testSshdConfig("/c", s.run);
+    assert.equal(check.ok, false);
+    assert.match(check.message, /timed out after \d+ ms/);
+  });
+});
+
+describe("reloadSshd", () => {
+  const deps = (over: Partial<ReloadDeps>): ReloadDeps & { signals: string[] } => {
+    const signals: string[] = [];
+    return { run: scriptedRunner([]).run, kill: (pid, sig) => void signals.push(`${pid} ${sig}`), systemd: false, readText: async () => "4242\n", signals, ...over };
+  };
+
+  it("sends SIGHUP to the pid in the pid file after checking it is alive", async () => {
+    const d = deps({});
+    assert.equal(await reloadSshd("/run/x.pid", d), "reloaded sshd (SIGHUP to pid 4242)");
+    assert.deepEqual(d.signals, ["4242 0", "4242 SIGHUP"]);
+  });
+
+  it("under systemd tries ssh, then sshd", async () => {
+    const s = scriptedRunner([(_f, args) => (args[1] === "ssh" ? { code: 5 } : undefined)]);
+    assert.equal(await reloadSshd(undefined, deps({ systemd: true, run: s.run })), "reloaded sshd (systemctl reload sshd)");
+    assert.deepEqual(s.calls, ["systemctl reload ssh", "systemctl reload sshd"]);
+    assert.ok(s.options.every((o) => (o?.timeoutMs ?? 0) > 0));
+  });
+
+  it("is not an error when no sshd runs", async () => {
+    const gone = deps({ readText: async () => Promise.reject(new Error("ENOENT")) });
+    assert.match(await reloadSshd("/run/none.pid", gone), /sshd is not running \(no \/run\/none\.pid\)/);
+    assert.deepEqual(gone.signals, []);
+  });
+});
+
+describe("ensureMetadataBlock", () => {
+  const rule = "DOCKER-USER -d 169.254.169.254/32 -j DROP";
+
+  it("inserts the DROP rule only when the check says it is missing", async () => {
+    const present = scriptedRunner([]);
+    await ensureMetadataBlock(() => undefined, "iptables", present.run);
+    assert.deepEqual(present.calls, [`iptables -w -C ${rule}`]);
+    const missing = scriptedRunner([(_f, args) => (args[1] === "-C" ? { code: 1 } : undefined)]);
+    await ensureMetadataBlock(() => undefined, "iptables", missing.run);
+    assert.deepEqual(missing.calls, [`iptables -w -C ${rule}`, `iptables -w -I ${rule}`]);
+    assert.ok(missing.options.every((o) => (o?.timeoutMs ?? 0) > 0));
+  });
+
+  it("logs one warning when the rule cannot be installed, and does not throw", async () => {
+    const events: DaemonEvent[] = [];
+    const failing = scriptedRunner([() => ({ code: 4, stderr: "iptables: Permission denied\n" })]);
+    await ensureMetadataBlock((e) => void events.push(e), "iptables", failing.run);
+    assert.equal(events.length, 1);
+    assert.match(JSON.stringify(events[0]), /could not install the metadata block rule in DOCKER-USER: exit 4: iptables: Permission denied/);
+  });
+});
