@@ -1,20 +1,48 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { formatControlLine, parseControlRequest, parseControlResponse } from "../../agent/src/core/protocol/control-protocol.js";
+import { CONTROL_OPS, formatControlLine, parseControlRequest, parseControlResponse, type ControlOp } from "../../agent/src/core/protocol/control-protocol.js";
 import { InputError } from "../../agent/src/core/errors.js";
 
+const problem = (re: RegExp) => (err: unknown) => err instanceof InputError && re.test(err.message);
+
+describe("the control ops table", () => {
+  it("holds exactly today's operations", () => {
+    assert.deepEqual(Object.keys(CONTROL_OPS).sort(), ["evict", "metrics", "reload", "status"]);
+  });
+});
+
 describe("parseControlRequest", () => {
-  it("accepts the four ops", () => {
+  it("accepts every op with its fields", () => {
     assert.deepEqual(parseControlRequest('{"op":"reload"}'), { op: "reload" });
     assert.deepEqual(parseControlRequest('{"op":"status"}'), { op: "status" });
     assert.deepEqual(parseControlRequest('{"op":"metrics"}'), { op: "metrics" });
-    assert.deepEqual(parseControlRequest('{"op":"evict","user":"alice"}'), { op: "evict", user: "alice" });
+    assert.deepEqual(parseControlRequest('{"user":"alice","op":"evict"}'), { op: "evict", user: "alice" });
   });
 
-  it("refuses unknown ops, extra fields, bad users and non-JSON", () => {
-    for (const bad of ['{"op":"exec"}', '{"op":"reload","x":1}', '{"op":"metrics","user":"alice"}', '{"op":"evict","user":"../root"}', '{"op":"evict"}', "[]", "nope", "null"]) {
-      assert.throws(() => parseControlRequest(bad), InputError, bad);
-    }
+  it("refuses an unknown op, listing the allowed ones", () => {
+    assert.throws(() => parseControlRequest('{"op":"exec"}'), problem(/unknown op "exec" \(allowed: \{"op":"reload"\}, \{"op":"status"\}, \{"op":"metrics"\}, \{"op":"evict","user":NAME\}\)/));
+    assert.throws(() => parseControlRequest("{}"), problem(/unknown op undefined/));
+  });
+
+  it("does not take inherited object properties for ops", () => {
+    for (const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]) assert.throws(() => parseControlRequest(JSON.stringify({ op: name })), problem(/unknown op/), name);
+  });
+
+  it("refuses extra and missing fields, naming the fields the op takes", () => {
+    assert.throws(() => parseControlRequest('{"op":"reload","x":1}'), problem(/op reload takes exactly the fields op, got op,x/));
+    assert.throws(() => parseControlRequest('{"op":"metrics","user":"alice"}'), problem(/op metrics takes exactly the fields op/));
+    assert.throws(() => parseControlRequest('{"op":"evict"}'), problem(/op evict takes exactly the fields op,user, got op/));
+    assert.throws(() => parseControlRequest('{"op":"evict","user":"a","force":true}'), problem(/got force,op,user/));
+  });
+
+  it("validates field values with the op's own parser", () => {
+    assert.throws(() => parseControlRequest('{"op":"evict","user":"../root"}'), problem(/control request user/));
+    assert.throws(() => parseControlRequest('{"op":"evict","user":42}'), InputError);
+  });
+
+  it("refuses what is not one JSON object, and lines over the limit", () => {
+    for (const bad of ["[]", "nope", "null", '"reload"', "1"]) assert.throws(() => parseControlRequest(bad), InputError, bad);
+    assert.throws(() => parseControlRequest(`{"op":"reload","pad":"${"x".repeat(1024 * 1024)}"}`), problem(/too long/));
   });
 
   it("round-trips what formatControlLine writes", () => {
@@ -25,13 +53,30 @@ describe("parseControlRequest", () => {
 });
 
 describe("parseControlResponse", () => {
-  it("checks the fields each op relies on", () => {
-    assert.deepEqual(parseControlResponse({ op: "evict", user: "a" }, '{"ok":true,"removed":2}'), { ok: true, removed: 2 });
-    assert.throws(() => parseControlResponse({ op: "evict", user: "a" }, '{"ok":true}'), /removed/);
-    assert.throws(() => parseControlResponse({ op: "status" }, '{"ok":true,"sessions":[]}'), /containers/);
-    assert.deepEqual(parseControlResponse({ op: "status" }, '{"ok":false,"error":"boom"}'), { ok: false, error: "boom" });
-    assert.throws(() => parseControlResponse({ op: "reload" }, '{"fine":1}'), /no ok field/);
-    assert.deepEqual(parseControlResponse({ op: "metrics" }, '{"ok":true,"text":"x 1\\n"}'), { ok: true, text: "x 1\n" });
-    assert.throws(() => parseControlResponse({ op: "metrics" }, '{"ok":true}'), /text/);
+  const good: Record<ControlOp, string> = {
+    reload: '{"ok":true}',
+    status: '{"ok":true,"sessions":[],"containers":[]}',
+    metrics: '{"ok":true,"text":"x 1\\n"}',
+    evict: '{"ok":true,"removed":2}',
+  };
+  const requests = { reload: { op: "reload" }, status: { op: "status" }, metrics: { op: "metrics" }, evict: { op: "evict", user: "a" } } as const;
+
+  it("accepts each op's success shape and any op's error", () => {
+    for (const op of Object.keys(CONTROL_OPS) as ControlOp[]) {
+      assert.deepEqual(parseControlResponse(requests[op], good[op]), JSON.parse(good[op]));
+      assert.deepEqual(parseControlResponse(requests[op], '{"ok":false,"error":"boom"}'), { ok: false, error: "boom" });
+    }
+  });
+
+  it("names what a success response lacks", () => {
+    assert.throws(() => parseControlResponse(requests.evict, '{"ok":true}'), /evict response lacks removed/);
+    assert.throws(() => parseControlResponse(requests.status, '{"ok":true,"sessions":[]}'), /status response lacks sessions or containers/);
+    assert.throws(() => parseControlResponse(requests.metrics, '{"ok":true,"text":5}'), /metrics response lacks text/);
+  });
+
+  it("refuses answers without ok, errors without a message, and non-objects", () => {
+    assert.throws(() => parseControlResponse(requests.reload, '{"fine":1}'), /no ok field/);
+    assert.throws(() => parseControlResponse(requests.reload, '{"ok":false}'), /no error message/);
+    assert.throws(() => parseControlResponse(requests.reload, "[]"), /not a JSON object/);
   });
 });

@@ -3,18 +3,12 @@ import { validateUsername } from "../users/username.js";
 
 /**
  * The root-only control socket between admin commands and the node daemon: one JSON request line,
- * one JSON response line, then the connection closes. Shared by both sides so they cannot drift.
+ * one JSON response line, then the connection closes. Every operation is declared once in
+ * CONTROL_OPS (its request fields with their parsers, and the check a response must pass), and the
+ * request, response and parser types are derived from that table; the daemon's handlers are a
+ * table keyed by the same names (daemon/control/control-server.ts), so the compiler wants one
+ * for every op.
  */
-export type ControlRequest =
-  /** Re-read the key registry (after add-user, remove-user, sync). */
-  | { readonly op: "reload" }
-  | { readonly op: "status" }
-  /** The daemon's metrics in the Prometheus text format (`podspawn metrics`). */
-  | { readonly op: "metrics" }
-  /** End every container and session of one user (remove-user, sync). */
-  | { readonly op: "evict"; readonly user: string };
-
-export type ControlOp = ControlRequest["op"];
 
 export interface SessionInfo {
   readonly user: string;
@@ -34,44 +28,72 @@ export interface ContainerInfo {
   readonly sessions: number;
 }
 
+/** Parses one request field; throws an InputError naming `field`. */
+type FieldParser<T> = (value: unknown, field: string) => T;
+
+interface OpDeclaration<Fields, Body> {
+  /** For the error that lists what is allowed. */
+  readonly example: string;
+  readonly fields: { readonly [K in keyof Fields]: FieldParser<Fields[K]> };
+  /** What a success response lacks that callers rely on, or null if it has it all. */
+  readonly lacks: (response: Readonly<Record<string, unknown>>) => string | null;
+  /** Carries the types only; never read. */
+  readonly types?: { readonly fields: Fields; readonly body: Body };
+}
+
+function op<Fields extends object, Body extends object>(declaration: OpDeclaration<Fields, Body>): OpDeclaration<Fields, Body> {
+  return declaration;
+}
+
+const nothing = (): null => null;
+
+export const CONTROL_OPS = {
+  /** Re-read the key registry and config (after add-user, remove-user, sync). */
+  reload: op<object, { readonly users?: number }>({ example: '{"op":"reload"}', fields: {}, lacks: nothing }),
+  status: op<object, { readonly sessions: readonly SessionInfo[]; readonly containers: readonly ContainerInfo[] }>({
+    example: '{"op":"status"}',
+    fields: {},
+    lacks: (r) => (Array.isArray(r["sessions"]) && Array.isArray(r["containers"]) ? null : "sessions or containers"),
+  }),
+  /** The daemon's metrics in the Prometheus text format (`podspawn metrics`). */
+  metrics: op<object, { readonly text: string }>({ example: '{"op":"metrics"}', fields: {}, lacks: (r) => (typeof r["text"] === "string" ? null : "text") }),
+  /** End every container and session of one user (remove-user, sync). */
+  evict: op<{ readonly user: string }, { readonly removed: number }>({
+    example: '{"op":"evict","user":NAME}',
+    fields: { user: (v, field) => validateUsername(v, field) },
+    lacks: (r) => (typeof r["removed"] === "number" ? null : "removed"),
+  }),
+};
+
+type Ops = typeof CONTROL_OPS;
+export type ControlOp = keyof Ops;
+type FieldsOf<K extends ControlOp> = NonNullable<Ops[K]["types"]>["fields"];
+type BodyOf<K extends ControlOp> = NonNullable<Ops[K]["types"]>["body"];
+
+export type RequestOf<K extends ControlOp> = { readonly op: K } & FieldsOf<K>;
+export type ControlRequest = { [K in ControlOp]: RequestOf<K> }[ControlOp];
+
 export interface ControlError {
   readonly ok: false;
   readonly error: string;
 }
-export interface ReloadResponse {
-  readonly ok: true;
-  readonly users?: number;
-}
-export interface StatusResponse {
-  readonly ok: true;
-  readonly sessions: readonly SessionInfo[];
-  readonly containers: readonly ContainerInfo[];
-}
-export interface EvictResponse {
-  readonly ok: true;
-  readonly removed: number;
-}
-export interface MetricsResponse {
-  readonly ok: true;
-  readonly text: string;
-}
-
-export interface ResponseByOp {
-  reload: ReloadResponse;
-  status: StatusResponse;
-  evict: EvictResponse;
-  metrics: MetricsResponse;
-}
-export type ControlResponse = ReloadResponse | StatusResponse | EvictResponse | MetricsResponse | ControlError;
+export type SuccessOf<K extends ControlOp> = { readonly ok: true } & BodyOf<K>;
+export type ResponseByOp = { [K in ControlOp]: SuccessOf<K> };
+export type ControlResponse = ResponseByOp[ControlOp] | ControlError;
 export type ResponseFor<R extends ControlRequest> = ResponseByOp[R["op"]] | ControlError;
 
 /** Longest line either side accepts: a status of many sessions fits, a runaway peer does not. */
 export const MAX_CONTROL_LINE = 1024 * 1024;
 
-const ALLOWED = '{"op":"reload"}, {"op":"status"}, {"op":"metrics"} or {"op":"evict","user":NAME}';
+const ALLOWED = Object.values(CONTROL_OPS)
+  .map((o) => o.example)
+  .join(", ");
 
-/** Server side: parse and validate one request line; anything unexpected is an InputError. */
-export function parseControlRequest(line: string): ControlRequest {
+function isOp(value: unknown): value is ControlOp {
+  return typeof value === "string" && Object.hasOwn(CONTROL_OPS, value);
+}
+
+function parseObject(line: string): Record<string, unknown> {
   if (line.length > MAX_CONTROL_LINE) throw new InputError("control request", "is too long", ALLOWED);
   let value: unknown;
   try {
@@ -80,37 +102,36 @@ export function parseControlRequest(line: string): ControlRequest {
     throw new InputError("control request", "is not JSON", ALLOWED);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputError("control request", "is not a JSON object", ALLOWED);
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj).sort().join(",");
-  switch (obj["op"]) {
-    case "reload":
-    case "status":
-    case "metrics":
-      if (keys !== "op") throw new InputError("control request", `unexpected fields for op ${String(obj["op"])}: ${keys}`, ALLOWED);
-      return { op: obj["op"] };
-    case "evict":
-      if (keys !== "op,user") throw new InputError("control request", `op evict needs exactly op and user, got ${keys}`, ALLOWED);
-      return { op: "evict", user: validateUsername(obj["user"], "control request user") };
-    default:
-      throw new InputError("control request", `unknown op ${JSON.stringify(obj["op"])}`, ALLOWED);
-  }
+  return value as Record<string, unknown>;
+}
+
+/** Server side: parse and validate one request line; anything unexpected is an InputError. */
+export function parseControlRequest(line: string): ControlRequest {
+  const obj = parseObject(line);
+  const name = obj["op"];
+  if (!isOp(name)) throw new InputError("control request", `unknown op ${JSON.stringify(name)}`, ALLOWED);
+  const declared = CONTROL_OPS[name];
+  const parsers = Object.entries(declared.fields as Record<string, FieldParser<unknown>>);
+  const want = ["op", ...parsers.map(([field]) => field)].sort().join(",");
+  const got = Object.keys(obj).sort().join(",");
+  if (got !== want) throw new InputError("control request", `op ${name} takes exactly the fields ${want}, got ${got}`, declared.example);
+  const request: Record<string, unknown> = { op: name };
+  for (const [field, parse] of parsers) request[field] = parse(obj[field], `control request ${field}`);
+  return request as ControlRequest;
 }
 
 /** Client side: check the shape we rely on before using a response; throws a plain Error if off. */
 export function parseControlResponse<R extends ControlRequest>(request: R, line: string): ResponseFor<R> {
   const value: unknown = JSON.parse(line);
-  if (typeof value !== "object" || value === null) throw new Error("control response is not a JSON object");
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("control response is not a JSON object");
   const obj = value as Record<string, unknown>;
   if (obj["ok"] === false) {
     if (typeof obj["error"] !== "string") throw new Error("control error response has no error message");
     return obj as unknown as ControlError;
   }
   if (obj["ok"] !== true) throw new Error("control response has no ok field");
-  if (request.op === "status" && (!Array.isArray(obj["sessions"]) || !Array.isArray(obj["containers"]))) {
-    throw new Error("status response lacks sessions or containers");
-  }
-  if (request.op === "evict" && typeof obj["removed"] !== "number") throw new Error("evict response lacks removed");
-  if (request.op === "metrics" && typeof obj["text"] !== "string") throw new Error("metrics response lacks text");
+  const lacking = CONTROL_OPS[request.op].lacks(obj);
+  if (lacking !== null) throw new Error(`${request.op} response lacks ${lacking}`);
   return obj as unknown as ResponseFor<R>;
 }
 

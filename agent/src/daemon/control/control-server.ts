@@ -1,6 +1,15 @@
 import { chmod, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
-import { formatControlLine, MAX_CONTROL_LINE, parseControlRequest, type ControlResponse } from "../../core/protocol/control-protocol.js";
+import { createServer, type Server, type Socket } from "node:net";
+import {
+  formatControlLine,
+  MAX_CONTROL_LINE,
+  parseControlRequest,
+  type ControlOp,
+  type ControlRequest,
+  type ControlResponse,
+  type RequestOf,
+  type SuccessOf,
+} from "../../core/protocol/control-protocol.js";
 import { describeError } from "../../core/errors.js";
 import type { Environments } from "../environments/environments.js";
 
@@ -16,51 +25,75 @@ export interface ControlHandlers {
   readonly metrics: () => string;
 }
 
+/** What answers each op; keyed by the protocol's op names, so a new op needs a handler here. */
+type OpHandlers = { readonly [K in ControlOp]: (request: RequestOf<K>, h: ControlHandlers) => Promise<SuccessOf<K>> };
+
+const HANDLERS: OpHandlers = {
+  reload: async (_req, h) => {
+    await h.reload();
+    return { ok: true };
+  },
+  status: async (_req, h) => {
+    const envs = h.environments.list();
+    return {
+      ok: true,
+      sessions: envs.filter((e) => e.sessions > 0).map((e) => ({ user: e.user, project: e.project, container: e.containerId.slice(0, 12), since: new Date(e.createdAt).toISOString() })),
+      containers: envs.map((e) => ({ name: h.containerName(e.user, e.project), id: e.containerId.slice(0, 12), user: e.user, project: e.project, state: e.sessions > 0 ? "in-use" : "idle", sessions: e.sessions })),
+    };
+  },
+  metrics: async (_req, h) => ({ ok: true, text: h.metrics() }),
+  evict: async (req, h) => ({ ok: true, removed: await h.environments.evict(req.user) }),
+};
+
+function dispatch<K extends ControlOp>(request: RequestOf<K>, h: ControlHandlers): Promise<SuccessOf<K>> {
+  // The table is total over ControlOp; TypeScript cannot correlate HANDLERS[K] with RequestOf<K>.
+  const handler = HANDLERS[request.op] as unknown as (request: RequestOf<K>, h: ControlHandlers) => Promise<SuccessOf<K>>;
+  return handler(request, h);
+}
+
 /** Answer one request line; never throws (errors become `{ok:false}` answers). */
 export async function handleControl(line: string, h: ControlHandlers): Promise<ControlResponse> {
-  let req;
+  let request: ControlRequest;
   try {
-    req = parseControlRequest(line);
+    request = parseControlRequest(line);
   } catch (err) {
     return { ok: false, error: describeError(err) };
   }
-  switch (req.op) {
-    case "reload":
-      await h.reload();
-      return { ok: true };
-    case "status": {
-      const envs = h.environments.list();
-      return {
-        ok: true,
-        sessions: envs.filter((e) => e.sessions > 0).map((e) => ({ user: e.user, project: e.project, container: e.containerId.slice(0, 12), since: new Date(e.createdAt).toISOString() })),
-        containers: envs.map((e) => ({ name: h.containerName(e.user, e.project), id: e.containerId.slice(0, 12), user: e.user, project: e.project, state: e.sessions > 0 ? "in-use" : "idle", sessions: e.sessions })),
-      };
-    }
-    case "metrics":
-      return { ok: true, text: h.metrics() };
-    case "evict":
-      return { ok: true, removed: await h.environments.evict(req.user) };
+  try {
+    return await dispatch(request, h);
+  } catch (err) {
+    return { ok: false, error: describeError(err) };
   }
 }
 
-export async function listenControl(path: string, h: ControlHandlers): Promise<Server> {
-  await rm(path, { force: true });
-  const server = createServer((socket) => {
-    let buf = "";
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_CONTROL_LINE) socket.destroy();
-      const nl = buf.indexOf("\n");
-      if (nl < 0) return;
-      const line = buf.slice(0, nl);
-      buf = "";
-      handleControl(line, h)
-        .catch((err: unknown): ControlResponse => ({ ok: false, error: describeError(err) }))
-        .then((res) => socket.end(formatControlLine(res)), () => socket.destroy());
-    });
-    socket.on("error", () => socket.destroy());
+/** A client that connects and sends nothing must not hold a connection forever. */
+export const CONTROL_REQUEST_TIMEOUT_MS = 5000;
+
+function serveOne(socket: Socket, h: ControlHandlers, requestTimeoutMs: number): void {
+  let buf = "";
+  let answered = false;
+  socket.setEncoding("utf8");
+  socket.setTimeout(requestTimeoutMs, () => {
+    if (!answered) socket.destroy();
   });
+  socket.on("data", (chunk: string) => {
+    if (answered) return;
+    buf += chunk;
+    const nl = buf.indexOf("\n");
+    if (nl < 0) {
+      if (buf.length > MAX_CONTROL_LINE) socket.destroy();
+      return;
+    }
+    answered = true;
+    socket.setTimeout(0);
+    void handleControl(buf.slice(0, nl), h).then((res) => socket.end(formatControlLine(res)));
+  });
+  socket.on("error", () => socket.destroy());
+}
+
+export async function listenControl(path: string, h: ControlHandlers, requestTimeoutMs = CONTROL_REQUEST_TIMEOUT_MS): Promise<Server> {
+  await rm(path, { force: true });
+  const server = createServer((socket) => serveOne(socket, h, requestTimeoutMs));
   const oldUmask = process.umask(0o177);
   try {
     await new Promise<void>((resolve, reject) => {

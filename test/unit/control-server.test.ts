@@ -1,0 +1,88 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { handleControl, listenControl, type ControlHandlers } from "../../agent/src/daemon/control/control-server.js";
+import type { Environments } from "../../agent/src/daemon/environments/environments.js";
+
+/** Handlers that record what they were asked, over one idle and one busy environment. */
+function handlers(): ControlHandlers & { calls: string[] } {
+  const calls: string[] = [];
+  const list = [
+    { user: "alice", project: "web", containerId: "0123456789abcdef", sessions: 2, createdAt: Date.UTC(2025, 0, 1) },
+    { user: "bob", project: "default", containerId: "fedcba9876543210", sessions: 0, createdAt: Date.UTC(2025, 0, 2) },
+  ];
+  const environments = {
+    list: () => list,
+    evict: async (user: string) => (calls.push(`evict ${user}`), 3),
+  } as unknown as Environments;
+  return { calls, environments, reload: async () => void calls.push("reload"), containerName: (u, p) => `podspawn.${u}.${p}`, metrics: () => (calls.push("metrics"), "m 1\n") };
+}
+
+describe("handleControl", () => {
+  it("answers each op from its handler", async () => {
+    const h = handlers();
+    assert.deepEqual(await handleControl('{"op":"reload"}', h), { ok: true });
+    assert.deepEqual(await handleControl('{"op":"metrics"}', h), { ok: true, text: "m 1\n" });
+    assert.deepEqual(await handleControl('{"op":"evict","user":"bob"}', h), { ok: true, removed: 3 });
+    assert.deepEqual(h.calls, ["reload", "metrics", "evict bob"]);
+    assert.deepEqual(await handleControl('{"op":"status"}', h), {
+      ok: true,
+      sessions: [{ user: "alice", project: "web", container: "0123456789ab", since: "2025-01-01T00:00:00.000Z" }],
+      containers: [
+        { name: "podspawn.alice.web", id: "0123456789ab", user: "alice", project: "web", state: "in-use", sessions: 2 },
+        { name: "podspawn.bob.default", id: "fedcba987654", user: "bob", project: "default", state: "idle", sessions: 0 },
+      ],
+    });
+  });
+
+  it("refuses a bad request with an error answer and calls no handler", async () => {
+    const h = handlers();
+    const res = await handleControl('{"op":"evict","user":"bob","force":true}', h);
+    assert.equal(res.ok, false);
+    assert.match(!res.ok ? res.error : "", /op evict takes exactly the fields op,user/);
+    assert.deepEqual(h.calls, []);
+  });
+
+  it("turns a failing handler into an error answer instead of throwing", async () => {
+    const h = { ...handlers(), reload: async () => Promise.reject(new Error("registry unreadable")) };
+    assert.deepEqual(await handleControl('{"op":"reload"}', h), { ok: false, error: "registry unreadable" });
+  });
+});
+
+function exchange(path: string, send: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let got = "";
+    sock.setEncoding("utf8");
+    // Far longer than the server's deadline in these tests: only a server that never hangs up hits it.
+    sock.setTimeout(3000, () => {
+      sock.destroy();
+      resolve(`${got}[client gave up]`);
+    });
+    sock.on("connect", () => sock.write(send));
+    sock.on("data", (c: string) => (got += c));
+    sock.on("close", () => resolve(got));
+    sock.on("error", reject);
+  });
+}
+
+describe("listenControl", () => {
+  it("answers one JSON line on a 0600 socket, and hangs up on a client that never sends a line", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pst-ctl-srv-"));
+    const path = join(dir, "control.sock");
+    const h = handlers();
+    const server = await listenControl(path, h, 100);
+    try {
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.equal(await exchange(path, '{"op":"evict","user":"bob"}\n'), '{"ok":true,"removed":3}\n');
+      assert.equal(await exchange(path, '{"op":"rel'), "", "closed without an answer");
+      assert.deepEqual(h.calls, ["evict bob"]);
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
