@@ -20,12 +20,12 @@ export interface BuildAppOptions {
 }
 
 /** Builds (does not synth) the app: one stack per deploy target, named `<kind>-<environment>`. */
-export function buildApp(options: BuildAppOptions): App {
+export async function buildApp(options: BuildAppOptions): Promise<App> {
   const app = new App(options.outdir ? { outdir: options.outdir } : {});
   const configDir = options.configDir ?? join(options.root, "infra", "config");
   const git = loadGitConfig(join(configDir, "users.yaml"), join(configDir, "projects.yaml"));
   const assets = join(options.root, "dist", "infra-assets");
-  const agent = writeAgentArtifact(options.bundleDir ?? join(options.root, "dist", "bundle"), assets);
+  const agent = await writeAgentArtifact(options.bundleDir ?? join(options.root, "dist", "bundle"), assets);
   for (const env of options.targets) {
     if (env.kind === "aws") {
       new AwsFleetStack(app, `aws-${env.environment}`, { env, git, agent });

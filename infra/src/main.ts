@@ -5,4 +5,4 @@ import { buildApp } from "./app.js";
 import { TARGETS } from "./targets.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
-buildApp({ targets: TARGETS, root }).synth();
+(await buildApp({ targets: TARGETS, root })).synth();

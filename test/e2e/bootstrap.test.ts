@@ -94,7 +94,7 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 300_000
     for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"]) {
       assert.ok(existsSync(join(bundleDir, f)), `missing ${join(bundleDir, f)}: run 'npm run build' first`);
     }
-    const artifact = writeAgentArtifact(bundleDir, join(dir, "srv"));
+    const artifact = await writeAgentArtifact(bundleDir, join(dir, "srv"));
     artifactSha = artifact.sha256;
     server = createServer((req, res) => {
       if (req.url === "/agent.tar.gz") {

@@ -92,22 +92,22 @@ describe("user data", () => {
 describe("agent artifact packing", () => {
   const files = new Map([["podspawn.cjs", Buffer.from("a")], ["spawn.cjs", Buffer.from("b")], ["auth-keys.cjs", Buffer.from("c")]]);
 
-  it("holds exactly the three bundles and hashes the same every time", () => {
-    const tgz = packAgentBundle(files);
-    assert.equal(sha256Hex(packAgentBundle(files)), sha256Hex(tgz));
-    const out = readTarFiles(gunzipSync(tgz));
+  it("holds exactly the three bundles and hashes the same every time", async () => {
+    const tgz = await packAgentBundle(files);
+    assert.equal(sha256Hex(await packAgentBundle(files)), sha256Hex(tgz));
+    const out = await readTarFiles(gunzipSync(tgz));
     assert.deepEqual([...out.keys()].sort(), ["auth-keys.cjs", "podspawn.cjs", "spawn.cjs"]);
     assert.equal(out.get("spawn.cjs")?.toString(), "b");
   });
 
-  it("is readable by the system tar the bootstrap uses", () => {
-    const listing = execFileSync("tar", ["-tz"], { input: packAgentBundle(files) }).toString().trim().split("\n").sort();
+  it("is readable by the system tar the bootstrap uses", async () => {
+    const listing = execFileSync("tar", ["-tz"], { input: await packAgentBundle(files) }).toString().trim().split("\n").sort();
     assert.deepEqual(listing, ["auth-keys.cjs", "podspawn.cjs", "spawn.cjs"]);
   });
 
-  it("refuses a bundle with a file missing", () => {
+  it("refuses a bundle with a file missing", async () => {
     const partial = new Map(files);
     partial.delete("auth-keys.cjs");
-    assert.throws(() => packAgentBundle(partial), /missing auth-keys\.cjs/);
+    await assert.rejects(() => packAgentBundle(partial), /missing auth-keys\.cjs/);
   });
 });

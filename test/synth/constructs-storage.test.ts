@@ -39,9 +39,9 @@ describe("ArtifactBucket", () => {
 });
 
 describe("AgentArtifact", () => {
-  it("stores the bundle under a key made of its sha256", () => {
+  it("stores the bundle under a key made of its sha256", async () => {
     const stack = bareStack();
-    const agent = fakeAgent();
+    const agent = await fakeAgent();
     const bucket = new ArtifactBucket(stack, "b", { bucketName: "acme-artifacts" });
     const art = new AgentArtifact(stack, "a", { bucket, artifactPath: agent.path, sha256: agent.sha256 });
     const obj = resources(synth(stack).json, "aws_s3_object")[0] ?? {};

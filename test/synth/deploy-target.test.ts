@@ -42,8 +42,9 @@ describe("deploy target validation", () => {
     assert.throws(() => validateLocalTarget(localEnv({ nodeCount: 2, basePort: 65534 })), says("basePort: 65534 leaves no room for 2 nodes (allowed: 1024-65535 minus the node count)"));
   });
 
-  it("fails the stacks' synthesis", () => {
-    assert.throws(() => new AwsFleetStack(Testing.app(), "bad", { env: awsEnv({ syncIntervalSeconds: 5 }), git: GIT, agent: fakeAgent() }), says("syncIntervalSeconds: number 5 is below 10 (allowed: a whole number of seconds, at least 10)"));
-    assert.throws(() => new LocalFleetStack(Testing.app(), "bad", { env: localEnv({ nodeCount: 17 }), git: GIT, agent: fakeAgent(), imageContext: "/ctx" }), says("nodeCount: number 17 is above 16 (allowed: 1-16)"));
+  it("fails the stacks' synthesis", async () => {
+    const agent = await fakeAgent();
+    assert.throws(() => new AwsFleetStack(Testing.app(), "bad", { env: awsEnv({ syncIntervalSeconds: 5 }), git: GIT, agent }), says("syncIntervalSeconds: number 5 is below 10 (allowed: a whole number of seconds, at least 10)"));
+    assert.throws(() => new LocalFleetStack(Testing.app(), "bad", { env: localEnv({ nodeCount: 17 }), git: GIT, agent, imageContext: "/ctx" }), says("nodeCount: number 17 is above 16 (allowed: 1-16)"));
   });
 });

@@ -18,7 +18,7 @@ export const GIT: GitConfig = {
 };
 
 /** A packed fake agent: the stacks only need its path and hash. */
-export function fakeAgent(): { path: string; sha256: string } {
+export function fakeAgent(): Promise<{ path: string; sha256: string }> {
   const dir = mkdtempSync(join(tmpdir(), "podspawn-synth-"));
   for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"]) writeFileSync(join(dir, f), `// ${f}\n`);
   return writeAgentArtifact(dir, join(dir, "out"));

@@ -43,7 +43,7 @@ describe("users and projects from git", () => {
     says("version: 2\nprojects: []\n", "p.yaml:1: version: expected 1, got number 2");
   });
 
-  it("fails synth of the whole app when users.yaml has a bad key, naming file and line", () => {
+  it("fails synth of the whole app when users.yaml has a bad key, naming file and line", async () => {
     const dir = mkdtempSync(join(tmpdir(), "podspawn-git-"));
     const bundle = join(dir, "bundle");
     const cfg = join(dir, "config");
@@ -54,7 +54,7 @@ describe("users and projects from git", () => {
     const broken = ALICE_KEY.replace("AAAAC3", "AAAAB3");
     writeFileSync(join(cfg, "users.yaml"), `version: 1\nusers:\n  - name: alice\n    keys:\n      - ${ALICE_KEY}\n  - name: bob\n    keys:\n      - ${broken}\n`);
     const usersFile = join(cfg, "users.yaml");
-    assert.throws(
+    await assert.rejects(
       () => buildApp({ targets: [awsEnv()], root: dir, bundleDir: bundle, configDir: cfg, outdir: join(dir, "out") }),
       (err: unknown) => err instanceof InputError && err.field.startsWith(`${usersFile}:8: users[1].keys[0]`),
     );

@@ -54,8 +54,8 @@ describe("policy aspects", () => {
     assert.doesNotThrow(() => Testing.synth(stack));
   });
 
-  it("are applied by the AWS fleet stack itself", () => {
-    const stack = new AwsFleetStack(Testing.app(), "aws-test", { env: awsEnv(), git: GIT, agent: fakeAgent() });
+  it("are applied by the AWS fleet stack itself", async () => {
+    const stack = new AwsFleetStack(Testing.app(), "aws-test", { env: awsEnv(), git: GIT, agent: await fakeAgent() });
     new VpcSecurityGroupIngressRule(stack, "sneaky", { securityGroupId: "sg", ipProtocol: "tcp", fromPort: 3389, toPort: 3389, cidrIpv4: "0.0.0.0/0" });
     assert.throws(() => Testing.synth(stack), /policy violation at aws-test\/sneaky/);
   });

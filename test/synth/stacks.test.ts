@@ -15,7 +15,7 @@ import { awsEnv, fakeAgent, GIT, localEnv, resources, SAMPLE_HOST_KEY, synth, ty
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GOLDEN = join(here, "..", "..", "..", "test", "synth", "golden");
-const agent = fakeAgent();
+const agent = await fakeAgent();
 
 function aws(env = awsEnv({ nodes: [{ name: "node-1" }, { name: "node-2" }], sshIngressCidrs: ["203.0.113.0/24", "198.51.100.7/32"] })): { text: string; json: Synthesized } {
   return synth(new AwsFleetStack(Testing.app(), "aws-test", { env, git: GIT, agent }));
@@ -158,11 +158,11 @@ describe("golden files (UPDATE_GOLDEN=1 rewrites them)", () => {
 });
 
 describe("the app", () => {
-  it("synthesizes every environment into the out dir", () => {
+  it("synthesizes every environment into the out dir", async () => {
     const dir = mkdtempSync(join(tmpdir(), "podspawn-app-"));
     const root = join(here, "..", "..", "..");
     const bundleDir = dirname(agent.path).replace(/\/out$/, "");
-    const app = buildApp({ targets: [awsEnv(), localEnv()], root, bundleDir, outdir: join(dir, "cdktf.out") });
+    const app = await buildApp({ targets: [awsEnv(), localEnv()], root, bundleDir, outdir: join(dir, "cdktf.out") });
     app.synth();
     const manifest = JSON.parse(readFileSync(join(dir, "cdktf.out", "manifest.json"), "utf8")) as { stacks: Record<string, unknown> };
     assert.deepEqual(Object.keys(manifest.stacks).sort(), ["aws-test", "local-test"]);

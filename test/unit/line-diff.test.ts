@@ -1,5 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { unifiedDiff } from "../../agent/src/support/line-diff.js";
 
@@ -45,5 +49,24 @@ describe("unifiedDiff", () => {
         assert.equal(diff === "" ? before : applyDiff(before, diff), after);
       }),
     );
+  });
+
+  it("is a patch GNU patch applies, missing final newlines included", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pst-diff-"));
+    try {
+      const cases: [string, string][] = [
+        ["Port 22\nMatch User x\n    X11Forwarding yes\n", "Include /etc/ssh/sshd_config.d/*.conf\nPort 22\nSubsystem sftp internal-sftp\nMatch User x\n    X11Forwarding yes\n"],
+        ["a\nb", "a\nc\n"],
+        ["x\n", "x\ny"],
+      ];
+      for (const [before, after] of cases) {
+        const target = join(dir, "sshd_config");
+        writeFileSync(target, before);
+        execFileSync("patch", ["-s", target], { input: unifiedDiff("/etc/ssh/sshd_config", before, after) });
+        assert.equal(readFileSync(target, "utf8"), after, JSON.stringify(before));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,9 @@
+import tar from "tar-stream";
+
 /**
- * A minimal ustar reader and writer: enough to read /etc/passwd out of an image and write the
- * user's passwd entry and home directory back through Docker's archive API, with no dependency.
+ * Our use of tar-stream: pack a few entries with exact modes and numeric owners (the user's
+ * passwd entry and home written into a container through Docker's archive API, the agent bundle
+ * artifact), and read regular files back out of an archive with a bound on how much is kept.
  */
 export interface TarEntry {
   readonly path: string;
@@ -11,58 +14,83 @@ export interface TarEntry {
   readonly data?: Buffer;
 }
 
-const BLOCK = 512;
+// tar-stream replaces a falsy mode with its default (0644/0755); the file-type bits keep an
+// intended 0 mode truthy, and its encoder writes only the permission bits.
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
 
-function octal(value: number, width: number): string {
-  return value.toString(8).padStart(width - 1, "0") + "\0";
+/** Fixed mtime and no user/group names: the same entries always give the same bytes. */
+function headerOf(e: TarEntry, size: number): Partial<tar.Header> & Pick<tar.Header, "name"> {
+  const dir = e.type === "dir";
+  return {
+    name: dir && !e.path.endsWith("/") ? `${e.path}/` : e.path,
+    type: dir ? "directory" : "file",
+    mode: (dir ? S_IFDIR : S_IFREG) | (e.mode & 0o7777),
+    uid: e.uid,
+    gid: e.gid,
+    size,
+    mtime: new Date(0),
+  };
 }
 
-function header(e: TarEntry, size: number): Buffer {
-  const h = Buffer.alloc(BLOCK, 0);
-  const path = e.type === "dir" && !e.path.endsWith("/") ? e.path + "/" : e.path;
-  if (Buffer.byteLength(path) > 100) throw new Error(`tar path too long: ${path}`);
-  h.write(path, 0, 100, "utf8");
-  h.write(octal(e.mode & 0o7777, 8), 100, 8, "ascii");
-  h.write(octal(e.uid, 8), 108, 8, "ascii");
-  h.write(octal(e.gid, 8), 116, 8, "ascii");
-  h.write(octal(size, 12), 124, 12, "ascii");
-  h.write(octal(0, 12), 136, 12, "ascii");
-  h.write("        ", 148, 8, "ascii");
-  h.write(e.type === "dir" ? "5" : "0", 156, 1, "ascii");
-  h.write("ustar\0", 257, 6, "ascii");
-  h.write("00", 263, 2, "ascii");
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
-  return h;
-}
-
-export function writeTar(entries: readonly TarEntry[]): Buffer {
-  const parts: Buffer[] = [];
+export async function packTar(entries: readonly TarEntry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const chunks: Buffer[] = [];
+  const collected = (async () => {
+    for await (const chunk of pack) chunks.push(chunk as Buffer);
+  })();
   for (const e of entries) {
-    const data = e.type === "file" ? (e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    parts.push(header(e, data.length), data);
-    const pad = (BLOCK - (data.length % BLOCK)) % BLOCK;
-    if (pad) parts.push(Buffer.alloc(pad, 0));
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error | null): void => (err ? reject(err) : resolve());
+      if (e.type === "dir") pack.entry(headerOf(e, 0), done);
+      else pack.entry(headerOf(e, e.data?.length ?? 0), e.data ?? Buffer.alloc(0), done);
+    });
   }
-  parts.push(Buffer.alloc(BLOCK * 2, 0));
-  return Buffer.concat(parts);
+  pack.finalize();
+  await collected;
+  return Buffer.concat(chunks);
 }
 
-/** Regular files of a tar stream by path (other entry types are skipped). */
-export function readTarFiles(tar: Buffer): Map<string, Buffer> {
+/** /etc/passwd, /etc/group and dotfiles are kilobytes; an archive of more is not what we asked for. */
+export const DEFAULT_MAX_TAR_READ_BYTES = 8 * 1024 * 1024;
+
+export class TarLimitError extends Error {
+  override readonly name = "TarLimitError";
+}
+
+/**
+ * Regular files of an archive by path (other entry types are skipped). Stops reading, and
+ * destroys the source, as soon as the files hold more than `maxBytes`.
+ */
+export async function readTarFiles(source: Buffer | NodeJS.ReadableStream, maxBytes = DEFAULT_MAX_TAR_READ_BYTES): Promise<Map<string, Buffer>> {
+  const extract = tar.extract();
+  const stop = (err?: Error): void => {
+    extract.destroy(err);
+    if (!Buffer.isBuffer(source)) (source as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+  };
+  if (Buffer.isBuffer(source)) extract.end(source);
+  else {
+    source.on("error", (err: Error) => stop(err));
+    source.pipe(extract);
+  }
   const files = new Map<string, Buffer>();
-  let off = 0;
-  while (off + BLOCK <= tar.length) {
-    const h = tar.subarray(off, off + BLOCK);
-    if (h.every((b) => b === 0)) break;
-    const name = h.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "");
-    const prefix = h.subarray(345, 500).toString("utf8").replace(/\0.*$/s, "");
-    const size = parseInt(h.subarray(124, 136).toString("ascii").replace(/\0.*$/s, "").trim() || "0", 8);
-    const type = String.fromCharCode(h[156] ?? 0);
-    off += BLOCK;
-    if (type === "0" || type === "\0") files.set(prefix ? `${prefix}/${name}` : name, Buffer.from(tar.subarray(off, off + size)));
-    off += Math.ceil(size / BLOCK) * BLOCK;
+  let total = 0;
+  try {
+    for await (const entry of extract) {
+      const regular = entry.header.type === "file" || entry.header.type === "contiguous-file";
+      const chunks: Buffer[] = [];
+      for await (const data of entry) {
+        if (!regular) continue;
+        const chunk = data as Buffer;
+        total += chunk.length;
+        if (total > maxBytes) throw new TarLimitError(`the archive's files hold more than ${maxBytes} bytes`);
+        chunks.push(chunk);
+      }
+      if (regular) files.set(entry.header.name, Buffer.concat(chunks));
+    }
+  } catch (err) {
+    stop();
+    throw err;
   }
   return files;
 }

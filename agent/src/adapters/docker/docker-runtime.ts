@@ -4,7 +4,7 @@ import { PassThrough, type Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
-import { readTarFiles, writeTar, type TarEntry } from "../../support/tar.js";
+import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
 import type { ContainerRuntime, ExecSession, ManagedContainer } from "../../core/ports/container-runtime.js";
 
 function statusCode(err: unknown): number | undefined {
@@ -15,12 +15,6 @@ function toManaged(c: { Id: string; Names?: string[]; Name?: string; Labels?: Re
   const labels = c.Labels ?? {};
   const name = (c.Name ?? c.Names?.[0] ?? "").replace(/^\//, "");
   return { id: c.Id, name, user: labels[LABEL.user] ?? "", project: labels[LABEL.project] ?? "", running: c.running, specHash: labels[LABEL.specHash] ?? "", createdMs: c.createdMs, labels };
-}
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c as string));
-  return Buffer.concat(chunks);
 }
 
 export class DockerRuntime implements ContainerRuntime {
@@ -153,7 +147,7 @@ export class DockerRuntime implements ContainerRuntime {
     for (const p of paths) {
       try {
         const stream = await this.docker.getContainer(id).getArchive({ path: p });
-        const files = readTarFiles(await collect(stream));
+        const files = await readTarFiles(stream);
         const base = p.split("/").pop() ?? p;
         const data = files.get(base);
         if (data) out.set(p, data);
@@ -180,7 +174,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
-    await this.docker.getContainer(id).putArchive(writeTar(entries), { path: "/" });
+    await this.docker.getContainer(id).putArchive(await packTar(entries), { path: "/" });
   }
 
   async start(id: string): Promise<void> {
