@@ -4,6 +4,9 @@ import { parseCommandLine, type CommandSpec } from "../../agent/src/cli/flags.js
 import { renderSynopsis, renderUsage, wrap } from "../../agent/src/cli/usage.js";
 import { COMMANDS } from "../../agent/src/cli/registry.js";
 import { InputError } from "../../agent/src/core/errors.js";
+import { main } from "../../agent/src/cli/main.js";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { PassThrough } from "node:stream";
 
 const SPEC = {
   name: "demo",
@@ -116,5 +119,19 @@ describe("every CLI command", () => {
     for (const c of COMMANDS) {
       for (const flag of Object.keys(c.spec?.flags ?? {})) assert.match(c.usage, new RegExp(`--${flag}\\b`), `${c.name} --${flag}`);
     }
+  });
+});
+
+describe("the dispatcher", () => {
+  it("leaves -h after -- to the other program instead of printing help", async () => {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const text = (s: PassThrough): string => String(s.read() ?? "");
+    const code = await main(["forward", "0:1", "not a host", "--", "-h"], { stdout: out, stderr: err, env: {}, layout: layoutFor("podspawn") });
+    assert.equal(code, 2);
+    assert.equal(text(out), "");
+    assert.match(text(err), /^podspawn forward: DESTINATION: "not a host" is not an ssh destination/);
+    assert.equal(await main(["forward", "-h"], { stdout: out, stderr: err, env: {}, layout: layoutFor("podspawn") }), 0);
+    assert.match(text(out), /^Usage: podspawn forward /);
   });
 });

@@ -58,9 +58,11 @@ describe("parseForwardArgs", () => {
 describe("podspawn forward", () => {
   it("runs one `ssh ARGS DEST podspawn-tunnel PORT` per connection and relays it both ways", async () => {
     const calls: (readonly string[])[] = [];
+    const envs: NodeJS.ProcessEnv[] = [];
     // Stands in for ssh: an upper-casing cat, so the relay is visible in the answer.
-    const spawnSsh = (args: readonly string[]): ChildProcessWithoutNullStreams => {
+    const spawnSsh = (args: readonly string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams => {
       calls.push(args);
+      envs.push(env);
       return spawn(process.execPath, ["-e", "process.stdin.on('data',d=>process.stdout.write(String(d).toUpperCase()));process.stderr.write('hello from ssh\\n')"], { stdio: ["pipe", "pipe", "pipe"] });
     };
     let stop!: () => void;
@@ -69,7 +71,8 @@ describe("podspawn forward", () => {
     const bound = new Promise<number>((resolve) => (listening = resolve));
     const stderr = new Sink();
     const cmd = makeForwardCommand({ spawnSsh, stop: stopped, onListening: (p) => listening(p) });
-    const running = cmd.run(["0:3000", "dev@node", "--", "-p", "2223"], { stdout: new Sink(), stderr, env: {}, layout: layoutFor("podspawn") });
+    const userEnv = { HOME: "/home/dev", SSH_AUTH_SOCK: "/tmp/agent.sock" };
+    const running = cmd.run(["0:3000", "dev@node", "--", "-p", "2223"], { stdout: new Sink(), stderr, env: userEnv, layout: layoutFor("podspawn") });
     const port = await bound;
     const roundTrip = (text: string): Promise<string> =>
       new Promise((resolve, reject) => {
@@ -90,6 +93,7 @@ describe("podspawn forward", () => {
       ["-p", "2223", "dev@node", "podspawn-tunnel 3000"],
       ["-p", "2223", "dev@node", "podspawn-tunnel 3000"],
     ]);
+    assert.deepEqual(envs, [userEnv, userEnv], "ssh runs with the user's environment (agent, HOME), not a cleaned one");
     stop();
     assert.equal(await running, 0);
     assert.match(stderr.text, new RegExp(`^podspawn forward: 127\\.0\\.0\\.1:${port} -> port 3000 in dev@node`, "m"));

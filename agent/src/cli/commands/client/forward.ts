@@ -116,36 +116,36 @@ function relayThroughSsh(conn: Socket, child: ChildProcessWithoutNullStreams, sa
 }
 
 export function makeForwardCommand(deps: ForwardDeps = {}): Command {
-  return defineCommand(FORWARD, async (line, io) => {
-      const opts = checkForwardArgs(line);
-      const say = (line: string): void => void io.stderr.write(`podspawn forward: ${line}\n`);
-      const spawnSsh = deps.spawnSsh ?? defaultSpawnSsh;
-      const stop = deps.stop ?? untilSignal();
-      const children = new Set<ChildProcessWithoutNullStreams>();
-      const conns = new Set<Socket>();
-      const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
-        conns.add(conn);
-        conn.on("close", () => conns.delete(conn));
-        const child = spawnSsh([...opts.sshArgs, opts.destination, tunnelCommand(opts.remotePort)], io.env);
-        children.add(child);
-        child.on("close", () => children.delete(child));
-        relayThroughSsh(conn, child, say);
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", (err: NodeJS.ErrnoException) => reject(new UserFacingError("listen", `cannot listen on ${opts.local}:${opts.localPort}: ${err.code ?? err.message}`)));
-        server.listen(opts.localPort, opts.local, () => resolve());
-      });
-      const bound = (server.address() as AddressInfo).port;
-      if (!isLoopback(opts.local)) say(`warning: ${opts.local} is not a loopback address; anyone who can reach it can use this tunnel`);
-      say(`${opts.local}:${bound} -> port ${opts.remotePort} in ${opts.destination} (Ctrl-C to stop)`);
-      deps.onListening?.(bound);
-      await stop;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const child of children) child.kill("SIGTERM");
-        for (const conn of conns) conn.destroy();
-      });
-      return 0;
+  return defineCommand(FORWARD, async (parsed, io) => {
+    const opts = checkForwardArgs(parsed);
+    const say = (line: string): void => void io.stderr.write(`podspawn forward: ${line}\n`);
+    const spawnSsh = deps.spawnSsh ?? defaultSpawnSsh;
+    const stop = deps.stop ?? untilSignal();
+    const children = new Set<ChildProcessWithoutNullStreams>();
+    const conns = new Set<Socket>();
+    const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
+      conns.add(conn);
+      conn.on("close", () => conns.delete(conn));
+      const child = spawnSsh([...opts.sshArgs, opts.destination, tunnelCommand(opts.remotePort)], io.env);
+      children.add(child);
+      child.on("close", () => children.delete(child));
+      relayThroughSsh(conn, child, say);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) => reject(new UserFacingError("listen", `cannot listen on ${opts.local}:${opts.localPort}: ${err.code ?? err.message}`)));
+      server.listen(opts.localPort, opts.local, () => resolve());
+    });
+    const bound = (server.address() as AddressInfo).port;
+    if (!isLoopback(opts.local)) say(`warning: ${opts.local} is not a loopback address; anyone who can reach it can use this tunnel`);
+    say(`${opts.local}:${bound} -> port ${opts.remotePort} in ${opts.destination} (Ctrl-C to stop)`);
+    deps.onListening?.(bound);
+    await stop;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const child of children) child.kill("SIGTERM");
+      for (const conn of conns) conn.destroy();
+    });
+    return 0;
   });
 }
 
