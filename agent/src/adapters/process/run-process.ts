@@ -80,6 +80,8 @@ export const runProcess: RunProcess = (file, args, options = {}) => {
       reject(new ProcessStartError(`cannot run ${file}: ${(err as Error).message}`));
       return;
     }
+    // Nothing is written to it; a child that exits at once must not surface as an EPIPE.
+    child.stdin.on("error", () => undefined);
     child.stdin.end();
     const out = new BoundedText(max);
     const err = new BoundedText(max);
