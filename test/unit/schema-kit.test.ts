@@ -126,5 +126,6 @@ describe("formatPath", () => {
     assert.equal(formatPath([]), "(top level)");
     assert.equal(formatPath(["users", 1, "keys", 0]), "users[1].keys[0]");
     assert.equal(formatPath(["env", "A.B", "x y", "ok_1"]), 'env["A.B"]["x y"].ok_1');
+    assert.equal(formatPath(["packages!", 0, "a!b", "!c"]), 'packages![0]["a!b"]["!c"]');
   });
 });

@@ -1,7 +1,8 @@
 /** A position inside a parsed document: mapping keys and list indexes from the top. */
 export type FieldPath = readonly (string | number)[];
 
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+// A trailing '!' stays plain: a Podfile's `packages!:` (replace, not merge) reads `packages![0]`.
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*!?$/;
 
 /** `users[1].keys[0]`; keys that would read ambiguously are quoted: `env["A.B"]`. */
 export function formatPath(path: FieldPath): string {
