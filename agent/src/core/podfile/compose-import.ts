@@ -20,7 +20,12 @@ interface Written {
   readonly line: number | undefined;
 }
 
-type ComposeService = Map<string, Written>;
+interface ComposeService {
+  /** Where the service's name was first written. */
+  readonly file: string;
+  readonly line: number | undefined;
+  readonly keys: Map<string, Written>;
+}
 
 export interface ComposeFile {
   readonly file: string;
@@ -55,8 +60,8 @@ function readFiles(files: readonly ComposeFile[], notes: ImportNotes): Map<strin
     for (const key of Object.keys(src.value)) if (!TOP_LEVEL_READ.has(key)) notes.note(file, src.lineOf([key]), [key], "not supported; left out");
     for (const [name, body] of Object.entries(src.value["services"])) {
       if (!isMapping(body)) throw new InputError(fieldAt(["services", name], file, src.lineOf(["services", name])), "is not a mapping", "a compose service");
-      const merged = services.get(name) ?? new Map<string, Written>();
-      for (const [key, value] of Object.entries(body)) merged.set(key, { value, file, line: src.lineOf(["services", name, key]) });
+      const merged = services.get(name) ?? { file, line: src.lineOf(["services", name]), keys: new Map<string, Written>() };
+      for (const [key, value] of Object.entries(body)) merged.keys.set(key, { value, file, line: src.lineOf(["services", name, key]) });
       services.set(name, merged);
     }
   }
@@ -123,7 +128,7 @@ function volumes(w: Written, where: string, notes: ImportNotes): string[] {
 }
 
 function image(svc: ComposeService): string | null {
-  const w = svc.get("image");
+  const w = svc.keys.get("image");
   return w && typeof w.value === "string" && isImageRef(w.value) ? w.value : null;
 }
 
@@ -139,7 +144,7 @@ const WHY: Readonly<Record<string, string>> = {
 };
 
 function noteRest(svc: ComposeService, where: string, read: ReadonlySet<string>, notes: ImportNotes, main: boolean): void {
-  for (const [key, w] of svc) {
+  for (const [key, w] of svc.keys) {
     if (read.has(key)) continue;
     const why = main && key === "volumes" ? "the main container mounts nothing but the user's home; left out" : (WHY[key] ?? "not supported; left out");
     notes.note(w.file, w.line, ["services", where, key], why);
@@ -155,24 +160,23 @@ export function importCompose(files: readonly ComposeFile[], mainName: string, r
   const last = files[files.length - 1]?.file ?? "compose file";
   if (!main) throw new InputError(fieldAt(["services"], last), `has no service ${JSON.stringify(mainName)} (the devcontainer's "service")`, [...services.keys()].join(", ") || "a service");
   const mainImage = image(main);
-  if (!mainImage) throw new InputError(fieldAt(["services", mainName, "image"], main.get("image")?.file ?? last, main.get("image")?.line), main.has("build") ? "the main service is built from a Dockerfile, which is not supported" : "is missing or not an image reference", "an image present on the node");
+  if (!mainImage) throw new InputError(fieldAt(["services", mainName, "image"], main.keys.get("image")?.file ?? main.file, main.keys.get("image")?.line ?? main.line), main.keys.has("build") ? "the main service is built from a Dockerfile, which is not supported" : "is missing or not an image reference", "an image present on the node");
   noteRest(main, mainName, MAIN_READ, notes, true);
-  const mainEnv = main.get("environment");
-  const mainPorts = main.get("ports");
+  const mainEnv = main.keys.get("environment");
+  const mainPorts = main.keys.get("ports");
   const companions: ImportedService[] = [];
   for (const [name, svc] of services) {
     if (name === mainName) continue;
-    const where = svc.values().next().value as Written | undefined;
     if (runServices !== null && !runServices.includes(name)) continue;
     const img = image(svc);
     if (!SERVICE_NAME.test(name) || img === null) {
-      notes.note(where?.file ?? last, where?.line, ["services", name], !SERVICE_NAME.test(name) ? "is not a DNS label, so it cannot be a service name; left out" : "has no image reference (a build is not supported); left out");
+      notes.note(svc.file, svc.line, ["services", name], !SERVICE_NAME.test(name) ? "is not a DNS label, so it cannot be a service name; left out" : "has no image reference (a build is not supported); left out");
       continue;
     }
     noteRest(svc, name, SERVICE_READ, notes, false);
-    const env = svc.get("environment");
-    const p = svc.get("ports");
-    const v = svc.get("volumes");
+    const env = svc.keys.get("environment");
+    const p = svc.keys.get("ports");
+    const v = svc.keys.get("volumes");
     companions.push({ name, image: img, env: env ? environment(env, name, notes) : {}, ports: p ? ports(p, name, notes) : [], volumes: v ? volumes(v, name, notes) : [] });
   }
   return {
