@@ -130,3 +130,22 @@ describe("content tag and spec hash", () => {
     assert.notEqual(contentTag("web", dockerfile), contentTag("web", dockerfile.replace("apt-get clean", "apt-get autoclean")));
   });
 });
+
+describe("canonical JSON", () => {
+  it("writes equal data as equal text, whatever the key order", () => {
+    assert.equal(canonicalJson({ b: 1, a: { d: [2, { z: null, y: "x" }], c: true } }), canonicalJson({ a: { c: true, d: [2, { y: "x", z: null }] }, b: 1 }));
+    assert.equal(canonicalJson({ b: 1, a: 2, u: undefined }), '{"a":2,"b":1}');
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (o) => {
+        const reversed = Object.fromEntries(Object.entries(o).reverse());
+        assert.equal(canonicalJson(reversed), canonicalJson(o));
+        assert.deepEqual(JSON.parse(canonicalJson(o)), JSON.parse(JSON.stringify(o)));
+      }),
+    );
+  });
+
+  it("refuses what is not JSON data", () => {
+    assert.throws(() => canonicalJson(Number.NaN), TypeError);
+    assert.throws(() => canonicalJson(() => 1), TypeError);
+  });
+});
