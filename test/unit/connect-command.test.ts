@@ -9,7 +9,6 @@ import { dialTcp, makeDial, relay } from "../../agent/src/adapters/net/tcp-relay
 import { makeConnectCommand } from "../../agent/src/cli/commands/client/connect.js";
 import { main } from "../../agent/src/cli/main.js";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
-import { rankNodes } from "../../agent/src/core/fleet/rendezvous.js";
 import { freshEd25519 } from "./helpers/test-keys.js";
 
 /** A loopback server that answers "node <name>" and then echoes upper-cased input until EOF. */
@@ -72,7 +71,8 @@ describe("podspawn connect", () => {
     const b = await nodeServer("nb");
     servers.push(a.server, b.server);
     const file = await manifestFile([{ name: "na", port: a.port }, { name: "nb", port: b.port }]);
-    const want = rankNodes("alice", "work", [{ name: "na" }, { name: "nb" }])[0]!.name;
+    // `printf 'alice\0work\0na' | sha256sum` starts 2fea16a0..., for nb fa6b0fca...: nb scores higher.
+    const want = "nb";
     const stdout = new Sink();
     const stderr = new Sink();
     const stdin = new PassThrough();
@@ -87,9 +87,9 @@ describe("podspawn connect", () => {
     const live = await nodeServer("up");
     servers.push(live.server);
     const deadPort = await closedPort();
-    // Find a project whose first choice is the dead node.
-    const nodes = [{ name: "down" }, { name: "up" }];
-    const project = Array.from({ length: 50 }, (_, i) => `p${i}`).find((p) => rankNodes("alice", p, nodes)[0]!.name === "down")!;
+    // Project p3's first choice is the dead node: `printf 'alice\0p3\0down' | sha256sum` starts
+    // e278282a..., `printf 'alice\0p3\0up' | sha256sum` starts 5b1a8da2...
+    const project = "p3";
     const file = await manifestFile([{ name: "down", port: deadPort }, { name: "up", port: live.port }]);
     const stdout = new Sink();
     const stderr = new Sink();
@@ -135,14 +135,20 @@ describe("tcp relay", () => {
     await assert.rejects(dialTcp("127.0.0.1", await closedPort(), 1000), /^Error: ECONNREFUSED$/);
   });
 
-  it("times out a connection attempt that gets no answer", async () => {
+  it("gives up on a connection attempt with no answer at its timeout, and destroys the socket", { timeout: 5000 }, async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
     // Only loopback is usable here, where nothing hangs; a socket that never connects stands in.
     let destroyed = false;
     const pending = new Socket();
     pending.on("close", () => (destroyed = true));
-    const started = Date.now();
-    await assert.rejects(makeDial(() => pending)("127.0.0.9", 22, 100), /no connection within 100 ms/);
-    assert.ok(Date.now() - started < 1000);
+    let settled = false;
+    const dialing = makeDial(() => pending)("127.0.0.9", 22, 100).finally(() => (settled = true));
+    t.mock.timers.tick(99);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, "still dialing 1 ms before the timeout");
+    assert.equal(pending.destroyed, false);
+    t.mock.timers.tick(1);
+    await assert.rejects(dialing, /no connection within 100 ms/);
     await new Promise((r) => setImmediate(r));
     assert.equal(destroyed, true);
   });

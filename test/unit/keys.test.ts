@@ -75,6 +75,42 @@ describe("parsePublicKey", () => {
     assert.throws(() => parsePublicKey(lineOf("ecdsa-sha2-nistp256", forged)), /curve "nistp384"/);
   });
 
+  for (const [type, extra] of [["ssh-ed25519", []], ["sk-ssh-ed25519@openssh.com", [sshString(Buffer.from("ssh:"))]]] as const) {
+    for (const length of [31, 33]) {
+      it(`refuses a ${type} key of ${length} bytes (ed25519 keys are 32)`, () => {
+        const blob = Buffer.concat([sshString(Buffer.from(type)), sshString(Buffer.alloc(length, 7)), ...extra]);
+        assert.throws(() => parsePublicKey(lineOf(type, blob)), (e: unknown) => e instanceof InputError && /ed25519 public key is not 32 bytes/.test(e.message));
+      });
+    }
+  }
+
+  /** The nistp256 fixture with its 65-byte uncompressed point replaced. */
+  function withPoint(point: Buffer): string {
+    return lineOf("ecdsa-sha2-nistp256", Buffer.concat([sshString(Buffer.from("ecdsa-sha2-nistp256")), sshString(Buffer.from("nistp256")), sshString(point)]));
+  }
+  const realPoint = (): Buffer => {
+    const blob = blobOf(fixtureLine("ecdsa256"));
+    return blob.subarray(blob.length - 65);
+  };
+
+  it("accepts the fixture's point when rebuilt by hand (the forgeries below differ only in the point)", () => {
+    assert.equal(parsePublicKey(withPoint(realPoint())).fingerprint, sshKeygenFingerprint("ecdsa256"));
+  });
+
+  it("refuses an ecdsa point that is not in uncompressed form (first byte not 0x04)", () => {
+    for (const prefix of [0x00, 0x02, 0x03]) {
+      const point = Buffer.from(realPoint());
+      point[0] = prefix;
+      assert.throws(() => parsePublicKey(withPoint(point)), /public point is not an uncompressed point/, `prefix ${prefix}`);
+    }
+  });
+
+  it("refuses an ecdsa point of the wrong size for its curve", () => {
+    for (const point of [realPoint().subarray(0, 64), Buffer.concat([realPoint(), Buffer.from([1])]), realPoint().subarray(0, 33)]) {
+      assert.throws(() => parsePublicKey(withPoint(point)), /public point is not an uncompressed point/, `${point.length} bytes`);
+    }
+  });
+
   it("refuses an sk key without its application string", () => {
     const blob = blobOf(fixtureLine("sk-ed25519"));
     assert.throws(() => parsePublicKey(lineOf("sk-ssh-ed25519@openssh.com", blob.subarray(0, blob.length - 8))), /security key application/);

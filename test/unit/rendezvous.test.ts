@@ -14,6 +14,21 @@ describe("rendezvous hashing", () => {
     assert.equal(rendezvousScore("alice", "work", "fa").toString(16).padStart(16, "0"), "44ab955c23c91000");
   });
 
+  it("ranks the highest score first (fixed vector)", () => {
+    // First 64 bits of `printf 'alice\0work\0<node>' | sha256sum`, computed outside this code:
+    //   na 2fea16a07e200f7a  nb fa6b0fca62ca738b  nc cd86065472b3dda0  nd da5da186cd0e84de  ne bfc6d2d491154783
+    const nodes = ["na", "nb", "nc", "nd", "ne"].map(node);
+    assert.deepEqual(rankNodes("alice", "work", nodes).map((n) => n.name), ["nb", "nd", "nc", "ne", "na"]);
+    assert.deepEqual(rankNodes("alice", "work", [...nodes].reverse()).map((n) => n.name), ["nb", "nd", "nc", "ne", "na"]);
+  });
+
+  it("keeps every node's own object, so callers get back what they listed", () => {
+    const nodes = [{ name: "na", port: 1 }, { name: "nb", port: 2 }];
+    const ranked = rankNodes("alice", "work", nodes);
+    assert.equal(ranked[0], nodes[1]);
+    assert.equal(ranked[1], nodes[0]);
+  });
+
   it("orders every node, the same way for the same inputs, whatever the listing order", () => {
     fc.assert(
       fc.property(nodeSet, key, (nodes, k) => {

@@ -26,6 +26,14 @@ describe("validateUsername", () => {
     });
   }
 
+  // Written out here, not read from RESERVED_USERNAMES: the list is the thing under test.
+  const cloudImageAccounts = ["ec2-user", "ssm-user", "admin", "ubuntu", "debian", "centos", "fedora", "cloud-user", "azureuser", "opc", "core", "rocky", "alma", "almalinux"];
+  for (const name of cloudImageAccounts) {
+    it(`refuses ${name}, a cloud image's own login account`, () => {
+      assert.throws(() => validateUsername(name), (e: unknown) => e instanceof InputError && /is reserved for the system/.test(e.message));
+    });
+  }
+
   it("refuses non-strings", () => {
     assert.throws(() => validateUsername(42), /expected a string, got number/);
   });

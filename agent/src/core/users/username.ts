@@ -5,15 +5,21 @@ export const USERNAME_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 const ALLOWED = "1-32 chars: a lowercase letter, then lowercase letters, digits, '_' or '-'";
 
 /**
- * Names that already mean something on a Debian host or to us. A pod user with one of these names
- * would shadow a system account or our own service accounts.
+ * Names that already mean something on a Debian host, on a cloud image, or to us. A pod user with
+ * one of these names would shadow a system account, the image's login account (the one cloud-init
+ * gives the admin's key) or our own service accounts.
  */
 export const RESERVED_USERNAMES: ReadonlySet<string> = new Set([
+  // Debian system accounts and common service accounts
   "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
   "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "sshd", "messagebus", "syslog",
-  "docker", "admin", "administrator", "operator", "halt", "shutdown", "ftp", "postgres", "mysql",
-  "ubuntu", "debian", "ec2-user", "admin", "ssm-user", "systemd-network", "systemd-resolve",
-  "systemd-timesync", "systemd-journal", "podspawn", "podspawn-keys", "podspawn-users", "podspawnd",
+  "docker", "administrator", "operator", "halt", "shutdown", "ftp", "postgres", "mysql",
+  "systemd-network", "systemd-resolve", "systemd-timesync", "systemd-journal",
+  // Default login accounts of cloud images (AWS, Azure, Oracle, GCP images, Vagrant boxes)
+  "admin", "ec2-user", "ssm-user", "ubuntu", "debian", "centos", "fedora", "cloud-user", "azureuser",
+  "opc", "core", "rocky", "alma", "almalinux", "alpine", "arch", "freebsd", "bitnami", "vagrant",
+  // Ours
+  "podspawn", "podspawn-keys", "podspawn-users", "podspawnd",
 ]);
 
 /** Validate a pod username at the boundary; returns it unchanged or throws an InputError. */
