@@ -75,13 +75,23 @@ describe("auth-keys", () => {
     assert.equal((await computeAuthorizedKeys(["a", "b", "c", "d"], layout, read)).code, 2);
   });
 
-  it("gives up at its deadline with nothing on stdout", async () => {
+  it("gives up at its deadline, not before, with nothing on stdout", { timeout: 5000 }, async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
     const out = capture();
     const err = capture();
-    const started = Date.now();
-    const result = await runAuthKeys(["alice"], layout, { stdout: out.stream, stderr: err.stream }, { deadlineMs: 100, read: () => new Promise<string>(() => undefined) });
-    assert.deepEqual(result, { code: 1, timedOut: true });
-    assert.ok(Date.now() - started < 1000);
+    let reading!: () => void;
+    const readStarted = new Promise<void>((resolve) => (reading = resolve));
+    let settled = false;
+    const running = runAuthKeys(["alice"], layout, { stdout: out.stream, stderr: err.stream }, {
+      deadlineMs: 100,
+      read: () => (reading(), new Promise<string>(() => undefined)),
+    }).finally(() => (settled = true));
+    await readStarted;
+    t.mock.timers.tick(99);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, "still waiting 1 ms before the deadline");
+    t.mock.timers.tick(1);
+    assert.deepEqual(await running, { code: 1, timedOut: true });
     assert.equal(out.text(), "");
     assert.match(err.text(), /no answer within 100 ms/);
   });

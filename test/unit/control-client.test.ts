@@ -48,11 +48,21 @@ describe("sendControl", () => {
     assert.equal(await sendControlTo("/nonexistent/podspawn/control.sock", { op: "reload" }), null);
   });
 
-  it("times out on a daemon that never answers", async () => {
+  it("gives up at its timeout, not before, on a daemon that takes the request and never answers", { timeout: 5000 }, async (t) => {
+    let received!: () => void;
+    const requestArrived = new Promise<void>((resolve) => (received = resolve));
     await withServer(
-      () => undefined,
+      () => received(),
       async (path) => {
-        await assert.rejects(sendControlTo(path, { op: "status" }, 150), /did not answer status within 150 ms/);
+        t.mock.timers.enable({ apis: ["setTimeout"] });
+        let settled = false;
+        const asking = sendControlTo(path, { op: "status" }, 150).finally(() => (settled = true));
+        await requestArrived;
+        t.mock.timers.tick(149);
+        await new Promise((r) => setImmediate(r));
+        assert.equal(settled, false, "still waiting 1 ms before the timeout");
+        t.mock.timers.tick(1);
+        await assert.rejects(asking, /did not answer status within 150 ms/);
       },
     );
   });

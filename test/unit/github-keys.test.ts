@@ -46,14 +46,49 @@ describe("githubFetcher", () => {
     await assert.rejects(githubKeys("empty", githubFetcher(fakeFetch("\n"))), /has no public keys/);
   });
 
-  it("gives up after its timeout", async () => {
-    const hanging = ((_: unknown, init?: RequestInit) =>
-      new Promise((_resolve, reject) => init?.signal?.addEventListener("abort", () => reject(new Error("aborted by timeout"))))) as typeof fetch;
-    // AbortSignal.timeout's timer is unref'd; a real fetch holds the loop open with its socket.
-    const keepAlive = setTimeout(() => undefined, 5000);
-    const started = Date.now();
-    await assert.rejects(githubFetcher(hanging, 100)("octocat"), /aborted by timeout/);
-    assert.ok(Date.now() - started < 2000);
-    clearTimeout(keepAlive);
+  it("gives up at its timeout, not before, and aborts the request", { timeout: 5000 }, async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let signal!: AbortSignal;
+    const hanging = ((_: unknown, init?: RequestInit) => {
+      signal = init!.signal!;
+      return new Promise((_resolve, reject) => signal.addEventListener("abort", () => reject(new Error("This operation was aborted"))));
+    }) as typeof fetch;
+    const fetching = githubFetcher(hanging, 100)("octocat");
+    t.mock.timers.tick(99);
+    assert.equal(signal.aborted, false, "not aborted 1 ms before the timeout");
+    t.mock.timers.tick(1);
+    assert.equal(signal.aborted, true);
+    await assert.rejects(fetching, (e: unknown) => e instanceof UserFacingError && e.message === "cannot fetch https://github.com/octocat.keys: no answer within 100 ms");
+  });
+
+  it("keeps the deadline over the body: a response that stalls mid-body is abandoned too", { timeout: 5000 }, async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let signal!: AbortSignal;
+    let sent!: () => void;
+    const headersSent = new Promise<void>((resolve) => (sent = resolve));
+    const stalling = (async (_: unknown, init?: RequestInit) => {
+      signal = init!.signal!;
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode("ssh-ed25519 "));
+          signal.addEventListener("abort", () => c.error(new Error("This operation was aborted")));
+          sent();
+        },
+      });
+      return new Response(body, { status: 200 });
+    }) as typeof fetch;
+    const fetching = githubFetcher(stalling, 100)("octocat");
+    await headersSent;
+    t.mock.timers.tick(100);
+    await assert.rejects(fetching, (e: unknown) => e instanceof UserFacingError && /^cannot read https:\/\/github\.com\/octocat\.keys: no answer within 100 ms$/.test(e.message));
+  });
+
+  it("clears its timer once the answer is in (nothing left to fire later)", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let signal!: AbortSignal;
+    const quick = (async (_: unknown, init?: RequestInit) => ((signal = init!.signal!), new Response(`${fixtureLine("ed25519")}\n`))) as typeof fetch;
+    assert.equal((await githubKeys("octocat", githubFetcher(quick, 100))).length, 1);
+    t.mock.timers.tick(1000);
+    assert.equal(signal.aborted, false);
   });
 });

@@ -126,21 +126,45 @@ describe("loadManifest from a URL", () => {
     });
   }
 
-  it("gives up after the timeout, even when fetch ignores the abort signal, and uses the cache", async () => {
+  it("gives up at the timeout, not before, even when fetch ignores the abort signal, and uses the cache", { timeout: 5000 }, async (t) => {
     const cacheDir = await primedCache("cache-timeout");
-    const { deps: d, warnings } = deps(never, cacheDir, 50);
-    const started = Date.now();
-    const r = await loadManifest(URL_, d);
-    assert.ok(Date.now() - started < 2000);
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let signal!: AbortSignal;
+    let fetching!: () => void;
+    const fetchStarted = new Promise<void>((resolve) => (fetching = resolve));
+    const ignoresAbort: Fetch = (_url, init) => ((signal = init.signal), fetching(), new Promise(() => undefined));
+    const { deps: d, warnings } = deps(ignoresAbort, cacheDir, 50);
+    const loading = loadManifest(URL_, d);
+    await fetchStarted;
+    t.mock.timers.tick(49);
+    assert.equal(signal.aborted, false, "still waiting 1 ms before the timeout");
+    assert.deepEqual(warnings, []);
+    t.mock.timers.tick(1);
+    assert.equal(signal.aborted, true);
+    const r = await loading;
     assert.equal(r.from, "cache");
+    assert.deepEqual(r.manifest, good);
+    assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /no answer within 50 ms/);
   });
 
-  it("aborts the request at the timeout", async () => {
-    let aborted = false;
-    const listening: Fetch = (_url, init) => new Promise((_, reject) => init.signal.addEventListener("abort", () => { aborted = true; reject(new Error("aborted")); }));
-    await assert.rejects(loadManifest(URL_, deps(listening, null, 30).deps), /no answer within 30 ms/);
-    assert.equal(aborted, true);
+  it("aborts the request at the timeout", { timeout: 5000 }, async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    let signal!: AbortSignal;
+    let fetching!: () => void;
+    const fetchStarted = new Promise<void>((resolve) => (fetching = resolve));
+    const listening: Fetch = (_url, init) => {
+      signal = init.signal;
+      fetching();
+      return new Promise((_, reject) => init.signal.addEventListener("abort", () => reject(new Error("aborted"))));
+    };
+    const loading = loadManifest(URL_, deps(listening, null, 30).deps);
+    await fetchStarted;
+    t.mock.timers.tick(29);
+    assert.equal(signal.aborted, false, "not aborted 1 ms before the timeout");
+    t.mock.timers.tick(1);
+    assert.equal(signal.aborted, true);
+    await assert.rejects(loading, /no answer within 30 ms/);
   });
 
   it("keeps the last good copy when a bad one is published", async () => {

@@ -12,20 +12,38 @@ export const GITHUB_MAX_BYTES = 64 * 1024;
 export function githubFetcher(fetchImpl: typeof fetch = fetch, timeoutMs = GITHUB_TIMEOUT_MS, maxBytes = GITHUB_MAX_BYTES): KeysFetcher {
   return async (login) => {
     const url = githubKeysUrl(login);
-    let res: Response;
+    // One deadline over the request and the body. A plain timer rather than AbortSignal.timeout,
+    // so the reason reads as a timeout and tests can drive it with mock timers.
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     try {
-      res = await fetchImpl(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
-    } catch (err) {
-      throw new UserFacingError("github-fetch", `cannot fetch ${url}: ${(err as Error).message}`);
-    }
-    if (!res.ok) throw new UserFacingError("github-fetch", `${url} answered HTTP ${res.status}`);
-    try {
-      return await readCappedText(res, maxBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) throw new UserFacingError("github-fetch", `${url} is larger than ${maxBytes} bytes; refusing`);
-      throw new UserFacingError("github-fetch", `cannot read ${url}: ${(err as Error).message}`);
+      return await fetchKeysText(fetchImpl, url, controller.signal, maxBytes);
+    } finally {
+      clearTimeout(timer);
     }
   };
+}
+
+async function fetchKeysText(fetchImpl: typeof fetch, url: string, signal: AbortSignal, maxBytes: number): Promise<string> {
+  let res: Response;
+  try {
+    res = await fetchImpl(url, { signal, redirect: "error" });
+  } catch (err) {
+    throw new UserFacingError("github-fetch", `cannot fetch ${url}: ${reasonOf(err, signal)}`);
+  }
+  if (!res.ok) throw new UserFacingError("github-fetch", `${url} answered HTTP ${res.status}`);
+  try {
+    return await readCappedText(res, maxBytes);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw new UserFacingError("github-fetch", `${url} is larger than ${maxBytes} bytes; refusing`);
+    throw new UserFacingError("github-fetch", `cannot read ${url}: ${reasonOf(err, signal)}`);
+  }
+}
+
+/** fetch rejects an aborted request with a generic AbortError; the deadline's own reason says more. */
+function reasonOf(err: unknown, signal: AbortSignal): string {
+  if (signal.aborted && signal.reason instanceof Error) return signal.reason.message;
+  return (err as Error).message;
 }
 
 /** All or nothing: one bad line refuses every key of that login. */
