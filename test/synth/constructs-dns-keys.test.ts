@@ -1,12 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { FleetDns } from "../../infra/src/constructs/dns.js";
 import { HostKeys } from "../../infra/src/constructs/host-keys.js";
 import { sha256FingerprintToHexExpression } from "../../infra/src/constructs/tls-private-key.js";
-import { fingerprintOf } from "../../agent/src/core/users/keys.js";
 import { bareStack, resources, SAMPLE_HOST_KEY, synth } from "./fixtures.js";
+import { evaluateHcl } from "./hcl-expression.js";
 
 describe("HostKeys", () => {
   it("generates one ED25519 key per node and stores its private half as an SSM SecureString", () => {
@@ -60,11 +62,47 @@ describe("FleetDns", () => {
     assert.equal(resources(synth(plain).json, "aws_route53_record").filter((r) => r["type"] === "SSHFP").length, 0);
   });
 
-  it("computes the SSHFP hex in Terraform exactly as ssh-keygen -r does (terraform console, offline)", () => {
-    const blob = Buffer.from(SAMPLE_HOST_KEY.split(" ")[1] as string, "base64");
-    const expected = createHash("sha256").update(blob).digest("hex");
-    const expr = sha256FingerprintToHexExpression(JSON.stringify(fingerprintOf(blob)));
-    const out = execFileSync("terraform", ["console"], { input: expr + "\n", env: { ...process.env, CHECKPOINT_DISABLE: "1", TF_CLI_CONFIG_FILE: "/dev/null" }, cwd: "/tmp" }).toString().trim();
-    assert.equal(out, JSON.stringify(expected));
+  it("computes the SSHFP hex in Terraform exactly as ssh-keygen -r does (evaluated without terraform)", () => {
+    // Keys and both sides of the comparison come from ssh-keygen: the fingerprint the tls provider
+    // would hand to the expression (`ssh-keygen -l`), and the SSHFP record sshd's own tool prints.
+    const dir = mkdtempSync(join(tmpdir(), "podspawn-sshfp-"));
+    try {
+      writeFileSync(join(dir, "sample.pub"), `${SAMPLE_HOST_KEY}\n`);
+      for (let i = 0; i < 4; i++) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, `k${i}`)]);
+      for (const file of ["sample.pub", "k0.pub", "k1.pub", "k2.pub", "k3.pub"].map((f) => join(dir, f))) {
+        const fingerprint = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", file], { encoding: "utf8" }).split(" ")[1]!;
+        const record = execFileSync("ssh-keygen", ["-r", "node", "-f", file], { encoding: "utf8" }).trim();
+        const [, hex] = /^node IN SSHFP 4 2 ([0-9a-f]{64})$/m.exec(record) ?? [];
+        assert.ok(hex, `ssh-keygen -r printed a SHA-256 SSHFP record: ${record}`);
+        assert.equal(evaluateHcl(sha256FingerprintToHexExpression(JSON.stringify(fingerprint))), hex, file);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the HCL evaluator used above", () => {
+  it("follows Terraform's semantics for what it knows, checked against terraform console by hand", () => {
+    // Each value below is what `terraform console` (Terraform v1.11.4) printed for the same expression.
+    const cases: [string, unknown][] = [
+      ['format("%06x", 255)', "0000ff"],
+      ['substr("abcdef", 2, 3)', "cde"],
+      ['substr("abcdef", 2, -1)', "cdef"],
+      ['split("", "abc")', ["a", "b", "c"]],
+      ['index(["a", "b"], "b")', 1],
+      ['replace("a=b=", "=", "A")', "aAbA"],
+      ['trimprefix("SHA256:xy", "SHA256:")', "xy"],
+      ["sum([for i in range(4) : i * 4 + 1])", 28],
+      ["pow(64, 3 - 1)", 4096],
+      ['join("", [for i in range(2, 5) : format("%d", i)])', "234"],
+    ];
+    for (const [expr, want] of cases) assert.deepEqual(evaluateHcl(expr), want, expr);
+  });
+
+  it("refuses what it does not implement instead of guessing", () => {
+    assert.throws(() => evaluateHcl('upper("a")'), /upper\(\) is not in this evaluator's subset/);
+    assert.throws(() => evaluateHcl('"${x}"'), /cannot read the expression/);
+    assert.throws(() => evaluateHcl('index(["a"], "z")'), /not found/);
   });
 });

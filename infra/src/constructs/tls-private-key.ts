@@ -49,7 +49,7 @@ const B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
  * SSHFP wants the SHA-256 of the key blob in hex; the provider only gives `SHA256:<base64>`, and
  * Terraform has no hex function. This HCL decodes the 43 base64 characters (+ one pad that maps to
  * 0) four at a time into 24-bit numbers, prints each as 6 hex digits and keeps the first 32 bytes.
- * A test evaluates it with `terraform console` against Node's own hash.
+ * A test evaluates it (test/synth/hcl-expression.ts, no terraform needed) against `ssh-keygen -r`.
  */
 export function sha256FingerprintToHexExpression(fingerprintRef: string): string {
   const b64 = `replace(format("%s=", trimprefix(${fingerprintRef}, "SHA256:")), "=", "A")`;
