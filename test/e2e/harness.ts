@@ -23,6 +23,8 @@ export const daemonLog = `/var/log/${INSTANCE}-daemon.log`;
 export interface NodeHandle {
   readonly clientDir: string;
   readonly knownHosts: string;
+  /** The node's sshd log (LogLevel VERBOSE): what sshd refused, and why. */
+  readonly sshdLog: string;
   keyFor(user: string): string;
   ssh(user: string, args: readonly string[], opts?: RunOptions & { key?: string }): Promise<CommandResult>;
   sshArgs(user: string, key?: string): string[];
@@ -98,6 +100,7 @@ export async function startNode(users: readonly string[]): Promise<NodeHandle> {
   const handle: NodeHandle = {
     clientDir,
     knownHosts,
+    sshdLog: sshd.logFile,
     keyFor,
     sshArgs,
     ssh: (user, args, opts = {}) => runCommand("ssh", [...sshArgs(user, opts.key), `${user}@127.0.0.1`, ...args], { timeoutMs: 60_000, ...opts }),

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { readFile, stat } from "node:fs/promises";
-import { connect, createServer } from "node:net";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { connect, createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parsePublicKey } from "../../agent/src/core/users/keys.js";
 import { runCommand } from "../../scripts/local-node.js";
@@ -25,13 +28,65 @@ async function connectAs(user: string, path: string): Promise<string> {
   return r.stdout.trim() || r.stderr.trim();
 }
 
+/** A listener that would answer if a forward reached it, and counts who got through. */
+interface LiveTarget {
+  readonly hits: () => number;
+  readonly close: () => void;
+}
+
+function answering(listen: (server: Server) => Promise<void>): Promise<LiveTarget & { server: Server }> {
+  let hits = 0;
+  const server = createServer((s) => {
+    hits++;
+    s.on("error", () => undefined);
+    s.end("HOST-REACHED\n");
+  });
+  return listen(server).then(() => ({ server, hits: () => hits, close: () => void server.close() }));
+}
+
+/** A TCP listener on host loopback. */
+async function liveTcpTarget(): Promise<LiveTarget & { server: Server; port: number }> {
+  const t = await answering((server) => new Promise((r) => server.listen(0, "127.0.0.1", r)));
+  return { ...t, port: (t.server.address() as AddressInfo).port };
+}
+
+/** A unix socket on the host that every account may connect to (dir 0755, socket 0777). */
+async function liveUnixTarget(): Promise<LiveTarget & { path: string }> {
+  const dir = await mkdtemp(join(tmpdir(), "podspawn-e2e-sock-"));
+  await chmod(dir, 0o755);
+  const path = join(dir, "open.sock");
+  const t = await answering((server) => new Promise((r) => server.listen(path, r)));
+  await chmod(path, 0o777);
+  return { ...t, path, close: () => (t.close(), void rm(dir, { recursive: true, force: true })) };
+}
+
+/** A loopback port nothing listens on (bound once, then released). */
+async function freePort(): Promise<number> {
+  const t = await liveTcpTarget();
+  await new Promise((r) => t.server.close(r));
+  return t.port;
+}
+
+/**
+ * ssh as USER in the background with its diagnostics on. `-o LogLevel=INFO` comes first because
+ * ssh keeps the first value it gets for an option, and the harness's args say ERROR, which hides
+ * the client's "open failed" lines.
+ */
+function backgroundSsh(args: readonly string[]): { child: ChildProcess; stderr: () => string; saw: (re: RegExp, ms?: number) => Promise<boolean> } {
+  const child = spawn("ssh", ["-o", "LogLevel=INFO", ...node.sshArgs(USER), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  return { child, stderr: () => stderr, saw: (re, ms = 10_000) => eventually(() => re.test(stderr), ms) };
+}
+
 /**
  * Runs `ssh -N -L 127.0.0.1:<port>:<target>`, connects to the local end, sends `payload` and
- * returns what came back ("" when the server refused the channel), or null if ssh never listened.
+ * returns what came back ("" when the server refused the channel) with ssh's stderr, or a null
+ * reply if ssh never listened.
  */
-async function forwardedReply(target: string, payload: string): Promise<string | null> {
-  const localPort = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn("ssh", [...node.sshArgs(USER), "-N", "-L", `127.0.0.1:${localPort}:${target}`, `${USER}@127.0.0.1`], { stdio: "ignore" });
+async function forwardedReply(target: string, payload: string): Promise<{ reply: string | null; stderr: string }> {
+  const localPort = await freePort();
+  const ssh = backgroundSsh(["-N", "-L", `127.0.0.1:${localPort}:${target}`, `${USER}@127.0.0.1`]);
   try {
     for (let i = 0; i < 50; i++) {
       const data = await new Promise<string | null>((resolve) => {
@@ -47,13 +102,30 @@ async function forwardedReply(target: string, payload: string): Promise<string |
         // A reset after connecting is ssh closing the refused channel: that is an answer too.
         s.on("error", () => resolve(connected ? buf : null));
       });
-      if (data !== null) return data;
+      if (data !== null) {
+        await ssh.saw(/open failed/);
+        return { reply: data, stderr: ssh.stderr() };
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
-    return null;
+    return { reply: null, stderr: ssh.stderr() };
   } finally {
-    child.kill();
+    ssh.child.kill();
   }
+}
+
+/** What sshd says when it refuses to open a TCP forwarding channel, as the ssh client prints it. */
+const PROHIBITED = /open failed: administratively prohibited/;
+
+/**
+ * sshd's own record of refusing a unix-socket forward. The client cannot tell that refusal from a
+ * failed connect (both arrive as "connect failed"), so the refusal is read where sshd decides it.
+ */
+async function sshdRefusedStreamlocal(run: () => Promise<unknown>, path: string): Promise<boolean> {
+  const before = (await readFile(node.sshdLog, "utf8")).length;
+  await run();
+  const refused = new RegExp(`refused streamlocal port forward: originator .* target ${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`, "m");
+  return eventually(async () => refused.test((await readFile(node.sshdLog, "utf8")).slice(before)), 5000);
 }
 
 describe("authentication", () => {
@@ -91,45 +163,107 @@ describe("host isolation", () => {
     assert.equal(await connectAs(USER, `${layout.runDir}/u/${USER}/spawn.sock`), "CONNECTED");
   });
 
-  it("refuses a stdio forward to a host port (ssh -W)", async () => {
-    const r = await runCommand("ssh", [...node.sshArgs(USER), "-W", "127.0.0.1:22", `${USER}@127.0.0.1`], { input: "", timeoutMs: 15_000 });
-    assert.equal(r.code, 255);
-    assert.doesNotMatch(r.stdout, /^SSH-2\.0/);
-  });
-
-  it("refuses forwarding to the host's Docker socket (ssh -L port:/var/run/docker.sock)", async () => {
-    const got = await forwardedReply(`/var/run/docker.sock`, "GET /version HTTP/1.0\r\n\r\n");
-    assert.notEqual(got, null, "the ssh client listened locally");
-    assert.doesNotMatch(got ?? "", /ApiVersion|HTTP\/1/);
-  });
-
-  it("refuses local port forwarding through the host (ssh -L)", async () => {
-    // A listener on the host that the forward would reach if it were allowed.
-    const hits: number[] = [];
-    const target = createServer((s) => {
-      hits.push(1);
-      s.end("HOST-REACHED\n");
-    });
-    await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
-    const targetPort = (target.address() as { port: number }).port;
+  it("refuses a stdio forward (ssh -W) to a live host port, which never sees a connection", async () => {
+    const target = await liveTcpTarget();
     try {
-      const got = await forwardedReply(`127.0.0.1:${targetPort}`, "");
-      assert.notEqual(got, null, "the ssh client listened locally");
-      assert.equal(got, "", "the forward was refused, nothing came back");
-      assert.equal(hits.length, 0, "the host listener was never reached");
+      const r = await runCommand("ssh", ["-o", "LogLevel=INFO", ...node.sshArgs(USER), "-W", `127.0.0.1:${target.port}`, `${USER}@127.0.0.1`], { input: "", timeoutMs: 15_000 });
+      assert.equal(r.code, 255);
+      assert.match(r.stderr, PROHIBITED);
+      assert.doesNotMatch(r.stdout, /HOST-REACHED/);
+      assert.equal(target.hits(), 0, "the host listener was never reached");
     } finally {
       target.close();
     }
   });
 
-  it("refuses remote port forwarding (ssh -R)", async () => {
-    const r = await runCommand("ssh", [...node.sshArgs(USER), "-N", "-o", "ExitOnForwardFailure=yes", "-R", "127.0.0.1:0:127.0.0.1:22", `${USER}@127.0.0.1`], { timeoutMs: 15_000 });
-    assert.equal(r.code, 255);
+  it("refuses forwarding to a host unix socket the pod user could open itself (ssh -L port:/path.sock)", async () => {
+    const target = await liveUnixTarget();
+    try {
+      // The account can connect to this socket: a refusal below is sshd's, not the file mode's.
+      assert.equal(await connectAs(USER, target.path), "CONNECTED");
+      const before = target.hits();
+      assert.equal(before, 1);
+      let got: Awaited<ReturnType<typeof forwardedReply>> | undefined;
+      const refused = await sshdRefusedStreamlocal(async () => (got = await forwardedReply(target.path, "GET /version HTTP/1.0\r\n\r\n")), target.path);
+      assert.notEqual(got?.reply, null, "the ssh client listened locally");
+      assert.equal(got?.reply, "", "nothing came back through the forward");
+      assert.ok(refused, `sshd logged its refusal of the forward to ${target.path}`);
+      assert.equal(target.hits(), before, "the socket saw no connection from the forward");
+    } finally {
+      target.close();
+    }
   });
 
-  it("does not forward the ssh agent", async () => {
-    const r = await node.ssh(USER, ["-A", "echo agent=${SSH_AUTH_SOCK:-none}"]);
-    assert.equal(r.stdout.trim(), "agent=none");
+  it("refuses forwarding to the host's Docker socket (ssh -L port:/var/run/docker.sock) at sshd, before any permission check", async () => {
+    let got: Awaited<ReturnType<typeof forwardedReply>> | undefined;
+    const refused = await sshdRefusedStreamlocal(async () => (got = await forwardedReply("/var/run/docker.sock", "GET /version HTTP/1.0\r\n\r\n")), "/var/run/docker.sock");
+    assert.notEqual(got?.reply, null, "the ssh client listened locally");
+    assert.doesNotMatch(got?.reply ?? "", /ApiVersion|HTTP\/1/);
+    // Allowed, sshd would try the socket and log its "Permission denied" instead.
+    assert.ok(refused, "sshd logged its refusal of the forward to /var/run/docker.sock");
+  });
+
+  it("refuses local port forwarding to a live host port (ssh -L)", async () => {
+    const target = await liveTcpTarget();
+    try {
+      const got = await forwardedReply(`127.0.0.1:${target.port}`, "");
+      assert.notEqual(got.reply, null, "the ssh client listened locally");
+      assert.equal(got.reply, "", "the forward was refused, nothing came back");
+      assert.match(got.stderr, PROHIBITED);
+      assert.equal(target.hits(), 0, "the host listener was never reached");
+    } finally {
+      target.close();
+    }
+  });
+
+  it("refuses remote port forwarding (ssh -R): the host port never opens, the client's listener is never reached", async () => {
+    // If sshd allowed it, 127.0.0.1:<remotePort> on the host would lead to this live listener.
+    const target = await liveTcpTarget();
+    const remotePort = await freePort();
+    const ssh = backgroundSsh(["-N", "-R", `127.0.0.1:${remotePort}:127.0.0.1:${target.port}`, `${USER}@127.0.0.1`]);
+    try {
+      assert.ok(await ssh.saw(new RegExp(`remote port forwarding failed for listen port ${remotePort}`)), ssh.stderr());
+      const probe = await new Promise<string>((resolve) => {
+        const s = connect(remotePort, "127.0.0.1");
+        s.on("connect", () => (s.destroy(), resolve("connected")));
+        s.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      });
+      assert.equal(probe, "ECONNREFUSED", "nothing listens on the host port");
+      assert.equal(target.hits(), 0);
+    } finally {
+      ssh.child.kill();
+      target.close();
+    }
+  });
+
+  it("does not forward the ssh agent (ssh -A with a live agent holding a key)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "podspawn-e2e-agent-"));
+    const sock = join(dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    try {
+      assert.ok(await eventually(() => existsSync(sock), 5000), "ssh-agent is listening");
+      const env = { ...process.env, SSH_AUTH_SOCK: sock };
+      assert.equal((await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "agent-key@e2e", "-f", join(dir, "id")])).code, 0);
+      assert.equal((await runCommand("ssh-add", [join(dir, "id")], { env })).code, 0);
+      // The agent answers here: forwarded, the same question would get the same answer inside.
+      assert.match((await runCommand("ssh-add", ["-l"], { env })).stdout, /agent-key@e2e/);
+      const session = spawn("ssh", ["-A", ...node.sshArgs(USER), `${USER}@127.0.0.1`, 'echo "sock=${SSH_AUTH_SOCK:-none}"; ssh-add -l; echo "rc=$?"; sleep 2'], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      session.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+      session.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+      const closed = new Promise((r) => session.on("close", r));
+      assert.ok(await eventually(() => out.includes("rc="), 30_000), `session output: ${out} ${err}`);
+      // While the session is open: no agent socket inside the container, none on the host either.
+      const onHost = await runCommand("find", ["/tmp", "-maxdepth", "2", "-path", "/tmp/ssh-*", "-user", USER]);
+      await closed;
+      assert.equal(out, "sock=none\nrc=2\n", err);
+      assert.match(err, /Could not open a connection to your authentication agent/);
+      assert.equal(onHost.stdout, "", "sshd made no agent socket for the user on the host");
+    } finally {
+      agent.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("keeps the key registry, state and audit log unreadable to others", async () => {

@@ -147,10 +147,34 @@ describe("container lifecycle", () => {
     assert.equal(node.networks().filter((n) => n === `${INSTANCE}.${BOB}`).length, 1);
   });
 
-  it("each user gets a separate network, so users cannot reach each other's containers", () => {
-    const nets = node.networks();
-    assert.ok(nets.includes(`${INSTANCE}.${ALICE}`));
-    assert.ok(nets.includes(`${INSTANCE}.${BOB}`));
+  it("users cannot reach each other's containers: a listener in alice's answers her own container and the host, never bob's", async () => {
+    const port = 7171;
+    // Runs in a live session (a background process would go with the container after the grace
+    // period); one line per accepted connection, so the test can count who got through.
+    const server = `perl -MIO::Socket::INET -e '$|=1; my $s=IO::Socket::INET->new(LocalAddr=>"0.0.0.0",LocalPort=>${port},Listen=>8,ReuseAddr=>1) or die $!; print "listening\\n"; while (my $c=$s->accept) { print "accepted\\n"; print $c "from-alice\\n"; close $c }'`;
+    const listener = spawn("ssh", [...node.sshArgs(ALICE), `${ALICE}@127.0.0.1`, server], { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    listener.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const accepted = (): number => out.split("\n").filter((l) => l === "accepted").length;
+    try {
+      assert.ok(await eventually(() => out.includes("listening\n"), 30_000), "alice's listener started");
+      const ip = execFileSync("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", containerOf(ALICE)], { encoding: "utf8" }).trim();
+      assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+      const probe = `timeout 3 bash -c 'exec 3<>/dev/tcp/${ip}/${port} && head -1 <&3'; echo "rc=$?"`;
+      const own = await node.ssh(ALICE, [probe]);
+      assert.equal(own.stdout, "from-alice\nrc=0\n", own.stderr);
+      const fromHost = await runCommand("bash", ["-c", probe]);
+      assert.equal(fromHost.stdout, "from-alice\nrc=0\n", "the address answers from outside the container too");
+      // The listener's lines travel through its own ssh session: wait for them, do not race them.
+      assert.ok(await eventually(() => accepted() === 2, 5000), `listener output: ${out}`);
+      const other = await node.ssh(BOB, [probe]);
+      assert.doesNotMatch(other.stdout, /from-alice/);
+      assert.match(other.stdout, /^rc=(124|1)\n$/, other.stderr);
+      assert.equal(await eventually(() => accepted() > 2, 2000), false, "bob's attempt never reached alice's listener");
+      assert.ok(node.networks().includes(`${INSTANCE}.${ALICE}`) && node.networks().includes(`${INSTANCE}.${BOB}`), "one network per user");
+    } finally {
+      listener.kill();
+    }
   });
 
   it("removes the container and network after the grace period once the last session ends", async () => {
