@@ -11,11 +11,11 @@
  * Everything here is stopped by pid file or removed by label/name in `stop()`. Importing this
  * module has no side effects.
  */
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { $ } from "zx/core";
 import { sendControl } from "../agent/src/adapters/daemon/control-client.js";
 import { layoutFor } from "../agent/src/core/host/layout.js";
 import { renderSshdDropin } from "../agent/src/core/host/sshd-dropin.js";
@@ -111,9 +111,7 @@ async function sweep(): Promise<void> {
 
 export async function startBenchNode(log: (line: string) => void): Promise<BenchNode> {
   if (process.getuid?.() !== 0) throw new Error("the benchmark must run as root (it installs an instance, starts sshd and adds accounts)");
-  try {
-    execFileSync("docker", ["image", "inspect", IMAGE], { stdio: "ignore" });
-  } catch {
+  if ((await $({ quiet: true, nothrow: true })`docker image inspect ${IMAGE}`).exitCode !== 0) {
     throw new Error(`Docker is not running or ${IMAGE} is missing: run scripts/provision-host.sh and node dist/scripts/build-image.js`);
   }
   await sweep();

@@ -11,12 +11,13 @@
  * Usage: node dist/scripts/bench.js [--runs N] [--json]   (N >= 10, default 15; needs root)
  * --json prints the report as JSON on stdout and the table on stderr.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
+import { $ } from "zx/core";
 import { encodeFrame, FrameDecoder, FrameType } from "../agent/src/core/protocol/frames.js";
 import { userSocketPath } from "../agent/src/core/host/layout.js";
 import { BENCH_USER, COMMAND_PORT, daemonLog, FILE_PORT, FLOOR_USER, IMAGE, INSTANCE, layout, startBenchNode, type Account, type BenchNode } from "./bench-node.js";
@@ -65,7 +66,10 @@ function elapsedMs(from: bigint): number {
   return Number(process.hrtime.bigint() - from) / 1e6;
 }
 
-/** Wall time of one program run, from spawn() to its exit; stdin is /dev/null (EOF at once). */
+/**
+ * Wall time of one program run, from spawn() to its exit; stdin is /dev/null (EOF at once). A plain
+ * spawn, not zx: a shell in between would be measured too, and the run needs uid/gid.
+ */
 function timeProgram(cmd: string, args: readonly string[], opts: TimeOptions = {}): Promise<number> {
   return new Promise((resolve, reject) => {
     let stdout = "";
@@ -276,22 +280,14 @@ function phases(samples: readonly Sample[], events: readonly LogEvent[]): Phases
 
 // ---- machine ------------------------------------------------------------------------------
 
+/** The first line a version command prints (stdout, else stderr: `ssh -V` uses stderr). */
 function firstLine(cmd: string, args: readonly string[]): string {
-  try {
-    const out = execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-    return out.trim().split("\n")[0] ?? "";
-  } catch (err) {
-    const e = err as { stderr?: string };
-    return (e.stderr ?? "").trim().split("\n")[0] ?? "unknown";
-  }
+  const r = $.sync({ quiet: true, nothrow: true })`${cmd} ${args}`;
+  return (r.stdout.trim() || r.stderr.trim()).split("\n")[0] || "unknown";
 }
 
 function machine(): Record<string, string | number> {
-  // `ssh -V` prints to stderr and exits 0.
-  const sshV = (() => {
-    const r = execFileSync("sh", ["-c", "ssh -V 2>&1"], { encoding: "utf8" });
-    return r.trim();
-  })();
+  const sshV = firstLine("ssh", ["-V"]);
   return {
     nproc: availableParallelism(),
     cpu: cpus()[0]?.model ?? "unknown",

@@ -15,13 +15,13 @@
  * Usage: node dist/scripts/build-image.js [--force] [--refresh-base] [--tag T] [--busybox-tag T]
  *          [--only default|busybox] [--default-context DIR] [--busybox-context DIR]
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { $, type ProcessOutput, type ProcessPromise } from "zx/core";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -70,49 +70,30 @@ export interface ImageResult {
   readonly steps: Readonly<Record<string, number>>;
 }
 
-interface RunResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+/** Probes and clean-up: the output is ours to read, a non-zero exit is an answer, not an error. */
+const sh = $({ quiet: true, nothrow: true });
+/** Long steps (debootstrap, docker build): the command and its output go to our stderr as they come. */
+const loud = $({ verbose: true, nothrow: true });
 
-/** Runs a command without a shell. `stream` sends its output to our stderr as it comes (long builds). */
-function run(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stream?: boolean } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      stdout += d;
-      if (opts.stream) process.stderr.write(d);
-    });
-    child.stderr.setEncoding("utf8").on("data", (d: string) => {
-      stderr += d;
-      if (opts.stream) process.stderr.write(d);
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
-async function mustRun(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; stream?: boolean } = {}): Promise<RunResult> {
-  const r = await run(cmd, args, opts);
-  if (r.code !== 0) {
+/** Awaits a step that must succeed; on failure throws the command and the tail of its output. */
+async function must(p: ProcessPromise): Promise<ProcessOutput> {
+  const r = await p;
+  if (r.exitCode !== 0) {
     const tail = (r.stderr || r.stdout).trim().split("\n").slice(-30).join("\n");
-    throw new Error(`${cmd} ${args.join(" ")} exited ${r.code}\n${tail}`);
+    throw new Error(`${p.cmd} exited ${r.exitCode ?? r.signal}\n${tail}`);
   }
   return r;
 }
 
 async function imageId(ref: string): Promise<string | undefined> {
-  const r = await run("docker", ["image", "inspect", "--format", "{{.Id}}", ref]);
-  return r.code === 0 ? r.stdout.trim() : undefined;
+  const r = await sh`docker image inspect --format ${"{{.Id}}"} ${ref}`;
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
 }
 
 async function imageLabel(ref: string, label: string): Promise<string | undefined> {
-  const r = await run("docker", ["image", "inspect", "--format", `{{index .Config.Labels ${JSON.stringify(label)}}}`, ref]);
+  const r = await sh`docker image inspect --format ${`{{index .Config.Labels ${JSON.stringify(label)}}}`} ${ref}`;
   const v = r.stdout.trim();
-  return r.code === 0 && v !== "" && v !== "<no value>" ? v : undefined;
+  return r.exitCode === 0 && v !== "" && v !== "<no value>" ? v : undefined;
 }
 
 function repoOf(tag: string): string {
@@ -197,24 +178,24 @@ async function unmountUnder(dir: string): Promise<void> {
     .map((l) => l.split(" ")[1] ?? "")
     .filter((m) => m === dir || m.startsWith(`${dir}/`))
     .sort((a, b) => b.length - a.length);
-  for (const m of mounts) await run("umount", ["-l", m]);
+  for (const m of mounts) await sh`umount -l ${m}`;
 }
 
 async function removeTree(dir: string): Promise<void> {
   await unmountUnder(dir);
   // --one-file-system: never follow a leftover mount point out of the work dir.
-  await run("rm", ["-rf", "--one-file-system", dir]);
+  await sh`rm -rf --one-file-system ${dir}`;
 }
 
 /** Trims the rootfs to what a container needs: no apt lists, docs, locales, logs or host identity. */
 async function trimRootfs(root: string, suite: string, mirror: string): Promise<void> {
   for (const sub of ["var/lib/apt/lists", "var/cache/apt", "usr/share/man", "usr/share/info", "usr/share/lintian", "var/cache/debconf"]) {
-    await run("find", [join(root, sub), "-mindepth", "1", "-not", "-name", "config.dat", "-not", "-name", "templates.dat", "-not", "-name", "passwords.dat", "-delete"]);
+    await sh`find ${join(root, sub)} -mindepth 1 -not -name config.dat -not -name templates.dat -not -name passwords.dat -delete`;
   }
-  await run("find", [join(root, "usr/share/locale"), "-mindepth", "1", "-maxdepth", "1", "-not", "-name", "locale.alias", "-exec", "rm", "-rf", "{}", "+"]);
-  await run("find", [join(root, "usr/share/doc"), "-mindepth", "1", "-not", "-type", "d", "-not", "-name", "copyright", "-delete"]);
-  await run("find", [join(root, "usr/share/doc"), "-mindepth", "1", "-type", "d", "-empty", "-delete"]);
-  await run("find", [join(root, "var/log"), "-type", "f", "-delete"]);
+  await sh`find ${join(root, "usr/share/locale")} -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +`;
+  await sh`find ${join(root, "usr/share/doc")} -mindepth 1 -not -type d -not -name copyright -delete`;
+  await sh`find ${join(root, "usr/share/doc")} -mindepth 1 -type d -empty -delete`;
+  await sh`find ${join(root, "var/log")} -type f -delete`;
   await mkdir(join(root, "var/lib/apt/lists/partial"), { recursive: true });
   await mkdir(join(root, "var/cache/apt/archives/partial"), { recursive: true });
   await writeFile(join(root, "etc/dpkg/dpkg.cfg.d/podspawn-nodoc"), DPKG_NODOC);
@@ -243,11 +224,11 @@ async function ensureRootfs(o: BuildOptions, steps: Record<string, number>): Pro
   try {
     const root = join(work, "rootfs");
     await step(steps, "debootstrap", o.log, () =>
-      mustRun("debootstrap", ["--variant=minbase", o.suite, root, o.mirror], { stream: false }).then(() => undefined),
+      must(sh`debootstrap --variant=minbase ${o.suite} ${root} ${o.mirror}`).then(() => undefined),
     );
     await step(steps, "trim + tar", o.log, async () => {
       await trimRootfs(root, o.suite, o.mirror);
-      await mustRun("tar", ["--numeric-owner", "--xattrs", "-C", root, "-cf", join(work, "rootfs.tar"), "."]);
+      await must(sh`tar --numeric-owner --xattrs -C ${root} -cf ${join(work, "rootfs.tar")} .`);
     });
     const sha = await sha256File(join(work, "rootfs.tar"));
     await chmod(join(work, "rootfs.tar"), 0o644);
@@ -274,18 +255,15 @@ async function ensureBase(o: BuildOptions, steps: Record<string, number>): Promi
   const tag = `podspawn/base:${o.suite}-${rootfs.sha.slice(0, 12)}`;
   if (o.force || o.refreshBase || !(await imageId(tag))) {
     await step(steps, "docker import", o.log, () =>
-      mustRun("docker", [
-        "import",
+      must(sh`docker import ${[
         "--change", `LABEL podspawn.rootfs.sha256=${rootfs.sha} podspawn.rootfs.recipe=${BASE_RECIPE}`,
         "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         "--change", 'CMD ["/bin/bash"]',
         "--message", `podspawn base: debootstrap --variant=minbase ${o.suite}`,
-        rootfs.tarball,
-        tag,
-      ]),
+      ]} ${rootfs.tarball} ${tag}`),
     );
   }
-  await mustRun("docker", ["tag", tag, friendly]);
+  await must(sh`docker tag ${tag} ${friendly}`);
   return tag;
 }
 
@@ -300,9 +278,9 @@ interface ImageSpec {
 
 /** Removes other content tags of the same repo so rebuilt images do not pile up (an image still used by a container stays). */
 async function pruneOldContentTags(repo: string, keep: string): Promise<void> {
-  const r = await run("docker", ["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repo]);
+  const r = await sh`docker image ls --format ${"{{.Repository}}:{{.Tag}}"} ${repo}`;
   for (const ref of r.stdout.split("\n").map((s) => s.trim())) {
-    if (ref !== keep && /:[0-9a-f]{12}$/.test(ref)) await run("docker", ["rmi", ref]);
+    if (ref !== keep && /:[0-9a-f]{12}$/.test(ref)) await sh`docker rmi ${ref}`;
   }
 }
 
@@ -310,7 +288,7 @@ async function buildOnTop(spec: ImageSpec, o: BuildOptions, steps: Record<string
   const contentTag = `${repoOf(spec.tag)}:${spec.inputsSha.slice(0, 12)}`;
   const existing = await imageId(contentTag);
   if (existing && !o.force) {
-    if ((await imageId(spec.tag)) !== existing) await mustRun("docker", ["tag", contentTag, spec.tag]);
+    if ((await imageId(spec.tag)) !== existing) await must(sh`docker tag ${contentTag} ${spec.tag}`);
     return { contentTag, built: false };
   }
   const args = ["build", "--rm", "--force-rm", "-t", contentTag, "-t", spec.tag, "--label", `podspawn.inputs.sha256=${spec.inputsSha}`];
@@ -318,7 +296,7 @@ async function buildOnTop(spec: ImageSpec, o: BuildOptions, steps: Record<string
   if (o.force) args.push("--no-cache");
   args.push(spec.context);
   await step(steps, `docker build ${spec.tag}`, o.log, () =>
-    mustRun("docker", args, { env: { ...process.env, DOCKER_BUILDKIT: "0" }, stream: true }),
+    must(loud({ env: { ...process.env, DOCKER_BUILDKIT: "0" } })`docker ${args}`),
   );
   await pruneOldContentTags(repoOf(spec.tag), contentTag);
   return { contentTag, built: true };

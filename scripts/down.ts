@@ -12,15 +12,18 @@
 import { rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { layoutFor } from "../agent/src/core/host/layout.js";
-import { quickstartPaths, readLivePid, runCommand, stopDaemon, stopSshd } from "./local-node.js";
+import { $ } from "zx/core";
+import { quickstartPaths, readLivePid, stopDaemon, stopSshd } from "./local-node.js";
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+const sh = $({ quiet: true, nothrow: true });
+
 async function docker(args: readonly string[]): Promise<string> {
-  const r = await runCommand("docker", args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.code}: ${r.stderr.trim()}`);
+  const r = await sh`docker ${args}`;
+  if (r.exitCode !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.exitCode ?? r.signal}: ${r.stderr.trim()}`);
   return r.stdout;
 }
 
@@ -42,7 +45,7 @@ async function main(argv: string[]): Promise<void> {
   await rm(paths.stateDir, { recursive: true, force: true });
 
   const label = `label=podspawn.instance=${layout.instance}`;
-  if ((await runCommand("docker", ["info", "--format", "{{.ServerVersion}}"])).code !== 0) {
+  if ((await sh`docker info --format ${"{{.ServerVersion}}"}`).exitCode !== 0) {
     say("docker: engine not reachable, no containers to remove");
     return;
   }

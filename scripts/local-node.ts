@@ -7,12 +7,13 @@
  * the pid still belongs to that program (pids are reused): never by name.
  * Importing this module has no side effects.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { access, chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { dirname, isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { $ } from "zx/core";
 import { layoutFor } from "../agent/src/core/host/layout.js";
 
 export interface CommandResult {
@@ -29,30 +30,15 @@ export interface RunOptions {
   readonly timeoutMs?: number;
 }
 
-/** Runs a program without a shell and returns its exit code and output; never throws on failure. */
-export function runCommand(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, opts.timeoutMs ?? 60_000);
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: timedOut ? 124 : (code ?? (signal ? 128 : 1)), stdout, stderr });
-    });
-    child.stdin.on("error", () => undefined); // the program may exit without reading its input
-    child.stdin.end(opts.input ?? "");
-  });
+/**
+ * Runs a program and returns its exit code and output; never throws on failure. zx quotes every
+ * argument (nothing here is parsed by a shell), keeps the child's output to itself (`quiet`) and
+ * stops it with SIGKILL at the deadline, which is the only SIGKILL these children ever get.
+ */
+export async function runCommand(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+  const r = await $({ quiet: true, nothrow: true, input: opts.input ?? "", env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000, timeoutSignal: "SIGKILL" })`${cmd} ${args}`;
+  const code = r.signal === "SIGKILL" ? 124 : (r.exitCode ?? 128);
+  return { code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `podspawn <args>` through the installed root-owned wrapper of `instance`, as sshd would run it. */
@@ -62,9 +48,20 @@ export function runPodspawn(instance: string, args: readonly string[], opts: Run
 
 // ---- docker -----------------------------------------------------------------------------------
 
+/**
+ * `docker ARGS`, synchronously (the harness's views of Docker are plain functions); throws with
+ * docker's own message if it fails. `nothrow` and our own check: zx 8's `$.sync` reports a failed
+ * command as an unhandled rejection later instead of throwing here.
+ */
+function dockerSync(args: readonly string[]): string {
+  const r = $.sync({ quiet: true, nothrow: true })`docker ${args}`;
+  if (r.exitCode !== 0) throw new Error(`docker ${args.join(" ")} exited ${r.exitCode ?? r.signal}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
 /** Non-empty output lines of a docker CLI call (throws if docker fails). */
 export function dockerLines(args: readonly string[]): string[] {
-  return execFileSync("docker", args, { encoding: "utf8" })
+  return dockerSync(args)
     .split("\n")
     .filter((l) => l.trim() !== "");
 }
@@ -75,9 +72,9 @@ export function dockerLines(args: readonly string[]): string[] {
  */
 export function removeInstanceContainers(instance: string): void {
   const ids = dockerLines(["ps", "-aq", "--filter", `label=podspawn.instance=${instance}`]);
-  if (ids.length) execFileSync("docker", ["rm", "-f", ...ids], { stdio: "ignore" });
+  if (ids.length) dockerSync(["rm", "-f", ...ids]);
   const nets = dockerLines(["network", "ls", "-q", "--filter", `label=podspawn.instance=${instance}`]);
-  if (nets.length) execFileSync("docker", ["network", "rm", ...nets], { stdio: "ignore" });
+  if (nets.length) dockerSync(["network", "rm", ...nets]);
 }
 
 // ---- pids -------------------------------------------------------------------------------------
@@ -318,6 +315,7 @@ export async function startDaemon(o: DaemonOptions): Promise<{ readonly pid: num
   const fd = openSync(o.logFile, "a", 0o600);
   let exited: string | undefined;
   try {
+    // A plain spawn, not zx: the daemon outlives this process (detached, writing its own log fd).
     const child = spawn(layout.command, ["daemon"], {
       detached: true,
       stdio: ["ignore", fd, fd],

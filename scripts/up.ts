@@ -10,12 +10,12 @@
  *
  * Usage: node dist/scripts/up.js [--user NAME] [--port 2222]
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { $ } from "zx/core";
 import { parsePort } from "../agent/src/core/config/units.js";
 import { layoutFor, type Layout } from "../agent/src/core/host/layout.js";
 import { buildImages, describeResult } from "./build-image.js";
@@ -49,12 +49,9 @@ function indent(text: string): string {
 }
 
 /** Runs a step's command with its output going to our stderr (progress), failing loudly. */
-function runVisible(cmd: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", process.stderr, process.stderr] });
-    child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolvePromise() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}`))));
-  });
+async function runVisible(cmd: string, args: readonly string[]): Promise<void> {
+  const r = await $({ stdio: ["ignore", process.stderr, process.stderr], nothrow: true })`${cmd} ${args}`;
+  if (r.exitCode !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.exitCode ?? r.signal}`);
 }
 
 async function mustPodspawn(instance: string, args: readonly string[]): Promise<string> {
