@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderAuthorizedKeys, renderAuthorizedLine } from "../../agent/src/core/users/authorized-line.js";
+import { InputError } from "../../agent/src/core/errors.js";
 import { parsePublicKey } from "../../agent/src/core/users/keys.js";
 import { fixtureLine } from "./helpers/test-keys.js";
 
@@ -21,8 +22,12 @@ describe("renderAuthorizedLine", () => {
   });
 
   it("refuses a relative command or one with quotes or blanks", () => {
-    for (const bad of ["podspawn", "/a b/podspawn", '/a"/podspawn', "/a\\b"]) {
-      assert.throws(() => renderAuthorizedLine(bad, "alice", key), /command path/);
+    for (const bad of ["podspawn", "/a b/podspawn", '/a"/podspawn', "/a\\b", "/a\tb"]) {
+      assert.throws(
+        () => renderAuthorizedLine(bad, "alice", key),
+        (e: unknown) => e instanceof InputError && e.message === `command path: ${JSON.stringify(bad)} must be absolute and contain no quotes, backslashes or blanks`,
+        JSON.stringify(bad),
+      );
     }
   });
 
@@ -33,7 +38,8 @@ describe("renderAuthorizedLine", () => {
   it("renders one newline-terminated line per key", () => {
     const keys = [key, parsePublicKey(fixtureLine("ecdsa256"))];
     const text = renderAuthorizedKeys("/x/podspawn", "bob", keys);
+    assert.equal(text, keys.map((k) => `${renderAuthorizedLine("/x/podspawn", "bob", k)}\n`).join(""));
     assert.equal(text.split("\n").length, 3);
-    assert.ok(text.endsWith("\n"));
+    assert.equal(renderAuthorizedKeys("/x/podspawn", "bob", []), "");
   });
 });

@@ -18,6 +18,14 @@ describe("GitHub logins", () => {
     for (const bad of ["", "-a", "a-", "a--b", "a_b", "a/b", "../x", "x".repeat(40), "a.keys"]) assert.throws(() => validateGithubLogin(bad), InputError, bad);
   });
 
+  it("names the --github flag by default and says what a login may be", () => {
+    assert.throws(
+      () => validateGithubLogin("a_b"),
+      (e: unknown) => e instanceof InputError && e.message === `--github: "a_b" is not a GitHub login (allowed: 1-39 letters, digits or single hyphens, not starting or ending with '-')`,
+    );
+    assert.throws(() => validateGithubLogin("-x", "users[0].github"), (e: unknown) => e instanceof InputError && e.field === "users[0].github");
+  });
+
   it("builds the .keys URL", () => {
     assert.equal(githubKeysUrl("octocat"), "https://github.com/octocat.keys");
   });

@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { InputError } from "../../agent/src/core/errors.js";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { renderSystemdUnit } from "../../agent/src/core/host/systemd-unit.js";
 import { renderWrapper } from "../../agent/src/core/host/wrapper-script.js";
@@ -37,12 +38,81 @@ describe("renderWrapper", () => {
     }
   });
 
-  it("refuses a relative or shell-unsafe node path", () => {
-    for (const bad of ["node", "/usr/bin/no de", "/x;rm -rf /", "/a/$(id)", "/a/../b"]) assert.throws(() => renderWrapper(layout, bad), /--node/, bad);
+  it("is exactly this script (what sshd runs for every login)", () => {
+    assert.equal(
+      renderWrapper(layout, "/usr/bin/node"),
+      [
+        "#!/bin/sh",
+        "# Written by `podspawn install`; re-run it instead of editing this file.",
+        "export PODSPAWN_INSTANCE=podspawn-unit",
+        'case "$1" in',
+        '  spawn) shift; exec /usr/bin/node /usr/local/lib/podspawn-unit/spawn.cjs "$@" ;;',
+        '  auth-keys) shift; exec /usr/bin/node /usr/local/lib/podspawn-unit/auth-keys.cjs "$@" ;;',
+        '  *) exec /usr/bin/node /usr/local/lib/podspawn-unit/podspawn.cjs "$@" ;;',
+        "esac",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("refuses a relative, shell-unsafe or parent-climbing node path, saying what is allowed", () => {
+    for (const bad of ["node", "usr/bin/node", "x/usr/bin/node", "/usr/bin/no de", "/usr/bin/node\n", "/x;rm -rf /", "/a/$(id)", "/a/../b", "/a/..", "/../usr/bin/node"]) {
+      assert.throws(
+        () => renderWrapper(layout, bad),
+        (e: unknown) => e instanceof InputError && e.message === `--node: ${JSON.stringify(bad)} must be an absolute path of letters, digits and ._/+- (allowed: e.g. /usr/bin/node)`,
+        JSON.stringify(bad),
+      );
+    }
+  });
+
+  it("accepts the paths node is usually installed at", () => {
+    for (const ok of ["/usr/bin/node", "/usr/local/bin/node", "/opt/node-v20.20.2/bin/node", "/a/..b/node"]) assert.ok(renderWrapper(layout, ok).includes(`exec ${ok} `), ok);
   });
 });
 
 describe("renderSystemdUnit", () => {
+  it("is exactly this unit", () => {
+    assert.equal(
+      renderSystemdUnit(layout),
+      `# Written by \`podspawn install\`; re-run it instead of editing this file.
+[Unit]
+Description=podspawn node daemon (podspawn-unit)
+After=network-online.target docker.service
+Wants=docker.service
+
+[Service]
+Type=simple
+ExecStart=/usr/local/lib/podspawn-unit/bin/podspawn daemon
+Environment=PODSPAWN_INSTANCE=podspawn-unit
+Restart=always
+RestartSec=1
+RuntimeDirectory=podspawn-unit
+RuntimeDirectoryMode=0755
+RuntimeDirectoryPreserve=yes
+StateDirectory=podspawn-unit
+StateDirectoryMode=0700
+UMask=0022
+NoNewPrivileges=yes
+ProtectSystem=full
+PrivateTmp=yes
+ProtectKernelModules=yes
+ProtectKernelTunables=yes
+ProtectKernelLogs=yes
+ProtectClock=yes
+ProtectHostname=yes
+LockPersonality=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+RestrictNamespaces=yes
+SystemCallArchitectures=native
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+
+[Install]
+WantedBy=multi-user.target
+`,
+    );
+  });
+
   it("runs the wrapper's daemon command, restarts always, and keeps the hardening", () => {
     const unit = renderSystemdUnit(layout);
     assert.match(unit, /^ExecStart=\/usr\/local\/lib\/podspawn-unit\/bin\/podspawn daemon$/m);

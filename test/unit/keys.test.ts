@@ -116,8 +116,73 @@ describe("parsePublicKey", () => {
     assert.throws(() => parsePublicKey(lineOf("sk-ssh-ed25519@openssh.com", blob.subarray(0, blob.length - 8))), /security key application/);
   });
 
+  const ALLOWED = " (allowed: one OpenSSH public key line of type ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa, sk-ssh-ed25519@openssh.com, sk-ecdsa-sha2-nistp256@openssh.com (RSA >= 2048 bits))";
+
+  it("names the field 'key' by default and lists what is allowed", () => {
+    assert.throws(() => parsePublicKey("ssh-dss AAAA"), (e: unknown) => e instanceof InputError && e.message === `key: key type "ssh-dss" is not supported${ALLOWED}`);
+  });
+
+  it("refuses base64 with anything before or after it", () => {
+    const b64 = fixtureLine("ed25519").split(" ")[1]!;
+    for (const data of [`*${b64}`, `${b64}*`, `${b64}=*`, `${b64.slice(0, 10)}-${b64.slice(10)}`]) {
+      assert.throws(() => parsePublicKey(`ssh-ed25519 ${data}`, "k"), (e: unknown) => e instanceof InputError && e.message === `k: key data is not valid base64${ALLOWED}`, data);
+    }
+  });
+
+  it("tells an unsupported key type from no key type at all", () => {
+    assert.throws(() => parsePublicKey("ssh-foo AAAA"), /key type "ssh-foo" is not supported/);
+    assert.throws(() => parsePublicKey("sk-foo AAAA"), /key type "sk-foo" is not supported/);
+    assert.throws(() => parsePublicKey("my-ssh-key AAAA"), (e: unknown) => e instanceof InputError && e.message === `key: no key type found${ALLOWED}`);
+  });
+
+  it("accepts a line with surrounding blanks or a trailing newline (one key, as read from a file)", () => {
+    const bare = fixtureLine("ed25519").split(" ").slice(0, 2).join(" ");
+    for (const line of [`${fixtureLine("ed25519")}\n`, `  ${fixtureLine("ed25519")}\r\n`, `\t${bare}  `]) assert.equal(formatPublicKey(parsePublicKey(line)), bare, JSON.stringify(line));
+  });
+
+  it("takes a line of up to 16384 characters and refuses a longer one, saying how long it is", () => {
+    const line = fixtureLine("ed25519");
+    const padded = (n: number): string => `${line} ${"c".repeat(n - line.length - 1)}`;
+    assert.equal(parsePublicKey(padded(16 * 1024)).type, "ssh-ed25519");
+    assert.throws(() => parsePublicKey(padded(16 * 1024 + 1), "k"), (e: unknown) => e instanceof InputError && e.message === `k: is 16385 characters long, more than 16384${ALLOWED}`);
+  });
+
+  it("keeps quoted option values in one piece, escaped quotes included, so a key type inside them is not taken for the key", () => {
+    const bare = fixtureLine("ed25519").split(" ").slice(0, 2).join(" ");
+    for (const options of ['from="a, ssh-ed25519 AAAAbad"', 'command="echo \\"ssh-ed25519 AAAAbad\\""', 'environment="X=\\" ssh-ed25519 AAAAbad"']) {
+      assert.equal(formatPublicKey(parsePublicKey(`${options} ${bare} comment`)), bare, options);
+    }
+  });
+
+  it("says which part of a truncated blob is missing", () => {
+    const cases: [string, Buffer, string][] = [
+      ["ssh-ed25519", Buffer.from([0, 0]), "truncated before key type"],
+      ["ssh-ed25519", sshString(Buffer.from("ssh-ed25519")), "truncated before ed25519 public key"],
+      ["ecdsa-sha2-nistp256", sshString(Buffer.from("ecdsa-sha2-nistp256")), "truncated before curve name"],
+      ["ecdsa-sha2-nistp256", Buffer.concat([sshString(Buffer.from("ecdsa-sha2-nistp256")), sshString(Buffer.from("nistp256"))]), "truncated before public point"],
+      ["ssh-rsa", sshString(Buffer.from("ssh-rsa")), "truncated before RSA exponent"],
+      ["ssh-rsa", Buffer.concat([sshString(Buffer.from("ssh-rsa")), sshString(Buffer.from([1, 0, 1]))]), "truncated before RSA modulus"],
+      ["ssh-ed25519", Buffer.concat([sshString(Buffer.from("ssh-ed25519")), Buffer.from([0, 0, 0, 40]), Buffer.alloc(32)]), "truncated inside ed25519 public key"],
+    ];
+    for (const [type, blob, message] of cases) {
+      assert.throws(() => parsePublicKey(lineOf(type, blob), "k"), (e: unknown) => e instanceof InputError && e.message === `k: malformed ${type} key: ${message}${ALLOWED}`, message);
+    }
+  });
+
+  it("refuses an RSA key whose exponent is zero", () => {
+    const blob = blobOf(fixtureLine("rsa2048"));
+    const r = new DataView(blob.buffer, blob.byteOffset);
+    const typeLen = r.getUint32(0);
+    const eLen = r.getUint32(4 + typeLen);
+    const modulus = blob.subarray(4 + typeLen + 4 + eLen);
+    for (const e of [Buffer.alloc(0), Buffer.from([0]), Buffer.from([0, 0])]) {
+      const forged = Buffer.concat([sshString(Buffer.from("ssh-rsa")), sshString(e), modulus]);
+      assert.throws(() => parsePublicKey(lineOf("ssh-rsa", forged)), /malformed ssh-rsa key: RSA exponent is zero/, `exponent of ${e.length} bytes`);
+    }
+  });
+
   it("refuses non-base64 data, an empty value and a missing blob, naming the field", () => {
-    assert.throws(() => parsePublicKey("ssh-ed25519 not*base64", "--key #1"), /^InputError|--key #1: key data is not valid base64/);
+    assert.throws(() => parsePublicKey("ssh-ed25519 not*base64", "--key #1"), (e: unknown) => e instanceof InputError && e.message === `--key #1: key data is not valid base64${ALLOWED}`);
     assert.throws(() => parsePublicKey("   ", "--key #2"), (e: unknown) => e instanceof InputError && e.field === "--key #2" && /empty/.test(e.message));
     assert.throws(() => parsePublicKey("ssh-ed25519", "k"), /has no base64 data/);
   });

@@ -73,6 +73,38 @@ describe("planMainConfig", () => {
     assert.deepEqual(planMainConfig("Include /t/sshd_config.d/*.conf\n", "/t/sshd_config", true).changes, []);
   });
 
+  it("writes exactly these lines: the Include on top, the sftp subsystem before the first Match", () => {
+    const plan = planMainConfig("Port 22\nMatch User bob\n  X11Forwarding yes\n", "/t/sshd_config", false);
+    assert.equal(
+      plan.text,
+      [
+        "# Added by podspawn server-setup: drop-ins must be read before any Match block.",
+        "Include /t/sshd_config.d/*.conf",
+        "Port 22",
+        "# Added by podspawn server-setup: pod users' sftp/scp need a global sftp subsystem.",
+        "Subsystem sftp internal-sftp",
+        "Match User bob",
+        "  X11Forwarding yes",
+        "",
+      ].join("\n"),
+    );
+    assert.deepEqual(plan.changes, ["added a global 'Subsystem sftp internal-sftp'", "added 'Include /t/sshd_config.d/*.conf' at the top"]);
+  });
+
+  it("appends the sftp subsystem at the end of a config with no Match, keeping its final newline or its lack of one", () => {
+    const added = "# Added by podspawn server-setup: pod users' sftp/scp need a global sftp subsystem.\nSubsystem sftp internal-sftp";
+    const inc = "Include /t/sshd_config.d/*.conf";
+    assert.equal(planMainConfig(`${inc}\nPort 22\n`, "/t/sshd_config", false).text, `${inc}\nPort 22\n${added}\n`);
+    assert.equal(planMainConfig(`${inc}\nPort 22`, "/t/sshd_config", false).text, `${inc}\nPort 22\n${added}`);
+  });
+
+  it("counts only a subsystem named sftp, and an Include naming our glob among others", () => {
+    const inc = "Include /t/sshd_config.d/*.conf";
+    assert.deepEqual(planMainConfig(`${inc}\nSubsystem backup /x\n`, "/t/sshd_config", false).changes, ["added a global 'Subsystem sftp internal-sftp'"]);
+    assert.deepEqual(planMainConfig(`${inc}\nBanner sftp\n`, "/t/sshd_config", false).changes, ["added a global 'Subsystem sftp internal-sftp'"]);
+    assert.deepEqual(planMainConfig("Include /etc/extra/*.conf /t/sshd_config.d/*.conf\nSubsystem sftp x\n", "/t/sshd_config", false).changes, []);
+  });
+
   it("is idempotent: planning its own output changes nothing", () => {
     const first = planMainConfig("Port 22\nMatch all\n", "/t/sshd_config", false);
     const second = planMainConfig(first.text, "/t/sshd_config", false);
@@ -103,5 +135,26 @@ describe("config scanning", () => {
   it("detects a sftp subsystem but not other subsystems", () => {
     assert.equal(hasSftpSubsystem([{ path: "a", text: "Subsystem backup /x\n" }]), false);
     assert.equal(hasSftpSubsystem([{ path: "a", text: "Subsystem sftp /usr/lib/openssh/sftp-server\n" }]), true);
+    assert.equal(hasSftpSubsystem([{ path: "a", text: "AllowUsers sftp\n" }]), false);
+  });
+
+  it("finds a sftp subsystem in any one of several files, on any line", () => {
+    const files = [{ path: "main", text: "Port 22\n" }, { path: "d/10.conf", text: "Banner none\nSubsystem sftp internal-sftp\n" }];
+    assert.equal(hasSftpSubsystem(files), true);
+  });
+
+  it("reads keyword=value, keyword = value, tabs and runs of blanks the way sshd does", () => {
+    const text = "Port=22\nListenAddress = 127.0.0.1\nSubsystem\tsftp  \t internal-sftp\nMatch\nPermitTTY =no\n";
+    assert.deepEqual(parseSshdConfig(text).map((l) => [l.keyword, l.args]), [
+      ["port", ["22"]],
+      ["listenaddress", ["127.0.0.1"]],
+      ["subsystem", ["sftp", "internal-sftp"]],
+      ["match", []],
+      ["permittty", ["no"]],
+    ]);
+  });
+
+  it("skips lines that are not directives instead of guessing", () => {
+    assert.deepEqual(parseSshdConfig("1Port 22\nMatch!\n-Port 22\n   \n"), []);
   });
 });

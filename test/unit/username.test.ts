@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { InputError } from "../../agent/src/core/errors.js";
 import { isValidUsername, validateUsername } from "../../agent/src/core/users/username.js";
 
@@ -33,6 +34,37 @@ describe("validateUsername", () => {
       assert.throws(() => validateUsername(name), (e: unknown) => e instanceof InputError && /is reserved for the system/.test(e.message));
     });
   }
+
+  it("refuses every account Debian itself defines (base-passwd's passwd.master, read from this host)", () => {
+    const master = readFileSync("/usr/share/base-passwd/passwd.master", "utf8").split("\n").filter(Boolean).map((l) => l.split(":")[0]!);
+    assert.ok(master.includes("root") && master.length > 10, "read the Debian account list");
+    for (const name of master) assert.equal(isValidUsername(name), false, name);
+  });
+
+  // The rest of the list, written out: service accounts packages add, and our own.
+  const serviceAccounts = ["sshd", "messagebus", "syslog", "docker", "administrator", "operator", "halt", "shutdown", "ftp", "postgres", "mysql", "nogroup", "gnats"];
+  const systemdAccounts = ["systemd-network", "systemd-resolve", "systemd-timesync", "systemd-journal", "systemd-coredump"];
+  const otherImageAccounts = ["alpine", "arch", "freebsd", "bitnami", "vagrant"];
+  const ours = ["podspawn", "podspawn-keys", "podspawn-users", "podspawnd"];
+  for (const name of [...serviceAccounts, ...systemdAccounts, ...otherImageAccounts, ...ours]) {
+    it(`refuses ${name}, with the reason and what is allowed instead`, () => {
+      assert.throws(
+        () => validateUsername(name),
+        (e: unknown) => e instanceof InputError && e.message === `user: ${JSON.stringify(name)} is reserved for the system (allowed: any name not used by the host or podspawn itself)`,
+      );
+    });
+  }
+
+  it("names the field 'user' by default and says what is allowed", () => {
+    assert.throws(
+      () => validateUsername("Bob"),
+      (e: unknown) => e instanceof InputError && e.message === `user: "Bob" is not a valid username (allowed: 1-32 chars: a lowercase letter, then lowercase letters, digits, '_' or '-')`,
+    );
+  });
+
+  it("accepts names that only contain a reserved name or an underscore", () => {
+    for (const name of ["rooted", "my-docker", "core2", "ubuntu-dev", "a_", "x_y", "adminx"]) assert.equal(validateUsername(name), name);
+  });
 
   it("refuses non-strings", () => {
     assert.throws(() => validateUsername(42), /expected a string, got number/);
