@@ -72,9 +72,11 @@ async function loginProof(): Promise<{ status: number | null; stdout: string; st
   const marker = `podspawn-marker-${randomBytes(6).toString("hex")}`;
   const expected = `${marker}\ndefault\n${USER}\n`;
   let r = ssh(clientKey, `echo ${marker}; hostname; id -un`);
-  // The bootstrap starts the daemon in the background; give it a moment to listen, and only that.
+  // Two waits are normal right after a run, and only these two: the daemon starts in the background,
+  // and sshd, reloaded with SIGHUP, re-executes itself and is briefly not listening.
+  const notYet = /session service \(podspawnd\) is not running|port \d+: Connection refused/;
   const deadline = Date.now() + 15_000;
-  while (r.status !== 0 && /session service \(podspawnd\) is not running/.test(r.stderr) && Date.now() < deadline) {
+  while (r.status !== 0 && notYet.test(r.stderr) && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 250));
     r = ssh(clientKey, `echo ${marker}; hostname; id -un`);
   }
