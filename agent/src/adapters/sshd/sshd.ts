@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describeExit, processMessage, runProcess, type RunProcess } from "../process/run-process.js";
 
 /** The host's sshd: validation with `sshd -t` and reloads, with the runner and kill injectable. */
@@ -24,6 +25,9 @@ export interface ReloadDeps {
   readonly kill: (pid: number, signal: NodeJS.Signals | 0) => void;
   readonly systemd: boolean;
   readonly readText: (path: string) => Promise<string>;
+  /** Inodes of the TCP sockets `pid` listens on (see listeningSocketInodes). */
+  readonly listening: (pid: number) => Promise<ReadonlySet<string>>;
+  readonly sleep: (ms: number) => Promise<void>;
 }
 
 export function defaultReloadDeps(): ReloadDeps {
@@ -32,7 +36,53 @@ export function defaultReloadDeps(): ReloadDeps {
     kill: (pid, signal) => void process.kill(pid, signal),
     systemd: existsSync("/run/systemd/system"),
     readText: (path) => readFile(path, "utf8"),
+    listening: (pid) => listeningSocketInodes(pid),
+    sleep: (ms) => sleep(ms),
   };
+}
+
+/** How long a SIGHUP'd sshd may take to listen again with the new config. */
+export const RELISTEN_TIMEOUT_MS = 5_000;
+const RELISTEN_POLL_MS = 20;
+
+/**
+ * The inodes of the listening TCP sockets that `pid` holds, from /proc: its fds that are sockets,
+ * kept if /proc/net/tcp{,6} lists them in state LISTEN (0A). Empty when anything is unreadable.
+ */
+export async function listeningSocketInodes(pid: number, proc = "/proc"): Promise<ReadonlySet<string>> {
+  const held = new Set<string>();
+  try {
+    for (const fd of await readdir(`${proc}/${pid}/fd`)) {
+      const m = /^socket:\[(\d+)\]$/.exec(await readlink(`${proc}/${pid}/fd/${fd}`).catch(() => ""));
+      if (m?.[1]) held.add(m[1]);
+    }
+  } catch {
+    return new Set();
+  }
+  const out = new Set<string>();
+  for (const table of ["tcp", "tcp6"]) {
+    const text = await readFile(`${proc}/net/${table}`, "utf8").catch(() => "");
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === "0A" && f[9] && held.has(f[9])) out.add(f[9]);
+    }
+  }
+  return out;
+}
+
+/**
+ * SIGHUP makes sshd close its listeners and re-exec itself, then listen anew with the new config;
+ * a login that arrives before that is served by the old config. Wait (bounded) until the pid
+ * listens on sockets it did not hold before, so callers (server-setup, the bootstrap) return when
+ * the new config is what sshd serves.
+ */
+async function awaitRelisten(pid: number, before: ReadonlySet<string>, deps: ReloadDeps): Promise<boolean> {
+  for (let waited = 0; waited <= RELISTEN_TIMEOUT_MS; waited += RELISTEN_POLL_MS) {
+    const now = await deps.listening(pid);
+    if ([...now].some((inode) => !before.has(inode))) return true;
+    await deps.sleep(RELISTEN_POLL_MS);
+  }
+  return false;
 }
 
 /**
@@ -60,6 +110,10 @@ export async function reloadSshd(pidFile: string | undefined, deps: ReloadDeps):
   } catch {
     return `sshd is not running (pid ${pid} from ${file} is gone); the configuration applies when it starts`;
   }
+  const before = await deps.listening(pid);
   deps.kill(pid, "SIGHUP");
-  return `reloaded sshd (SIGHUP to pid ${pid})`;
+  // Without listeners to compare (sshd under inetd, /proc unreadable) there is nothing to wait for.
+  if (before.size === 0) return `reloaded sshd (SIGHUP to pid ${pid})`;
+  if (await awaitRelisten(pid, before, deps)) return `reloaded sshd (SIGHUP to pid ${pid})`;
+  return `sent SIGHUP to sshd (pid ${pid}), but it did not listen again within ${RELISTEN_TIMEOUT_MS / 1000} s; check its log`;
 }
