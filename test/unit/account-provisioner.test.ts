@@ -45,7 +45,7 @@ function spec(user: string, over: Partial<typeof DEFAULT_NODE_CONFIG> = {}): Con
 }
 
 async function created(runtime: FakeRuntime, s: ContainerSpec): Promise<string> {
-  await runtime.ensureNetwork({ name: s.network, labels: {} });
+  await runtime.ensureNetwork({ name: s.network, labels: {}, subnet: null });
   return runtime.create(s);
 }
 

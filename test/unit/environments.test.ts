@@ -585,7 +585,7 @@ class CallLog extends FakeRuntime {
 /** What a daemon that crashed between create and writing the account leaves behind. */
 async function halfMade(runtime: FakeRuntime, user: string, config: NodeConfig = makeConfig()): Promise<string> {
   const spec = containerSpec(INSTANCE, user, "default", config);
-  await runtime.ensureNetwork({ name: spec.network, labels: {} });
+  await runtime.ensureNetwork({ name: spec.network, labels: {}, subnet: null });
   return runtime.create(spec);
 }
 

@@ -7,6 +7,7 @@ import { KeyedLock } from "../../agent/src/support/keyed-lock.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { evictUnregistered, evictUser, type EvictionDeps } from "../../agent/src/daemon/environments/eviction.js";
 import { NetworkLinger } from "../../agent/src/daemon/environments/network-linger.js";
+import { SubnetTable } from "../../agent/src/daemon/environments/subnet-table.js";
 
 const IMAGE = "podspawn/test:fake";
 const PERSISTENT = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, mode: "persistent" as const } };
@@ -22,7 +23,8 @@ function setup(): { runtime: FakeRuntime; deps: EvictionDeps<Env>; table: Env[];
   const events: DaemonEvent[] = [];
   const table: Env[] = [];
   const destroyed: string[] = [];
-  const networks = new NetworkLinger({ instance: "pst", runtime, lock, lingerMs: () => 0, inUse: () => false, log: () => undefined });
+  const subnets = new SubnetTable("pst", () => DEFAULT_NODE_CONFIG.network);
+  const networks = new NetworkLinger({ instance: "pst", runtime, lock, lingerMs: () => 0, inUse: () => false, log: () => undefined, subnets, environments: () => table.length });
   const deps: EvictionDeps<Env> = {
     instance: "pst",
     runtime,
@@ -42,7 +44,7 @@ function setup(): { runtime: FakeRuntime; deps: EvictionDeps<Env>; table: Env[];
 /** A container (and its home volume) as the daemon would have made it for (user, project). */
 async function make(runtime: FakeRuntime, user: string, project: string, instance = "pst"): Promise<string> {
   const spec = containerSpec(instance, user, project, PERSISTENT);
-  await runtime.ensureNetwork({ name: spec.network, labels: { "podspawn.instance": instance } });
+  await runtime.ensureNetwork({ name: spec.network, labels: { "podspawn.instance": instance }, subnet: null });
   return runtime.create(spec);
 }
 

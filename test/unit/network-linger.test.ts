@@ -4,6 +4,10 @@ import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
 import { KeyedLock } from "../../agent/src/support/keyed-lock.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { NetworkLinger } from "../../agent/src/daemon/environments/network-linger.js";
+import { SubnetTable } from "../../agent/src/daemon/environments/subnet-table.js";
+import { LimitRefusal } from "../../agent/src/core/container/admission.js";
+import { formatCidr, readCidr, type Cidr } from "../../agent/src/core/net/cidr.js";
+import { SubnetTaken } from "../../agent/src/core/ports/container-runtime.js";
 
 const LINGER = 10_000;
 
@@ -11,18 +15,37 @@ async function settle(turns = 20): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
 }
 
-function setup(t: TestContext, lingerMs = LINGER): { runtime: FakeRuntime; nets: NetworkLinger; inUse: Set<string>; events: DaemonEvent[]; lock: KeyedLock; advance: (ms: number) => Promise<void> } {
+function cidr(text: string): Cidr {
+  const r = readCidr(text);
+  if (!r.ok) throw new Error(r.problem);
+  return r.value;
+}
+
+/** Four /28 networks in this pool. */
+const SMALL_POOL = { pool: cidr("10.99.0.0/26"), subnetPrefix: 28 };
+
+interface Setup {
+  readonly runtime: FakeRuntime;
+  readonly nets: NetworkLinger;
+  readonly subnets: SubnetTable;
+  readonly inUse: Set<string>;
+  readonly events: DaemonEvent[];
+  readonly lock: KeyedLock;
+  advance(ms: number): Promise<void>;
+}
+
+function setup(t: TestContext, lingerMs = LINGER, pool = SMALL_POOL, runtime = new FakeRuntime()): Setup {
   t.mock.timers.enable({ apis: ["setTimeout"] });
-  const runtime = new FakeRuntime();
   const inUse = new Set<string>();
   const events: DaemonEvent[] = [];
   const lock = new KeyedLock();
-  const nets = new NetworkLinger({ instance: "pst", runtime, lock, lingerMs: () => lingerMs, inUse: (u) => inUse.has(u), log: (e) => events.push(e) });
+  const subnets = new SubnetTable("pst", () => pool);
+  const nets = new NetworkLinger({ instance: "pst", runtime, lock, lingerMs: () => lingerMs, inUse: (u) => inUse.has(u), log: (e) => events.push(e), subnets, environments: () => 7 });
   const advance = async (ms: number): Promise<void> => {
     t.mock.timers.tick(ms);
     await settle();
   };
-  return { runtime, nets, inUse, events, lock, advance };
+  return { runtime, nets, subnets, inUse, events, lock, advance };
 }
 
 describe("NetworkLinger", () => {
@@ -37,7 +60,7 @@ describe("NetworkLinger", () => {
     await nets.ensure("alice");
     assert.equal(runtime.calls.createNetwork, 1);
     assert.deepEqual(runtime.networks.get("pst.alice")?.labels, { "podspawn.managed": "true", "podspawn.instance": "pst", "podspawn.user": "alice" });
-    assert.deepEqual(events, [{ kind: "network-created", network: "pst.alice" }]);
+    assert.deepEqual(events, [{ kind: "network-created", network: "pst.alice", subnet: "10.99.0.0/28" }]);
   });
 
   it("removes the network network_linger after release, not before", async (t) => {
@@ -48,7 +71,7 @@ describe("NetworkLinger", () => {
     assert.ok(runtime.networks.has("pst.alice"));
     await advance(1);
     assert.equal(runtime.networks.has("pst.alice"), false);
-    assert.deepEqual(events.at(-1), { kind: "network-removed", network: "pst.alice" });
+    assert.deepEqual(events.at(-1), { kind: "network-removed", network: "pst.alice", reason: "lingered" });
   });
 
   it("keeps a lingering network that is ensured again before the linger is over", async (t) => {
@@ -113,5 +136,100 @@ describe("NetworkLinger", () => {
     await advance(LINGER);
     assert.equal(events.at(-1)?.kind, "error");
     assert.match(JSON.stringify(events.at(-1)), /removing network pst\.alice failed/);
+  });
+});
+
+describe("NetworkLinger subnets", () => {
+  const subnetOf = (runtime: FakeRuntime, user: string): string => {
+    const n = runtime.networks.get(`pst.${user}`);
+    return n ? formatCidr(n.subnet) : "none";
+  };
+
+  it("gives each user's network the next free block of the pool, in order", async (t) => {
+    const { runtime, nets } = setup(t);
+    for (const u of ["a", "b", "c"]) await nets.ensure(u);
+    assert.deepEqual(["a", "b", "c"].map((u) => subnetOf(runtime, u)), ["10.99.0.0/28", "10.99.0.16/28", "10.99.0.32/28"]);
+  });
+
+  it("never overlaps a network another program has on the engine, learned before the first create", async (t) => {
+    const runtime = new FakeRuntime();
+    runtime.addForeignNetwork("someone-elses", cidr("10.99.0.0/27"));
+    const { nets } = setup(t, LINGER, SMALL_POOL, runtime);
+    await nets.ensure("a");
+    assert.equal(subnetOf(runtime, "a"), "10.99.0.32/28");
+  });
+
+  it("looks again and takes another block when the engine says the block was taken since it last looked", async (t) => {
+    const runtime = new FakeRuntime();
+    const { nets, events } = setup(t, LINGER, SMALL_POOL, runtime);
+    await nets.ensure("a");
+    runtime.addForeignNetwork("appeared-later", cidr("10.99.0.16/28"));
+    await nets.ensure("b");
+    assert.equal(subnetOf(runtime, "b"), "10.99.0.32/28");
+    assert.equal(events.filter((e) => e.kind === "network-created").length, 2);
+  });
+
+  it("gives up after a few attempts when the engine keeps refusing blocks, with the engine's refusal", async (t) => {
+    class AlwaysTaken extends FakeRuntime {
+      attempts = 0;
+      override async ensureNetwork(): Promise<boolean> {
+        this.attempts++;
+        throw new SubnetTaken("Pool overlaps with other one on this address space");
+      }
+    }
+    const runtime = new AlwaysTaken();
+    const { nets } = setup(t, LINGER, SMALL_POOL, runtime);
+    await assert.rejects(nets.ensure("a"), SubnetTaken);
+    assert.equal(runtime.attempts, 3);
+  });
+
+  it("refuses with the node-full line when every block is held by a network in use, creating nothing", async (t) => {
+    const { runtime, nets, inUse } = setup(t);
+    for (const u of ["a", "b", "c", "d"]) {
+      await nets.ensure(u);
+      inUse.add(u);
+    }
+    await assert.rejects(nets.ensure("e"), (err: unknown) => {
+      assert.ok(err instanceof LimitRefusal);
+      assert.equal(err.limit, "address-pool");
+      assert.equal(err.message, "this node is full (7 environments); try again later or ask the admin");
+      return true;
+    });
+    assert.equal(runtime.networks.has("pst.e"), false);
+    assert.equal(runtime.calls.createNetwork, 4);
+  });
+
+  it("takes the block of the network that has lingered longest when the pool is exhausted", async (t) => {
+    const { runtime, nets, inUse, events } = setup(t);
+    for (const u of ["a", "b", "c", "d"]) await nets.ensure(u);
+    inUse.add("a");
+    inUse.add("d");
+    nets.release("c");
+    nets.release("b");
+    await nets.ensure("e");
+    assert.equal(runtime.networks.has("pst.c"), false, "c lingered longest");
+    assert.ok(runtime.networks.has("pst.b"));
+    assert.equal(subnetOf(runtime, "e"), "10.99.0.32/28", "c's block");
+    assert.deepEqual(events.find((e) => e.kind === "network-removed"), { kind: "network-removed", network: "pst.c", reason: "reclaimed" });
+  });
+
+  it("gives a removed network's block to the next user", async (t) => {
+    const { runtime, nets } = setup(t, 0);
+    for (const u of ["a", "b"]) await nets.ensure(u);
+    nets.release("a");
+    await settle();
+    await nets.ensure("c");
+    assert.equal(subnetOf(runtime, "c"), "10.99.0.0/28");
+  });
+
+  it("keeps the block of a network that exists when a later ensure of it fails, and frees a fresh one", async (t) => {
+    const runtime = new FakeRuntime();
+    const { nets, subnets } = setup(t, LINGER, SMALL_POOL, runtime);
+    await nets.ensure("a");
+    runtime.down = true;
+    await assert.rejects(nets.ensure("a"));
+    await assert.rejects(nets.ensure("b"));
+    assert.deepEqual(subnets.usage(), { used: 1, free: 3 }, "a keeps its block; b's reservation went back");
+    assert.equal(formatCidr(subnets.reserve("pst.c") ?? cidr("0.0.0.0/32")), "10.99.0.16/28");
   });
 });

@@ -35,7 +35,8 @@ describe("parseNodeConfig", () => {
     const c = parseNodeConfig({});
     assert.equal(c.session.mode, "grace-period");
     assert.equal(c.session.gracePeriodMs, 60_000);
-    assert.equal(c.session.maxLifetimeMs, 0);
+    assert.equal(c.session.maxLifetimeMs, 24 * 3_600_000);
+    assert.equal(c.session.idleTimeoutMs, 3_600_000);
     assert.equal(c.resources.cpus, 2);
     assert.equal(c.resources.memoryBytes, 2 * GiB);
     assert.equal(c.resources.pids, 512);
@@ -63,6 +64,19 @@ resources:
   cpus: 1.5
   memory: 512m
   pids: 256
+limits:
+  max_environments: 800
+  environments_per_user: 3
+  sessions_per_user: 50
+  max_cpus: 8
+  max_memory: 16g
+  max_pids: 8192
+network:
+  pool: 10.200.0.0/14
+  subnet_size: 27
+engine:
+  timeout: 45s
+  inspect_timeout: 5s
 network_linger: 2m
 oci_runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
@@ -72,6 +86,10 @@ metrics_listen: 127.0.0.1:9464
       image: "registry.example.com:5000/team/dev@sha256:abc",
       session: { mode: "destroy-on-disconnect", gracePeriodMs: 90_000, maxLifetimeMs: 8 * 3_600_000, idleTimeoutMs: 30 * 60_000 },
       resources: { cpus: 1.5, memoryBytes: 512 * MiB, pids: 256 },
+      limits: { maxEnvironments: 800, environmentsPerUser: 3, sessionsPerUser: 50 },
+      resourceCaps: { cpus: 8, memoryBytes: 16 * GiB, pids: 8192 },
+      network: { pool: { base: (10 * 256 + 200) * 65536, prefix: 14 }, subnetPrefix: 27 },
+      engineTimeouts: { callMs: 45_000, inspectMs: 5_000 },
       networkLingerMs: 120_000,
       ociRuntime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
@@ -173,6 +191,74 @@ metrics_listen: 127.0.0.1:9464
       for (const sftp_subsystems of ["internal-sftp", {}]) assert.throws(() => parseNodeConfig({ sftp_subsystems }), refusedOn("sftp_subsystems"));
       for (const entry of ["", 1]) assert.throws(() => parseNodeConfig({ sftp_subsystems: ["internal-sftp", entry] }), refusedOn("sftp_subsystems[1]"));
     });
+  });
+});
+
+describe("capacity keys: limits, network, engine", () => {
+  it("defaults to 500 environments per node, 5 per user, 32 sessions per user", () => {
+    assert.deepEqual(DEFAULT_NODE_CONFIG.limits, { maxEnvironments: 500, environmentsPerUser: 5, sessionsPerUser: 32 });
+  });
+
+  it("defaults user networks to /28 blocks of 198.18.0.0/15, which no LAN, VPC or Docker default uses", () => {
+    assert.deepEqual(DEFAULT_NODE_CONFIG.network, { pool: { base: (198 * 256 + 18) * 65536, prefix: 15 }, subnetPrefix: 28 });
+  });
+
+  it("defaults engine calls to 30 s and inspections to 10 s", () => {
+    assert.deepEqual(DEFAULT_NODE_CONFIG.engineTimeouts, { callMs: 30_000, inspectMs: 10_000 });
+  });
+
+  it("caps resources at 4 CPUs, 8 GiB and 4096 pids by default, or at the node's own resources when those are larger", () => {
+    assert.deepEqual(DEFAULT_NODE_CONFIG.resourceCaps, { cpus: 4, memoryBytes: 8 * GiB, pids: 4096 });
+    assert.deepEqual(parseNodeConfig({ resources: { cpus: 6, memory: "12g", pids: 5000 } }).resourceCaps, { cpus: 6, memoryBytes: 12 * GiB, pids: 5000 });
+  });
+
+  it("refuses resources above a cap the admin set, at the resource, naming the cap", () => {
+    assert.throws(() => parseNodeConfig({ resources: { cpus: 2 }, limits: { max_cpus: 1 } }), says("resources.cpus: 2 CPUs is above this node's cap of 1 (allowed: at most 1 (limits.max_cpus), or raise limits.max_cpus)"));
+    assert.throws(() => parseNodeConfig({ limits: { max_memory: "1g" } }), says("resources.memory: 2g is above this node's cap of 1g (allowed: at most 1g (limits.max_memory), or raise limits.max_memory)"));
+    assert.throws(() => parseNodeConfig({ limits: { max_pids: 100 } }), refusedOn("resources.pids"));
+    assert.equal(parseNodeConfig({ resources: { cpus: 1 }, limits: { max_cpus: 1 } }).resourceCaps.cpus, 1);
+  });
+
+  it("refuses counts that are not whole numbers from 1", () => {
+    for (const v of [0, -1, 1.5, "5", "lots"]) {
+      assert.throws(() => parseNodeConfig({ limits: { environments_per_user: v } }), refusedOn("limits.environments_per_user"), String(v));
+    }
+    assert.throws(() => parseNodeConfig({ limits: { max_environments: 0 } }), says("limits.max_environments: number 0 is below 1 (allowed: a whole number 1-100000)"));
+    assert.throws(() => parseNodeConfig({ limits: { sessions_per_user: 2.5 } }), refusedOn("limits.sessions_per_user"));
+  });
+
+  it("refuses a pool that is not an aligned IPv4 block, saying what it could have meant", () => {
+    assert.throws(() => parseNodeConfig({ network: { pool: "10.200.0.1/14" } }), says('network.pool: "10.200.0.1/14" has host bits set; did you mean 10.200.0.0/14? (allowed: an IPv4 block such as 198.18.0.0/15: four decimal octets, /0-32, no host bits set)'));
+    for (const pool of ["10.200.0.0", "10.200.0.0/33", "10.200.00.0/16", "fd00::/64", "10.256.0.0/16", 42, "10.200.0.0/14/1"]) {
+      assert.throws(() => parseNodeConfig({ network: { pool } }), refusedOn("network.pool"), String(pool));
+    }
+  });
+
+  it("refuses a pool over loopback, link-local (the metadata address), multicast or reserved space", () => {
+    assert.throws(() => parseNodeConfig({ network: { pool: "169.254.0.0/16" } }), says(/^network\.pool: 169\.254\.0\.0\/16 overlaps 169\.254\.0\.0\/16 \(link-local, where the cloud metadata service lives\)/));
+    for (const pool of ["127.0.0.0/16", "0.0.0.0/0", "224.0.0.0/8", "240.0.0.0/8", "168.0.0.0/6"]) assert.throws(() => parseNodeConfig({ network: { pool } }), refusedOn("network.pool"), pool);
+  });
+
+  it("refuses a subnet size outside 16-29 or larger than the pool", () => {
+    for (const subnet_size of [15, 30, 32, 28.5, "28"]) assert.throws(() => parseNodeConfig({ network: { subnet_size } }), refusedOn("network.subnet_size"), String(subnet_size));
+    assert.throws(() => parseNodeConfig({ network: { pool: "10.200.0.0/24", subnet_size: 20 } }), says("network.subnet_size: a /20 network does not fit in the pool 10.200.0.0/24 (allowed: 24-29 for this pool)"));
+    assert.equal(parseNodeConfig({ network: { pool: "10.200.0.0/24", subnet_size: 24 } }).network.subnetPrefix, 24);
+  });
+
+  it("refuses an engine timeout of 0 or under 100 ms (every call needs a deadline) and over 10 minutes", () => {
+    assert.throws(() => parseNodeConfig({ engine: { timeout: 0 } }), says("engine.timeout: 0 is shorter than 100ms: every engine call needs a deadline (allowed: 100ms-10m)"));
+    assert.throws(() => parseNodeConfig({ engine: { inspect_timeout: "50ms" } }), refusedOn("engine.inspect_timeout"));
+    assert.throws(() => parseNodeConfig({ engine: { timeout: "11m" } }), refusedOn("engine.timeout"));
+    assert.equal(parseNodeConfig({ engine: { timeout: "250ms" } }).engineTimeouts.callMs, 250);
+  });
+
+  it("names the line of a bad new key in config.yaml and suggests the nearest key", () => {
+    assert.throws(() => parseNodeConfigYaml("image: podspawn/x:1\nlimits:\n  sessions_per_usr: 5\n", "config.yaml"), says(/^config\.yaml:3: limits\.sessions_per_usr: unknown field; did you mean sessions_per_user\?/));
+    assert.throws(() => parseNodeConfigYaml("network:\n  pool: 10.0.0.1/8\n", "config.yaml"), says(/^config\.yaml:2: network\.pool: /));
+  });
+
+  it("reports a bad subnet_size at its line even when other new keys are valid", () => {
+    assert.throws(() => parseNodeConfigYaml("limits:\n  max_environments: 10\nnetwork:\n  subnet_size: 2\n", "config.yaml"), refusedOn("config.yaml:4: network.subnet_size"));
   });
 });
 

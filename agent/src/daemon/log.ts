@@ -12,8 +12,13 @@ export type DaemonEvent =
   | { kind: "container-started"; user: string; project: string; container: string }
   | { kind: "container-removed"; user: string; project: string; container: string; reason: string }
   | { kind: "volume-removed"; user: string; volume: string }
-  | { kind: "network-created"; network: string }
-  | { kind: "network-removed"; network: string }
+  | { kind: "network-created"; network: string; subnet?: string }
+  /** `lingered`: network_linger passed; `reclaimed`: the address pool needed its block. */
+  | { kind: "network-removed"; network: string; reason?: string }
+  /** A login refused by a quota or by the node's capacity (`limit` names which); the user got `message`. */
+  | { kind: "refused"; user: string; project: string; limit: string; message: string }
+  /** A Docker Engine API call got no answer within its budget. */
+  | { kind: "engine-timeout"; call: string; ms: number }
   | { kind: "grace-scheduled"; user: string; project: string; ms: number }
   | { kind: "warning"; message: string }
   | { kind: "error"; message: string; detail?: string };

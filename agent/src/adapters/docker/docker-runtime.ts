@@ -4,8 +4,10 @@ import { PassThrough, type Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
+import { blockOf, firstHost, formatCidr, type Cidr } from "../../core/net/cidr.js";
 import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
-import type { ContainerRuntime, ExecSession, ManagedContainer } from "../../core/ports/container-runtime.js";
+import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
+import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, withDeadline, type DeadlineOptions, type EngineTimeouts } from "./engine-deadline.js";
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
@@ -17,11 +19,33 @@ function toManaged(c: { Id: string; Names?: string[]; Name?: string; Labels?: Re
   return { id: c.Id, name, user: labels[LABEL.user] ?? "", project: labels[LABEL.project] ?? "", running: c.running, specHash: labels[LABEL.specHash] ?? "", createdMs: c.createdMs, labels };
 }
 
+/** The engine's words when a requested subnet overlaps a network it has (403 on engine 20.10). */
+const POOL_OVERLAP = /pool overlaps/i;
+
+function ipamSubnets(ipam: { Config?: { Subnet?: string }[] | null } | undefined): Cidr[] {
+  return (ipam?.Config ?? []).map((c) => blockOf(c.Subnet ?? "")).filter((c): c is Cidr => c !== null);
+}
+
+export interface DockerRuntimeOptions {
+  /** @default "/var/run/docker.sock" */
+  readonly socketPath?: string;
+  /** Read at every call, so a config reload applies at once. @default 30 s, 10 s for ping/inspect/list */
+  readonly timeouts?: () => EngineTimeouts;
+  readonly onTimeout?: (call: string, ms: number) => void;
+}
+
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
+  private readonly socketPath: string;
+  private readonly deadlines: DeadlineOptions;
 
-  constructor(private readonly socketPath = "/var/run/docker.sock") {
-    this.docker = new Docker({ socketPath });
+  /** A string is the socket path, with the default deadlines. */
+  constructor(options: DockerRuntimeOptions | string = {}) {
+    const opts = typeof options === "string" ? { socketPath: options } : options;
+    this.socketPath = opts.socketPath ?? "/var/run/docker.sock";
+    this.deadlines = { timeouts: opts.timeouts ?? (() => DEFAULT_ENGINE_TIMEOUTS), ...(opts.onTimeout ? { onTimeout: opts.onTimeout } : {}) };
+    this.docker = new Docker({ socketPath: this.socketPath });
+    applyDeadlines(this.docker.modem, this.deadlines);
   }
 
   async ping(): Promise<void> {
@@ -62,15 +86,27 @@ export class DockerRuntime implements ContainerRuntime {
     // Engine < 25 can end up with duplicate names after concurrent creates by other clients; keep one.
     for (const extra of exact.slice(1)) await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
     if (exact.length > 0) return false;
-    await this.docker.createNetwork({
-      Name: spec.name,
-      Driver: "bridge",
-      CheckDuplicate: true,
-      Labels: { ...spec.labels },
-      // No container-to-container traffic on the bridge, even between one user's own containers.
-      Options: { "com.docker.network.bridge.enable_icc": "false" },
-    });
+    try {
+      await this.docker.createNetwork({
+        Name: spec.name,
+        Driver: "bridge",
+        CheckDuplicate: true,
+        Labels: { ...spec.labels },
+        // Our own pool, not the engine's defaults (about 30 networks per engine).
+        ...(spec.subnet ? { IPAM: { Driver: "default", Config: [{ Subnet: formatCidr(spec.subnet), Gateway: firstHost(spec.subnet) }] } } : {}),
+        // No container-to-container traffic on the bridge, even between one user's own containers.
+        Options: { "com.docker.network.bridge.enable_icc": "false" },
+      });
+    } catch (err) {
+      if (POOL_OVERLAP.test(String(err))) throw new SubnetTaken(`${spec.subnet ? formatCidr(spec.subnet) : "the default pool"} overlaps a network the engine has: ${String(err)}`);
+      throw err;
+    }
     return true;
+  }
+
+  async engineNetworks(): Promise<EngineNetwork[]> {
+    const nets = await this.docker.listNetworks();
+    return nets.map((n) => ({ name: n.Name, instance: n.Labels?.[LABEL.managed] === "true" ? (n.Labels[LABEL.instance] ?? null) : null, subnets: ipamSubnets(n.IPAM) }));
   }
 
   async removeNetwork(name: string): Promise<void> {
@@ -147,7 +183,11 @@ export class DockerRuntime implements ContainerRuntime {
     for (const p of paths) {
       try {
         const stream = await this.docker.getContainer(id).getArchive({ path: p });
-        const files = await readTarFiles(stream);
+        // The call's deadline ends with the response headers; the body gets one of its own.
+        const files = await withDeadline(engineCallOf("GET", `/containers/${id}/archive`), `GET /containers/${id}/archive (body)`, this.deadlines, (signal) => {
+          signal.addEventListener("abort", () => (stream as unknown as { destroy(): void }).destroy(), { once: true });
+          return readTarFiles(stream);
+        });
         const base = p.split("/").pop() ?? p;
         const data = files.get(base);
         if (data) out.set(p, data);
@@ -160,14 +200,15 @@ export class DockerRuntime implements ContainerRuntime {
 
   async pathExists(id: string, path: string): Promise<boolean> {
     // dockerode's infoArchive (a HEAD) never releases its socket: ask the engine directly.
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ socketPath: this.socketPath, method: "HEAD", path: `/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`, agent: false }, (res) => {
+    const url = `/containers/${encodeURIComponent(id)}/archive?path=${encodeURIComponent(path)}`;
+    const status = await withDeadline(engineCallOf("HEAD", url), `HEAD ${url.split("?")[0]}`, this.deadlines, (signal) => new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ socketPath: this.socketPath, method: "HEAD", path: url, agent: false, signal }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
       req.on("error", reject);
       req.end();
-    });
+    }));
     if (status === 200) return true;
     if (status === 404) return false;
     throw new Error(`HEAD archive ${path} in ${id}: engine answered ${status}`);

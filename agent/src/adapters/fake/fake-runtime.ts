@@ -2,8 +2,9 @@ import { PassThrough } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
+import { overlaps, type Cidr } from "../../core/net/cidr.js";
 import type { TarEntry } from "../../support/tar.js";
-import type { ContainerRuntime, ExecSession, ManagedContainer } from "../../core/ports/container-runtime.js";
+import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
 
 /**
  * In-memory container engine for unit tests of the daemon's lifecycle logic. It passes the same
@@ -20,9 +21,13 @@ interface FakeContainer {
   address: string;
 }
 
+/** Docker's default pools as engine 20.10 has them: 172.17-31.0.0/16 (one per network here). */
+const DEFAULT_POOLS: readonly Cidr[] = Array.from({ length: 15 }, (_, i) => ({ base: (172 * 256 + 17 + i) * 65536, prefix: 16 }));
+
 export class FakeRuntime implements ContainerRuntime {
   readonly containers = new Map<string, FakeContainer>();
-  readonly networks = new Map<string, NetworkSpec>();
+  /** Every network on the fake engine, with the subnet it holds (ours, and others' from addForeignNetwork). */
+  readonly networks = new Map<string, NetworkSpec & { readonly subnet: Cidr }>();
   /** Named volumes: name -> (path relative to the mount target -> content), plus their labels. */
   readonly volumes = new Map<string, { labels: Readonly<Record<string, string>>; files: Map<string, Buffer> }>();
   /** Counters so tests can assert "exactly one create" under concurrency. */
@@ -71,9 +76,25 @@ export class FakeRuntime implements ContainerRuntime {
     this.check();
     await this.tick();
     if (this.networks.has(spec.name)) return false;
+    const taken = [...this.networks.values()].map((n) => n.subnet);
+    if (spec.subnet && taken.some((t) => spec.subnet && overlaps(t, spec.subnet))) throw new SubnetTaken(`Pool overlaps with other one on this address space (${spec.name})`);
+    // Like the engine: without a subnet, the first default pool nobody overlaps.
+    const subnet = spec.subnet ?? DEFAULT_POOLS.find((p) => !taken.some((t) => overlaps(t, p)));
+    if (!subnet) throw new Error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network");
     this.calls.createNetwork++;
-    this.networks.set(spec.name, spec);
+    this.networks.set(spec.name, { ...spec, subnet });
     return true;
+  }
+
+  /** Test hook: a network another program made on the same engine. */
+  addForeignNetwork(name: string, subnet: Cidr): void {
+    this.networks.set(name, { name, labels: {}, subnet });
+  }
+
+  async engineNetworks(): Promise<EngineNetwork[]> {
+    this.check();
+    await this.tick();
+    return [...this.networks.values()].map((n) => ({ name: n.name, instance: n.labels[LABEL.managed] === "true" ? (n.labels[LABEL.instance] ?? null) : null, subnets: [n.subnet] }));
   }
 
   async removeNetwork(name: string): Promise<void> {

@@ -1,9 +1,11 @@
 import * as z from "zod";
 import { InputError } from "../errors.js";
 import { DEFAULT_SFTP_SUBSYSTEMS } from "../container/exec-plan.js";
-import { defaulted, hint, parseYamlWith, refuse, section, validate, via, type DeepReadonly } from "./schema-kit.js";
+import { capExceeded, DEFAULT_RESOURCE_CAPS } from "../container/resource-caps.js";
+import { CIDR_ALLOWED, formatCidr, overlaps, readCidr, type Cidr } from "../net/cidr.js";
+import { defaulted, hint, parseYamlWith, refuse, section, validate, via, viaParsed, type DeepReadonly } from "./schema-kit.js";
 import { byteSize, duration } from "./unit-schemas.js";
-import { readPort } from "./units.js";
+import { formatDurationMs, readPort } from "./units.js";
 
 /**
  * The node daemon's config (`/etc/<instance>/config.yaml`). The schema below is the source of the
@@ -53,15 +55,64 @@ const session = section({
    */
   mode: defaulted(z.enum(["grace-period", "destroy-on-disconnect", "persistent"]), "grace-period"),
   grace_period: defaulted(timer(), "60s"),
-  max_lifetime: defaulted(timer(), "0"),
-  idle_timeout: defaulted(duration(), "0"),
+  // A shared node: a forgotten session or container must not hold a slot for ever (docs/operations.md).
+  max_lifetime: defaulted(timer(), "24h"),
+  idle_timeout: defaulted(duration(), "1h"),
 });
 
+const CPUS = () => hint(z.number().min(0.1).max(256), { allowed: "a number 0.1-256" });
+const MEMORY = () => byteSize({ min: 64 * 1024 ** 2 });
+const PIDS = () => hint(z.number().min(32).max(1_000_000), { allowed: "a number 32-1000000" }).transform(Math.trunc);
+
 const resources = section({
-  cpus: defaulted(hint(z.number().min(0.1).max(256), { allowed: "a number 0.1-256" }), 2),
+  cpus: defaulted(CPUS(), 2),
   /** Swap is capped to the same figure (no swap beyond memory). */
-  memory: defaulted(byteSize({ min: 64 * 1024 ** 2 }), "2g"),
-  pids: defaulted(hint(z.number().min(32).max(1_000_000), { allowed: "a number 32-1000000" }).transform(Math.trunc), 512),
+  memory: defaulted(MEMORY(), "2g"),
+  pids: defaulted(PIDS(), 512),
+});
+
+const count = (max: number) => hint(z.int().min(1).max(max), { allowed: `a whole number 1-${max}` });
+
+const limits = section({
+  max_environments: defaulted(count(100_000), 500),
+  environments_per_user: defaulted(count(10_000), 5),
+  sessions_per_user: defaulted(count(100_000), 32),
+  // Left out: the built-in cap, or the node's own `resources` if those are larger.
+  max_cpus: CPUS().nullish(),
+  max_memory: MEMORY().nullish(),
+  max_pids: PIDS().nullish(),
+});
+
+/**
+ * Link-local holds the cloud metadata address, loopback and multicast are not for bridges, and
+ * 0/8 and 240/4 are not addresses a host may use.
+ */
+const NOT_FOR_BRIDGES: readonly { readonly block: string; readonly why: string }[] = [
+  { block: "0.0.0.0/8", why: "\"this network\"" },
+  { block: "127.0.0.0/8", why: "loopback" },
+  { block: "169.254.0.0/16", why: "link-local, where the cloud metadata service lives" },
+  { block: "224.0.0.0/4", why: "multicast" },
+  { block: "240.0.0.0/4", why: "reserved" },
+];
+
+const network = section({
+  /** 198.18.0.0/15 (RFC 2544): no LAN, VPN, cloud VPC or Docker default uses it. See docs/operations.md. */
+  pool: defaulted(hint(z.string(), { allowed: CIDR_ALLOWED }).transform(viaParsed(readCidr, CIDR_ALLOWED)), "198.18.0.0/15"),
+  subnet_size: defaulted(hint(z.int().min(16).max(29), { allowed: "a prefix length 16-29 (28: 14 addresses per user network)" }), 28),
+});
+
+const ENGINE_TIMEOUT_MIN_MS = 100;
+const ENGINE_TIMEOUT_MAX_MS = 10 * 60_000;
+const engineTimeout = () =>
+  duration({ maxMs: ENGINE_TIMEOUT_MAX_MS }).superRefine((ms, ctx) => {
+    if (ms < ENGINE_TIMEOUT_MIN_MS) refuse(ctx, `${formatDurationMs(ms)} is shorter than ${formatDurationMs(ENGINE_TIMEOUT_MIN_MS)}: every engine call needs a deadline`, { allowed: "100ms-10m" });
+  });
+
+const engine = section({
+  /** Create, start, remove, networks, files, exec. */
+  timeout: defaulted(engineTimeout(), "30s"),
+  /** Ping, inspect, list: answers the engine has at hand. */
+  inspect_timeout: defaulted(engineTimeout(), "10s"),
 });
 
 const NODE_CONFIG_FILE = z
@@ -69,6 +120,9 @@ const NODE_CONFIG_FILE = z
     image: defaulted(hint(z.string().regex(IMAGE_REF), { what: "an image reference", allowed: "e.g. podspawn/default:bookworm" }), "podspawn/default:bookworm"),
     session,
     resources,
+    limits,
+    network,
+    engine,
     network_linger: defaulted(timer(), "10m"),
     oci_runtime: OCI_RUNTIME.nullish(),
     /** The old name of oci_runtime, still read. */
@@ -81,6 +135,8 @@ const NODE_CONFIG_FILE = z
   })
   .superRefine((c, ctx) => {
     if (c.oci_runtime && c.runtime) refuse(ctx, "is the old name of oci_runtime, and both are set", { allowed: "oci_runtime alone", path: ["runtime"] });
+    refuseResourcesAboveCaps(c, ctx);
+    refuseUnusablePool(c.network, ctx);
   })
   .transform((c) => ({
     image: c.image,
@@ -94,6 +150,21 @@ const NODE_CONFIG_FILE = z
       idleTimeoutMs: c.session.idle_timeout,
     },
     resources: { cpus: c.resources.cpus, memoryBytes: c.resources.memory, pids: c.resources.pids },
+    /** Per node and per user. @default 500 environments, 5 per user, 32 sessions per user */
+    limits: { maxEnvironments: c.limits.max_environments, environmentsPerUser: c.limits.environments_per_user, sessionsPerUser: c.limits.sessions_per_user },
+    /**
+     * The most one environment may have; a project (Podfile) asking for more is refused.
+     * @default 4 CPUs, 8 GiB, 4096 pids, or `resources` where that is larger
+     */
+    resourceCaps: {
+      cpus: c.limits.max_cpus ?? Math.max(DEFAULT_RESOURCE_CAPS.cpus, c.resources.cpus),
+      memoryBytes: c.limits.max_memory ?? Math.max(DEFAULT_RESOURCE_CAPS.memoryBytes, c.resources.memory),
+      pids: c.limits.max_pids ?? Math.max(DEFAULT_RESOURCE_CAPS.pids, c.resources.pids),
+    },
+    /** Where user networks get their subnets. @default 198.18.0.0/15 in /28s (8192 networks) */
+    network: { pool: c.network.pool, subnetPrefix: c.network.subnet_size },
+    /** Deadlines of Docker Engine API calls. @default 30 s, 10 s for ping/inspect/list */
+    engineTimeouts: { callMs: c.engine.timeout, inspectMs: c.engine.inspect_timeout },
     /**
      * How long a user's network stays after their last container is gone, so a returning user's
      * cold login skips creating it (~65 ms). 0 removes it with the last container. @default 10 min
@@ -106,6 +177,30 @@ const NODE_CONFIG_FILE = z
     /** HTTP metrics endpoint; read at daemon start only. @default null (none: `podspawn metrics` only) */
     metricsListen: c.metrics_listen,
   }));
+
+type FileInput = {
+  readonly resources: { readonly cpus: number; readonly memory: number; readonly pids: number };
+  readonly limits: { readonly max_cpus?: number | null | undefined; readonly max_memory?: number | null | undefined; readonly max_pids?: number | null | undefined };
+};
+
+/** The node's own resources go to every environment: they must be within the caps the admin set. */
+function refuseResourcesAboveCaps(c: FileInput, ctx: z.core.$RefinementCtx<unknown>): void {
+  const caps = { cpus: c.limits.max_cpus ?? Infinity, memoryBytes: c.limits.max_memory ?? Infinity, pids: c.limits.max_pids ?? Infinity };
+  const over = capExceeded({ cpus: c.resources.cpus, memoryBytes: c.resources.memory, pids: c.resources.pids }, caps);
+  if (over) refuse(ctx, over.problem, { allowed: `${over.allowed} (limits.max_${over.field}), or raise limits.max_${over.field}`, path: ["resources", over.field] });
+}
+
+function refuseUnusablePool(n: { readonly pool: Cidr; readonly subnet_size: number }, ctx: z.core.$RefinementCtx<unknown>): void {
+  if (n.subnet_size < n.pool.prefix) {
+    refuse(ctx, `a /${n.subnet_size} network does not fit in the pool ${formatCidr(n.pool)}`, { allowed: `${n.pool.prefix}-29 for this pool`, path: ["network", "subnet_size"] });
+  }
+  for (const bad of NOT_FOR_BRIDGES) {
+    const block = readCidr(bad.block);
+    if (block.ok && overlaps(block.value, n.pool)) {
+      refuse(ctx, `${formatCidr(n.pool)} overlaps ${bad.block} (${bad.why})`, { allowed: "a private block your hosts do not route, e.g. 198.18.0.0/15 or 10.200.0.0/14", path: ["network", "pool"] });
+    }
+  }
+}
 
 /** An empty file (YAML null) is all defaults, like a missing one. */
 export const NODE_CONFIG_SCHEMA = defaulted(NODE_CONFIG_FILE, {});

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { NodeConfig } from "../config/node-config.js";
+import type { Cidr } from "../net/cidr.js";
 
 /**
  * The container and network for one (user, project), as plain data. The Docker adapter maps this
@@ -36,6 +37,12 @@ export interface ContainerSpec {
 export interface NetworkSpec {
   readonly name: string;
   readonly labels: Readonly<Record<string, string>>;
+  /**
+   * The address block the daemon chose from its pool. Left out or null, the engine's default pools
+   * decide, which hold only about 30 networks per engine: every network the daemon makes for users
+   * should have one (daemon/environments/subnet-table.ts).
+   */
+  readonly subnet?: Cidr | null;
 }
 
 /*
@@ -54,8 +61,8 @@ export function networkName(instance: string, user: string): string {
   return `${instance}.${user}`;
 }
 
-export function networkSpec(instance: string, user: string): NetworkSpec {
-  return { name: networkName(instance, user), labels: { [LABEL.managed]: "true", [LABEL.instance]: instance, [LABEL.user]: user } };
+export function networkSpec(instance: string, user: string, subnet: Cidr | null = null): NetworkSpec {
+  return { name: networkName(instance, user), labels: { [LABEL.managed]: "true", [LABEL.instance]: instance, [LABEL.user]: user }, subnet };
 }
 
 /** Inputs are validated ids only (username, project, config): nothing typed at login. */

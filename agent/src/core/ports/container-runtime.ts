@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerSpec, NetworkSpec } from "../container/container-spec.js";
 import type { ExecPlan } from "../container/exec-plan.js";
+import type { Cidr } from "../net/cidr.js";
 import type { TarEntry } from "../../support/tar.js";
 
 /**
@@ -17,6 +18,19 @@ export interface ManagedContainer {
   /** Creation time (ms since the epoch), from the engine. */
   readonly createdMs: number;
   readonly labels: Readonly<Record<string, string>>;
+}
+
+/** A network on the engine, ours or another program's, with the IPv4 blocks it holds. */
+export interface EngineNetwork {
+  readonly name: string;
+  /** Its `podspawn.instance` label when podspawn manages it, else null. */
+  readonly instance: string | null;
+  readonly subnets: readonly Cidr[];
+}
+
+/** The engine refused a network because its subnet overlaps one the engine already has. */
+export class SubnetTaken extends Error {
+  override readonly name = "SubnetTaken";
 }
 
 export interface ExecSession {
@@ -38,10 +52,15 @@ export interface ContainerRuntime {
   listManaged(instance: string): Promise<ManagedContainer[]>;
   /** Find one container by exact name, or null. */
   inspectByName(name: string): Promise<ManagedContainer | null>;
-  /** Create the network unless one with this name exists (true if created); removes duplicates. */
+  /**
+   * Create the network unless one with this name exists (true if created); removes duplicates.
+   * A subnet that overlaps another network's is refused with SubnetTaken.
+   */
   ensureNetwork(spec: NetworkSpec): Promise<boolean>;
   removeNetwork(name: string): Promise<void>;
   listNetworks(instance: string): Promise<string[]>;
+  /** Every network on the engine (anybody's) with its subnets: the daemon never overlaps them. */
+  engineNetworks(): Promise<EngineNetwork[]>;
   /** Create (not start). A missing image is a UserFacingError with code `image-missing`. */
   create(spec: ContainerSpec): Promise<string>;
   /** Named volumes (persistent homes) of an instance, by name. */

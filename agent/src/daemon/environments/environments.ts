@@ -1,3 +1,4 @@
+import { admitLogin, LimitRefusal } from "../../core/container/admission.js";
 import { decideAttach, mustReadMarker, type AttachDecision, type FoundContainer, type KnownEnvironment } from "../../core/container/attach-decision.js";
 import { containerName, containerSpec, type ContainerSpec } from "../../core/container/container-spec.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
@@ -9,6 +10,7 @@ import type { Logger } from "../log.js";
 import { AccountProvisioner } from "./account-provisioner.js";
 import { evictUnregistered, evictUser, type EvictionDeps } from "./eviction.js";
 import { NetworkLinger } from "./network-linger.js";
+import { SubnetTable } from "./subnet-table.js";
 
 /** A live (user, project) environment as the daemon sees it: one container, counted sessions. */
 export interface Environment {
@@ -62,6 +64,9 @@ function knownFacts(env: Environment | null): KnownEnvironment | null {
  */
 export class Environments {
   private readonly table = new Map<string, Environment>();
+  /** New environments admitted and being made, not in the table yet: they count toward the node's capacity. */
+  private readonly creating = new Set<string>();
+  private readonly subnets: SubnetTable;
   private readonly lock = new KeyedLock();
   private readonly accounts: AccountProvisioner;
   private readonly networks: NetworkLinger;
@@ -72,7 +77,17 @@ export class Environments {
     this.now = opts.now ?? Date.now;
     this.accounts = new AccountProvisioner(opts.runtime);
     const { instance, runtime, log } = opts;
-    this.networks = new NetworkLinger({ instance, runtime, log, lock: this.lock, lingerMs: () => opts.config().networkLingerMs, inUse: (u) => this.hasAnyFor(u) });
+    this.subnets = new SubnetTable(instance, () => opts.config().network);
+    this.networks = new NetworkLinger({
+      instance,
+      runtime,
+      log,
+      lock: this.lock,
+      lingerMs: () => opts.config().networkLingerMs,
+      inUse: (u) => this.hasAnyFor(u),
+      subnets: this.subnets,
+      environments: () => this.table.size,
+    });
     this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason) };
   }
 
@@ -93,12 +108,18 @@ export class Environments {
     return [...this.table.values()];
   }
 
+  /** Blocks of the address pool in use (by anyone on the engine) and free. */
+  addressPool(): { readonly used: number; readonly free: number } {
+    return this.subnets.usage();
+  }
+
   private hasAnyFor(user: string): boolean {
     return [...this.table.values()].some((e) => e.user === user);
   }
 
   /** After a daemon restart: adopt what Docker has; nothing is connected, so start grace timers. */
   async recover(): Promise<number> {
+    await this.networks.learn();
     const found = await this.opts.runtime.listManaged(this.opts.instance);
     let adopted = 0;
     for (const c of found) {
@@ -122,6 +143,7 @@ export class Environments {
       const config = this.opts.config();
       const target: Target = { key: Environments.key(user, project), user, project, spec: containerSpec(this.opts.instance, user, project, config) };
       const known = this.table.get(target.key) ?? null;
+      const admitted = this.admit(target, known, config);
       if (known) this.cancelRemoval(known);
       try {
         const inspected = await this.inspect(target, known);
@@ -131,12 +153,38 @@ export class Environments {
         this.armLifetime(env, config);
         return env;
       } catch (err) {
+        if (err instanceof LimitRefusal) this.logRefusal(target, err);
         // Whatever failed, an environment nobody uses must still be reaped.
         const left = this.table.get(target.key);
         if (left && left.sessions === 0) this.scheduleRemoval(left);
         throw err;
+      } finally {
+        admitted.done();
       }
     });
+  }
+
+  /**
+   * Quotas and the node's capacity, decided before any engine call (a refused login creates
+   * nothing). Counting under the user's lock is exact for that user; a new environment holds a
+   * node slot in `creating` from here until it is in the table, so concurrent first logins of
+   * different users cannot overshoot `max_environments` either.
+   */
+  private admit(target: Target, known: Environment | null, config: NodeConfig): { done(): void } {
+    const mine = this.list().filter((e) => e.user === target.user);
+    const facts = { project: target.project, userProjects: mine.map((e) => e.project), userSessions: mine.reduce((n, e) => n + e.sessions, 0), nodeEnvironments: this.table.size + this.creating.size };
+    const refusal = admitLogin(facts, config.limits, config.session);
+    if (refusal) {
+      this.logRefusal(target, refusal);
+      throw refusal;
+    }
+    if (known) return { done: () => undefined };
+    this.creating.add(target.key);
+    return { done: () => this.creating.delete(target.key) };
+  }
+
+  private logRefusal(target: Target, refusal: LimitRefusal): void {
+    this.opts.log({ kind: "refused", user: target.user, project: target.project, limit: refusal.limit, message: refusal.message });
   }
 
   /** Reads the ready marker only for a container of ours that the table cannot vouch for. */
@@ -216,6 +264,7 @@ export class Environments {
   private track(env: Environment, replacing: Environment | null): Environment {
     if (replacing) this.clearTimers(replacing);
     this.table.set(env.key, env);
+    this.creating.delete(env.key);
     return env;
   }
 

@@ -1,7 +1,13 @@
+import { nodeFull } from "../../core/container/admission.js";
 import { networkSpec } from "../../core/container/container-spec.js";
-import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import { formatCidr, type Cidr } from "../../core/net/cidr.js";
+import { SubnetTaken, type ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { KeyedLock } from "../../support/keyed-lock.js";
 import type { Logger } from "../log.js";
+import type { SubnetTable } from "./subnet-table.js";
+
+/** A block taken behind our back is looked up again this often before the login fails. */
+const CREATE_ATTEMPTS = 3;
 
 export interface NetworkLingerOptions {
   readonly instance: string;
@@ -12,15 +18,22 @@ export interface NetworkLingerOptions {
   readonly lingerMs: () => number;
   /** Whether the user still has an environment: then their network stays. */
   readonly inUse: (user: string) => boolean;
+  /** Where new networks get their subnets. */
+  readonly subnets: SubnetTable;
+  /** Environments on the node now, for the "node is full" line. */
+  readonly environments: () => number;
   readonly log: Logger;
 }
 
 /**
  * One bridge network per user, created with their first container and removed `network_linger`
  * after their last one: a user who comes back soon skips the network create (and engine 20.10's
- * non-atomic create), and the ~30 address pools of an engine are not held by idle users forever.
+ * non-atomic create). Its subnet comes from the daemon's pool (SubnetTable), not the engine's
+ * defaults; when the pool is exhausted, the network that has lingered longest gives its block up
+ * before anyone is refused.
  */
 export class NetworkLinger {
+  /** Lingering networks by user, oldest first (a Map keeps insertion order). */
   private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly opts: NetworkLingerOptions) {}
@@ -30,11 +43,30 @@ export class NetworkLinger {
     return networkSpec(this.opts.instance, user).name;
   }
 
+  /** Read which blocks the engine's networks hold (at start, and when a block turns out taken). */
+  async learn(): Promise<void> {
+    this.opts.subnets.learn(await this.opts.runtime.engineNetworks());
+  }
+
   /** Before creating a container: keep a lingering network, or create it. Call under the user's lock. */
   async ensure(user: string): Promise<void> {
     this.cancel(user);
-    const net = networkSpec(this.opts.instance, user);
-    if (await this.opts.runtime.ensureNetwork(net)) this.opts.log({ kind: "network-created", network: net.name });
+    const name = this.nameOf(user);
+    if (!this.opts.subnets.known) await this.learn();
+    for (let attempt = 1; ; attempt++) {
+      const subnet = await this.reserve(name);
+      try {
+        const created = await this.opts.runtime.ensureNetwork(networkSpec(this.opts.instance, user, subnet));
+        this.opts.subnets.confirm(name);
+        if (created) this.opts.log({ kind: "network-created", network: name, subnet: formatCidr(subnet) });
+        return;
+      } catch (err) {
+        this.opts.subnets.abandon(name);
+        // Another program or instance took the block since we last looked: look again.
+        if (!(err instanceof SubnetTaken) || attempt >= CREATE_ATTEMPTS) throw err;
+        await this.learn();
+      }
+    }
   }
 
   /** The user's last container has gone: remove the network after the linger, unless they are back by then. */
@@ -54,6 +86,32 @@ export class NetworkLinger {
   async removeNow(user: string): Promise<void> {
     this.cancel(user);
     await this.opts.runtime.removeNetwork(this.nameOf(user));
+    this.opts.subnets.release(this.nameOf(user));
+  }
+
+  private async reserve(name: string): Promise<Cidr> {
+    for (;;) {
+      const subnet = this.opts.subnets.reserve(name);
+      if (subnet) return subnet;
+      if (!(await this.reclaimLingering())) throw nodeFull(this.opts.environments(), "address-pool");
+    }
+  }
+
+  /**
+   * The pool is exhausted: remove the network that has lingered longest. Its user's lock is taken
+   * while ours is held; no deadlock, because a user waiting here is no longer lingering, so
+   * nobody waits for them in turn (the lingering set only shrinks under waiters).
+   */
+  private async reclaimLingering(): Promise<boolean> {
+    for (const victim of [...this.timers.keys()]) {
+      const freed = await this.opts.lock.run(victim, async () => {
+        if (!this.timers.has(victim) || this.opts.inUse(victim)) return false;
+        this.cancel(victim);
+        return this.remove(victim, "reclaimed");
+      });
+      if (freed) return true;
+    }
+    return false;
   }
 
   private cancel(user: string): void {
@@ -65,14 +123,20 @@ export class NetworkLinger {
   private async removeIfUnused(user: string): Promise<void> {
     this.timers.delete(user);
     await this.opts.lock.run(user, async () => {
-      if (this.opts.inUse(user)) return;
-      const net = this.nameOf(user);
-      try {
-        await this.opts.runtime.removeNetwork(net);
-        this.opts.log({ kind: "network-removed", network: net });
-      } catch (err) {
-        this.opts.log({ kind: "error", message: `removing network ${net} failed`, detail: String(err) });
-      }
+      if (!this.opts.inUse(user)) await this.remove(user, "lingered");
     });
+  }
+
+  private async remove(user: string, reason: string): Promise<boolean> {
+    const net = this.nameOf(user);
+    try {
+      await this.opts.runtime.removeNetwork(net);
+      this.opts.subnets.release(net);
+      this.opts.log({ kind: "network-removed", network: net, reason });
+      return true;
+    } catch (err) {
+      this.opts.log({ kind: "error", message: `removing network ${net} failed`, detail: String(err) });
+      return false;
+    }
   }
 }
