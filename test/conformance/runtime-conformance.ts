@@ -5,7 +5,8 @@ import { containerSpec, networkSpec } from "../../agent/src/core/container/conta
 import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
-import type { ContainerRuntime, ExecSession } from "../../agent/src/core/ports/container-runtime.js";
+import { formatCidr, readCidr, type Cidr } from "../../agent/src/core/net/cidr.js";
+import { SubnetTaken, type ContainerRuntime, type ExecSession } from "../../agent/src/core/ports/container-runtime.js";
 
 /**
  * One behavioural contract for every ContainerRuntime: the Docker adapter (integration) and the
@@ -15,6 +16,13 @@ export interface ConformanceTarget {
   readonly runtime: ContainerRuntime;
   /** An image with /etc/passwd, /etc/group and /bin/sh. */
   readonly image: string;
+}
+
+/** Far from the daemon's default pool's low end and from Docker's default pools. */
+function testBlock(third: number): Cidr {
+  const r = readCidr(`198.19.254.${third}/28`);
+  if (!r.ok) throw new Error(r.problem);
+  return r.value;
 }
 
 function plan(script: string): ExecPlan {
@@ -166,6 +174,29 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       await runtime.removeNetwork(spec.name);
       await runtime.removeNetwork(spec.name);
       assert.equal((await runtime.listNetworks(instance)).includes(spec.name), false);
+    });
+
+    it("creates a network on the subnet it is given, with the gateway on its first address, and lists it with its instance", async () => {
+      const { runtime } = target();
+      const spec = networkSpec(instance, "subnet", testBlock(0));
+      assert.equal(await runtime.ensureNetwork(spec), true);
+      const listed = (await runtime.engineNetworks()).find((n) => n.name === spec.name);
+      assert.deepEqual(listed && { instance: listed.instance, subnets: listed.subnets.map(formatCidr) }, { instance, subnets: ["198.19.254.0/28"] });
+      await runtime.removeNetwork(spec.name);
+    });
+
+    it("refuses a network whose subnet overlaps another network's with SubnetTaken, and lists others' networks without an instance", async () => {
+      const { runtime } = target();
+      const foreign = { name: `${instance}-foreign`, labels: {}, subnet: testBlock(32) };
+      await runtime.ensureNetwork(foreign);
+      try {
+        const listed = (await runtime.engineNetworks()).find((n) => n.name === foreign.name);
+        assert.deepEqual(listed && { instance: listed.instance, subnets: listed.subnets.map(formatCidr) }, { instance: null, subnets: ["198.19.254.32/28"] });
+        await assert.rejects(runtime.ensureNetwork(networkSpec(instance, "overlap", testBlock(32))), SubnetTaken);
+        assert.equal((await runtime.listNetworks(instance)).includes(networkSpec(instance, "overlap").name), false, "nothing was created");
+      } finally {
+        await runtime.removeNetwork(foreign.name);
+      }
     });
 
     it("keeps a persistent home volume's files when the container is removed and recreated", async () => {

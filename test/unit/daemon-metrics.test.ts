@@ -80,6 +80,49 @@ describe("metricsLogger", () => {
   });
 });
 
+describe("capacity metrics", () => {
+  it("counts node-full refusals by reason and quota refusals by limit, from fixed sets", () => {
+    const metrics = new DaemonMetrics();
+    const log = metricsLogger(metrics, () => undefined);
+    const refused = (limit: string): void => log({ kind: "refused", user: "alice", project: "secretproj", limit, message: "m" });
+    refused("max-environments");
+    refused("max-environments");
+    refused("address-pool");
+    refused("sessions-per-user");
+    refused("environments-per-user");
+    refused("alice-limit");
+    const text = metrics.render(idle);
+    assert.equal(value(text, 'podspawn_capacity_refusals_total{reason="max-environments"}'), 2);
+    assert.equal(value(text, 'podspawn_capacity_refusals_total{reason="address-pool"}'), 1);
+    assert.equal(value(text, 'podspawn_quota_refusals_total{limit="sessions-per-user"}'), 1);
+    assert.equal(value(text, 'podspawn_quota_refusals_total{limit="environments-per-user"}'), 1);
+    assert.equal(value(text, 'podspawn_quota_refusals_total{limit="other"}'), 1);
+    assert.doesNotMatch(text, /alice|secretproj/);
+  });
+
+  it("starts the refusal counters at 0 so rate() sees the first one", () => {
+    const text = new DaemonMetrics().render(idle);
+    assert.equal(value(text, 'podspawn_capacity_refusals_total{reason="max-environments"}'), 0);
+    assert.equal(value(text, 'podspawn_quota_refusals_total{limit="sessions-per-user"}'), 0);
+  });
+
+  it("counts engine timeouts by call name, unknown names as other", () => {
+    const metrics = new DaemonMetrics();
+    const log = metricsLogger(metrics, () => undefined);
+    log({ kind: "engine-timeout", call: "container create", ms: 30_000 });
+    log({ kind: "engine-timeout", call: "/containers/alice/json", ms: 10_000 });
+    const text = metrics.render(idle);
+    assert.equal(value(text, 'podspawn_engine_timeouts_total{call="container create"}'), 1);
+    assert.equal(value(text, 'podspawn_engine_timeouts_total{call="other"}'), 1);
+  });
+
+  it("shows the address pool's used and free blocks when the state has them", () => {
+    const text = new DaemonMetrics().render({ ...idle, addressPool: { used: 12, free: 8180 } });
+    assert.equal(value(text, 'podspawn_address_pool_subnets{state="used"}'), 12);
+    assert.equal(value(text, 'podspawn_address_pool_subnets{state="free"}'), 8180);
+  });
+});
+
 describe("DaemonMetrics.render", () => {
   it("reads the state gauges at scrape time", () => {
     const metrics = new DaemonMetrics();
@@ -110,6 +153,10 @@ describe("DaemonMetrics.render", () => {
         "podspawn_networks_removed_total counter",
         "podspawn_errors_total counter",
         "podspawn_users_listening gauge",
+        "podspawn_capacity_refusals_total counter",
+        "podspawn_quota_refusals_total counter",
+        "podspawn_engine_timeouts_total counter",
+        "podspawn_address_pool_subnets gauge",
         "podspawn_daemon_start_time_seconds gauge",
         "podspawn_build_info gauge",
       ],

@@ -30,7 +30,7 @@ export class Daemon {
   private metricsServer: MetricsServer | null = null;
   private readonly metrics = new DaemonMetrics();
   /** The caller's logger behind one that counts events for the metrics. */
-  private readonly log: Logger;
+  readonly log: Logger;
   private readonly sockets: UserSockets;
   readonly environments: Environments;
   private rescan: NodeJS.Timeout | null = null;
@@ -47,6 +47,11 @@ export class Daemon {
       appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
     };
     this.sockets = new UserSockets(layout, (socket, user) => handleSession(socket, user, { runtime, environments: this.environments, config: () => this.config, log, audit }), log);
+  }
+
+  /** The config in force (the engine adapter reads its deadlines from it at every call). */
+  get nodeConfig(): NodeConfig {
+    return this.config;
   }
 
   async start(): Promise<void> {
@@ -106,7 +111,7 @@ export class Daemon {
 
   /** The Prometheus text exposition, with the gauges read now. */
   metricsText(): string {
-    return this.metrics.render({ environments: this.environments.list(), usersListening: this.sockets.users().length });
+    return this.metrics.render({ environments: this.environments.list(), usersListening: this.sockets.users().length, addressPool: this.environments.addressPool() });
   }
 
   private async watchRegistry(): Promise<void> {

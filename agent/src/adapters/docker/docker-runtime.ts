@@ -7,7 +7,7 @@ import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { blockOf, firstHost, formatCidr, type Cidr } from "../../core/net/cidr.js";
 import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
 import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
-import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, withDeadline, type DeadlineOptions, type EngineTimeouts } from "./engine-deadline.js";
+import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, EngineTimeout, withDeadline, type DeadlineOptions, type EngineTimeouts } from "./engine-deadline.js";
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
@@ -52,6 +52,8 @@ export class DockerRuntime implements ContainerRuntime {
     try {
       await this.docker.ping();
     } catch (err) {
+      // A hung engine is not a stopped one: keep the line that says how long we waited.
+      if (err instanceof EngineTimeout) throw err;
       throw new UserFacingError("docker-down", "the container engine on this node is not answering", String(err));
     }
   }

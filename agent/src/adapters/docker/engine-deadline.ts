@@ -55,11 +55,11 @@ export function engineCallOf(method: string, path: string): EngineCall {
   const bare = path.split("?")[0]?.replace(/^\/v\d+\.\d+(?=\/)/, "") ?? "";
   const known = CALLS.find((c) => c.method === method.toUpperCase() && c.path.test(bare));
   // Anything new gets the longer budget: still a deadline, never none.
-  return known ?? { name: "other", budget: "callMs" };
+  return known ? { name: known.name, budget: known.budget } : { name: "other", budget: "callMs" };
 }
 
-function seconds(ms: number): string {
-  return ms % 1000 === 0 ? String(ms / 1000) : (ms / 1000).toFixed(1);
+function shownDuration(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
 }
 
 /** The engine took longer than the call's budget. The user reads the message, the admin the detail. */
@@ -69,7 +69,7 @@ export class EngineTimeout extends UserFacingError {
     readonly ms: number,
     request: string,
   ) {
-    super("engine-timeout", `the container engine on this node did not answer within ${seconds(ms)} s`, `${call} (${request}) got no answer within ${ms} ms`);
+    super("engine-timeout", `the container engine on this node did not answer within ${shownDuration(ms)}`, `${call} (${request}) got no answer within ${ms} ms`);
   }
 }
 

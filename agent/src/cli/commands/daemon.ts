@@ -1,4 +1,5 @@
 import { DockerRuntime } from "../../adapters/docker/docker-runtime.js";
+import { DEFAULT_NODE_CONFIG } from "../../core/config/node-config.js";
 import { UserFacingError } from "../../core/errors.js";
 import { Daemon } from "../../daemon/daemon.js";
 import { stderrLogger } from "../../daemon/log.js";
@@ -19,8 +20,15 @@ Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.`,
   },
   async ({ flags }, io) => {
     if (process.getuid?.() !== 0) throw new UserFacingError("not-root", "the daemon must run as root (it owns the Docker socket and the per-user sockets)");
-    const socket = flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock";
-    const daemon = new Daemon({ layout: io.layout, runtime: new DockerRuntime(socket), log: stderrLogger(io.stderr) });
+    const log = stderrLogger(io.stderr);
+    // The runtime reads the deadlines from the daemon's config at every call, so a reload applies them.
+    let daemon: Daemon | null = null;
+    const runtime = new DockerRuntime({
+      socketPath: flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock",
+      timeouts: () => daemon?.nodeConfig.engineTimeouts ?? DEFAULT_NODE_CONFIG.engineTimeouts,
+      onTimeout: (call, ms) => daemon?.log({ kind: "engine-timeout", call, ms }),
+    });
+    daemon = new Daemon({ layout: io.layout, runtime, log });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);

@@ -1,5 +1,7 @@
 import { MetricsRegistry } from "../../support/prometheus-text.js";
 import { VERSION } from "../../core/version.js";
+import { isCapacityLimit, LIMIT_NAMES, type LimitName } from "../../core/container/admission.js";
+import { ENGINE_CALL_NAMES } from "../../adapters/docker/engine-deadline.js";
 import type { DaemonEvent, Logger } from "../log.js";
 
 /*
@@ -12,6 +14,8 @@ const SESSION_KINDS = ["shell", "command", "sftp", "tunnel"] as const;
 const SESSION_END_REASONS = ["exited", "disconnected", "idle-timeout", "client-gone", "error"] as const;
 const REMOVAL_REASONS = ["grace-expired", "max-lifetime", "evicted", "config-changed"] as const;
 const CREATE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const CAPACITY_LIMITS = LIMIT_NAMES.filter((l) => isCapacityLimit(l));
+const QUOTA_LIMITS = LIMIT_NAMES.filter((l) => !isCapacityLimit(l));
 
 function fixed(value: string, allowed: readonly string[]): string {
   return allowed.includes(value) ? value : "other";
@@ -21,6 +25,8 @@ function fixed(value: string, allowed: readonly string[]): string {
 export interface MetricsState {
   readonly environments: readonly { readonly sessions: number }[];
   readonly usersListening: number;
+  /** Blocks of the user-network address pool; left out, the gauges are not set. */
+  readonly addressPool?: { readonly used: number; readonly free: number };
 }
 
 /** The node daemon's metrics: counters fed by its log events, gauges read at scrape time. */
@@ -37,6 +43,10 @@ export class DaemonMetrics {
   private readonly networksRemoved = this.registry.counter("podspawn_networks_removed_total", "Per-user networks removed.");
   private readonly errors = this.registry.counter("podspawn_errors_total", "Errors the daemon logged.");
   private readonly usersListening = this.registry.gauge("podspawn_users_listening", "Pod users with a listening socket.");
+  private readonly capacityRefusals = this.registry.counter("podspawn_capacity_refusals_total", "Logins refused because the node was full, by reason (max-environments, address-pool).", ["reason"]);
+  private readonly quotaRefusals = this.registry.counter("podspawn_quota_refusals_total", "Logins refused by a per-user quota, by limit.", ["limit"]);
+  private readonly engineTimeouts = this.registry.counter("podspawn_engine_timeouts_total", "Docker Engine API calls that got no answer within their deadline, by call.", ["call"]);
+  private readonly addressPool = this.registry.gauge("podspawn_address_pool_subnets", "Blocks of the user-network address pool, used (by anyone on the engine) or free.", ["state"]);
 
   constructor(now: () => number = Date.now) {
     this.registry.gauge("podspawn_daemon_start_time_seconds", "Start time of the daemon since the Unix epoch, in seconds.").set(now() / 1000);
@@ -45,6 +55,14 @@ export class DaemonMetrics {
     for (const kind of SESSION_KINDS) this.sessionsStarted.inc({ kind }, 0);
     for (const reason of SESSION_END_REASONS) this.sessionsEnded.inc({ reason }, 0);
     for (const reason of REMOVAL_REASONS) this.containersRemoved.inc({ reason }, 0);
+    for (const reason of CAPACITY_LIMITS) this.capacityRefusals.inc({ reason }, 0);
+    for (const limit of QUOTA_LIMITS) this.quotaRefusals.inc({ limit }, 0);
+  }
+
+  private refused(limit: string): void {
+    const known = (LIMIT_NAMES as readonly string[]).includes(limit) ? (limit as LimitName) : null;
+    if (known && isCapacityLimit(known)) this.capacityRefusals.inc({ reason: known });
+    else this.quotaRefusals.inc({ limit: fixed(limit, QUOTA_LIMITS) });
   }
 
   record(event: DaemonEvent): void {
@@ -71,6 +89,12 @@ export class DaemonMetrics {
       case "error":
         this.errors.inc();
         break;
+      case "refused":
+        this.refused(event.limit);
+        break;
+      case "engine-timeout":
+        this.engineTimeouts.inc({ call: fixed(event.call, ENGINE_CALL_NAMES) });
+        break;
       default:
         break;
     }
@@ -82,6 +106,10 @@ export class DaemonMetrics {
     this.containers.set(inUse, { state: "in-use" });
     this.containers.set(state.environments.length - inUse, { state: "idle" });
     this.usersListening.set(state.usersListening);
+    if (state.addressPool) {
+      this.addressPool.set(state.addressPool.used, { state: "used" });
+      this.addressPool.set(state.addressPool.free, { state: "free" });
+    }
     return this.registry.render();
   }
 }

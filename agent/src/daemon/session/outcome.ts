@@ -1,4 +1,5 @@
 import { describeError, InputError, UserFacingError } from "../../core/errors.js";
+import { LimitRefusal } from "../../core/container/admission.js";
 import { FrameType, type FrameTypeValue } from "../../core/protocol/frames.js";
 import type { SessionEndReason } from "./session-events.js";
 
@@ -46,9 +47,12 @@ export function userMessageOf(err: unknown): string {
   return err instanceof InputError || err instanceof UserFacingError ? err.message : INTERNAL_ERROR_MESSAGE;
 }
 
-/** What the admin reads about it, or null for the user's own bad input (nothing to act on). */
+/**
+ * What the admin reads about it, or null for the user's own bad input (nothing to act on) and for
+ * a login refused by a limit (the environments already logged it as `refused`, not an error).
+ */
 export function adminDetailOf(err: unknown): string | null {
-  if (err instanceof InputError) return null;
+  if (err instanceof InputError || err instanceof LimitRefusal) return null;
   if (err instanceof UserFacingError) return `${err.message}${err.detail ? `: ${err.detail}` : ""}`;
   return describeError(err);
 }
