@@ -213,6 +213,20 @@ describe("NetworkLinger subnets", () => {
     assert.deepEqual(events.find((e) => e.kind === "network-removed"), { kind: "network-removed", network: "pst.c", reason: "reclaimed" });
   });
 
+  it("leaves a lingering network outside the current pool alone: removing it would free nothing", async (t) => {
+    let pool = { pool: cidr("10.98.0.0/28"), subnetPrefix: 28 };
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const runtime = new FakeRuntime();
+    const subnets = new SubnetTable("pst", () => pool);
+    const nets = new NetworkLinger({ instance: "pst", runtime, lock: new KeyedLock(), lingerMs: () => LINGER, inUse: () => false, log: () => undefined, subnets, environments: () => 1 });
+    await nets.ensure("old");
+    nets.release("old");
+    pool = { pool: cidr("10.99.0.0/28"), subnetPrefix: 28 };
+    await nets.ensure("a");
+    await assert.rejects(nets.ensure("b"), LimitRefusal);
+    assert.ok(runtime.networks.has("pst.old"), "the old pool's lingering network stays");
+  });
+
   it("gives a removed network's block to the next user", async (t) => {
     const { runtime, nets } = setup(t, 0);
     for (const u of ["a", "b"]) await nets.ensure(u);

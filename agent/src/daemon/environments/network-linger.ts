@@ -103,7 +103,8 @@ export class NetworkLinger {
    * nobody waits for them in turn (the lingering set only shrinks under waiters).
    */
   private async reclaimLingering(): Promise<boolean> {
-    for (const victim of [...this.timers.keys()]) {
+    // A network outside the pool (made before the pool changed) would free nothing in it.
+    for (const victim of [...this.timers.keys()].filter((u) => this.opts.subnets.holdsPoolBlock(this.nameOf(u)))) {
       const freed = await this.opts.lock.run(victim, async () => {
         if (!this.timers.has(victim) || this.opts.inUse(victim)) return false;
         this.cancel(victim);

@@ -1,5 +1,5 @@
 import { freeSubnets, nextFreeSubnet, poolCapacity, type SubnetPool } from "../../core/container/subnet-pool.js";
-import type { Cidr } from "../../core/net/cidr.js";
+import { contains, type Cidr } from "../../core/net/cidr.js";
 import type { EngineNetwork } from "../../core/ports/container-runtime.js";
 
 /**
@@ -66,6 +66,12 @@ export class SubnetTable {
   /** Creating it failed: a fresh reservation goes back to the pool (a network that exists keeps its block). */
   abandon(name: string): void {
     if (this.pending.delete(name)) this.ours.delete(name);
+  }
+
+  /** Whether network `name` holds a block of the current pool (removing it would free one). */
+  holdsPoolBlock(name: string): boolean {
+    const subnet = this.ours.get(name);
+    return subnet !== undefined && contains(this.pool().pool, subnet);
   }
 
   /** The network was removed. */
