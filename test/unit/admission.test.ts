@@ -65,6 +65,12 @@ describe("admitLogin", () => {
     );
   });
 
+  it("counts in words that read right for one", () => {
+    assert.equal(admitLogin(facts({ nodeEnvironments: 1 }), { ...LIMITS, maxEnvironments: 1 }, GRACE)?.message, "this node is full (1 environment); try again later or ask the admin");
+    assert.equal(admitLogin(facts({ userSessions: 1 }), { ...LIMITS, sessionsPerUser: 1 }, GRACE)?.message, "you already have 1 session on this node (limit 1); end one and try again");
+    assert.match(admitLogin(facts({ userProjects: ["a"] }), { ...LIMITS, environmentsPerUser: 1 }, GRACE)?.message ?? "", /^you already have 1 environment on this node \(limit 1\): a;/);
+  });
+
   it("sorts limits into node capacity and per-user quotas", () => {
     assert.deepEqual(["sessions-per-user", "environments-per-user", "max-environments", "address-pool"].map((l) => isCapacityLimit(l as never)), [false, false, true, true]);
     assert.equal(nodeFull(12, "address-pool").limit, "address-pool");

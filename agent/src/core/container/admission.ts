@@ -59,20 +59,22 @@ function listed(projects: readonly string[], max = 10): string {
   return sorted.length <= max ? sorted.join(", ") : `${sorted.slice(0, max).join(", ")} and ${sorted.length - max} more`;
 }
 
+const counted = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
 export function nodeFull(environments: number, limit: LimitName = "max-environments"): LimitRefusal {
-  return new LimitRefusal(limit, `this node is full (${environments} environments); try again later or ask the admin`);
+  return new LimitRefusal(limit, `this node is full (${counted(environments, "environment")}); try again later or ask the admin`);
 }
 
 /** The first limit this login would break, or null when it may go ahead. */
 export function admitLogin(facts: LoginFacts, limits: NodeLimits, removal: RemovalTiming): LimitRefusal | null {
   if (facts.userSessions >= limits.sessionsPerUser) {
-    return new LimitRefusal("sessions-per-user", `you already have ${facts.userSessions} sessions on this node (limit ${limits.sessionsPerUser}); end one and try again`);
+    return new LimitRefusal("sessions-per-user", `you already have ${counted(facts.userSessions, "session")} on this node (limit ${limits.sessionsPerUser}); end one and try again`);
   }
   if (facts.userProjects.includes(facts.project)) return null;
   if (facts.userProjects.length >= limits.environmentsPerUser) {
     return new LimitRefusal(
       "environments-per-user",
-      `you already have ${facts.userProjects.length} environments on this node (limit ${limits.environmentsPerUser}): ${listed(facts.userProjects)}; end every session of one and it goes ${goesWhen(removal)}, or ask the admin`,
+      `you already have ${counted(facts.userProjects.length, "environment")} on this node (limit ${limits.environmentsPerUser}): ${listed(facts.userProjects)}; end every session of one and it goes ${goesWhen(removal)}, or ask the admin`,
     );
   }
   if (facts.nodeEnvironments >= limits.maxEnvironments) return nodeFull(facts.nodeEnvironments);
