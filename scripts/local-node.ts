@@ -197,8 +197,9 @@ export function renderSshdConfig(o: SshdOptions, p: SshdPaths = sshdPaths(o)): s
     "KbdInteractiveAuthentication no",
     "PermitRootLogin no",
     "LogLevel VERBOSE",
-    // Tests open many logins at once (concurrent first logins); the default 10:30:100 drops some.
-    "MaxStartups 100:30:200",
+    // Tests and benchmarks open up to 200 logins at once (distinct users' first logins); the
+    // default 10:30:100 drops some. sshd keeps the first value, so extraConfig cannot raise it.
+    "MaxStartups 500:30:1000",
     "Subsystem sftp internal-sftp",
     ...(o.extraConfig ?? []),
     "",
