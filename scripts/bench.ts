@@ -8,8 +8,9 @@
  * speaks the spawn protocol itself). Every variant runs once per round, in an order rotated each
  * round, so machine noise hits all of them alike. Not a test: it prints figures and ratios.
  *
- * Usage: node dist/scripts/bench.js [--runs N] [--json]   (N >= 10, default 15; needs root)
+ * Usage: node dist/scripts/bench.js [--runs N] [--json] [--scale]   (N >= 10, default 15; needs root)
  * --json prints the report as JSON on stdout and the table on stderr.
+ * --scale adds the node-scale sections afterwards (scripts/bench/scale.ts; several minutes).
  */
 import { spawn } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
@@ -20,6 +21,7 @@ import { parseArgs } from "node:util";
 import { $ } from "zx/core";
 import { encodeFrame, FrameDecoder, FrameType } from "../agent/src/core/protocol/frames.js";
 import { userSocketPath } from "../agent/src/core/host/layout.js";
+import { renderScale, runScaleBench } from "./bench/scale.js";
 import { BENCH_USER, COMMAND_PORT, daemonLog, FILE_PORT, FLOOR_USER, IMAGE, INSTANCE, layout, startBenchNode, type Account, type BenchNode } from "./bench-node.js";
 
 const DEFAULT_RUNS = 15;
@@ -404,7 +406,7 @@ function renderTable(r: Report): string {
 // ---- main ---------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { runs: { type: "string", default: String(DEFAULT_RUNS) }, json: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ args: argv, options: { runs: { type: "string", default: String(DEFAULT_RUNS) }, json: { type: "boolean", default: false }, scale: { type: "boolean", default: false } } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < MIN_RUNS) throw new Error(`--runs: expected an integer >= ${MIN_RUNS}, got ${JSON.stringify(values.runs)}`);
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -463,6 +465,15 @@ async function main(argv: string[]): Promise<void> {
     await node.stop();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+  if (values.scale && !interrupted) {
+    const scale = await runScaleBench((line) => log(`scale: ${line}`));
+    if (values.json) {
+      process.stderr.write(renderScale(scale));
+      process.stdout.write(JSON.stringify({ scale }, null, 2) + "\n");
+    } else {
+      process.stdout.write("\n" + renderScale(scale));
+    }
   }
 }
 

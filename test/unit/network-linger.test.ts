@@ -8,6 +8,8 @@ import { SubnetTable } from "../../agent/src/daemon/environments/subnet-table.js
 import { LimitRefusal } from "../../agent/src/core/container/admission.js";
 import { formatCidr, readCidr, type Cidr } from "../../agent/src/core/net/cidr.js";
 import { SubnetTaken } from "../../agent/src/core/ports/container-runtime.js";
+import type { NetworkSpec } from "../../agent/src/core/container/container-spec.js";
+import { UserFacingError } from "../../agent/src/core/errors.js";
 
 const LINGER = 10_000;
 
@@ -245,5 +247,40 @@ describe("NetworkLinger subnets", () => {
     await assert.rejects(nets.ensure("b"));
     assert.deepEqual(subnets.usage(), { used: 1, free: 3 }, "a keeps its block; b's reservation went back");
     assert.equal(formatCidr(subnets.reserve("pst.c") ?? cidr("0.0.0.0/32")), "10.99.0.16/28");
+  });
+
+  it("sends the engine at most two network creates at a time, however many users arrive at once", async (t) => {
+    class Slow extends FakeRuntime {
+      now = 0;
+      most = 0;
+      readonly gates: (() => void)[] = [];
+      override async ensureNetwork(spec: NetworkSpec): Promise<boolean> {
+        this.most = Math.max(this.most, ++this.now);
+        await new Promise<void>((r) => this.gates.push(r));
+        this.now--;
+        return super.ensureNetwork(spec);
+      }
+    }
+    const runtime = new Slow();
+    const { nets } = setup(t, LINGER, { pool: cidr("10.99.0.0/24"), subnetPrefix: 28 }, runtime);
+    const all = ["a", "b", "c", "d", "e", "f"].map((u) => nets.ensure(u));
+    while (runtime.calls.createNetwork < 6) {
+      await settle();
+      runtime.gates.shift()?.();
+    }
+    await Promise.all(all);
+    assert.equal(runtime.most, 2);
+  });
+
+  it("keeps the block reserved for a network whose create got no answer in time: the engine may still make it", async (t) => {
+    class Hung extends FakeRuntime {
+      override async ensureNetwork(): Promise<boolean> {
+        throw new UserFacingError("engine-timeout", "the container engine on this node did not answer within 30 s");
+      }
+    }
+    const { nets, subnets } = setup(t, LINGER, SMALL_POOL, new Hung());
+    await assert.rejects(nets.ensure("a"), /did not answer/);
+    assert.equal(formatCidr(subnets.reserve("pst.b") ?? cidr("0.0.0.0/32")), "10.99.0.16/28", "a's block is not handed to b");
+    assert.equal(formatCidr(subnets.reserve("pst.a") ?? cidr("0.0.0.0/32")), "10.99.0.0/28", "a gets its block again");
   });
 });
