@@ -15,8 +15,10 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { layoutFor } from "../../agent/src/core/host/layout.js";
-import { daemonRunning, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "../local-node.js";
+import { connect } from "node:net";
+import { layoutFor, userSocketPath } from "../../agent/src/core/host/layout.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../../agent/src/core/protocol/frames.js";
+import { daemonRunning, dockerLines, removeInstanceContainers, runCommand, runPodspawn, startDaemon, startSshd, stopDaemon, stopSshd, type CommandResult, type SshdOptions } from "../local-node.js";
 
 export const SCALE_INSTANCE = "podspawn-scale";
 const PORT = 2226;
@@ -60,7 +62,15 @@ export interface Latencies {
 
 export interface ScaleReport {
   readonly usersSyncMs: number;
-  readonly oneUser: { readonly single: Latencies; readonly concurrent: Latencies; readonly rounds: number };
+  readonly oneUser: {
+    readonly single: Latencies;
+    readonly concurrent: Latencies;
+    readonly rounds: number;
+    /** The same 50 at once without ssh or a Node start: this process speaks to the daemon's socket. */
+    readonly daemonOnly: Latencies;
+    /** Floor: 50 `docker exec <container> true` at once (docker CLI). */
+    readonly dockerExec: Latencies;
+  };
   readonly crowd: { readonly alone: Latencies; readonly simultaneous: Latencies; readonly wallMs: number; readonly failed: number };
   readonly idle: {
     readonly environments: number;
@@ -112,6 +122,42 @@ function login(clientDir: string, knownHosts: string, user: string): Promise<Log
     const args = ["-F", "/dev/null", "-p", String(PORT), "-i", join(clientDir, user), "-o", "IdentitiesOnly=yes", "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "KexAlgorithms=curve25519-sha256", "-o", "LogLevel=ERROR", `${user}@127.0.0.1`, "true"];
     const t0 = process.hrtime.bigint();
     const child = spawn("ssh", args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code: code ?? 128, stderr }));
+  });
+}
+
+/** One session straight on the user's daemon socket (root may connect to any): hello, EOF, exit frame. */
+function daemonSession(user: string): Promise<Login> {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const sock = connect(userSocketPath(layout, user));
+    const decoder = new FrameDecoder();
+    const done = (code: number, stderr = ""): void => {
+      sock.destroy();
+      resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, stderr });
+    };
+    sock.once("connect", () => {
+      sock.write(encodeFrame(FrameType.Hello, JSON.stringify({ v: 1, command: "true", tty: false, cols: 0, rows: 0, term: null, env: {}, project: null })));
+      sock.write(encodeFrame(FrameType.StdinEof));
+    });
+    sock.on("data", (chunk: Buffer) => {
+      for (const f of decoder.push(chunk)) {
+        if (f.type === FrameType.Exit) done((JSON.parse(f.payload.toString("utf8")) as { code: number }).code);
+        else if (f.type === FrameType.Error) done(255, f.payload.toString("utf8"));
+      }
+    });
+    sock.once("error", (err) => done(255, err.message));
+  });
+}
+
+/** Wall time of one program run. */
+function timed(cmd: string, args: readonly string[]): Promise<Login> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.once("error", reject);
@@ -196,7 +242,21 @@ async function oneUser(node: ScaleNode, log: (line: string) => void): Promise<Sc
     log(`one user: ${CONCURRENT_ONE} concurrent warm logins, round ${r + 1}/${rounds}`);
     concurrent.push(...(await Promise.all(Array.from({ length: CONCURRENT_ONE }, go))));
   }
-  return { single: latencies(checked("single", single)), concurrent: latencies(checked("concurrent", concurrent)), rounds };
+  const daemonOnly: Login[] = [];
+  const dockerExec: Login[] = [];
+  const container = dockerLines(["ps", "-q", "--filter", `label=podspawn.instance=${SCALE_INSTANCE}`, "--filter", `label=podspawn.user=${ONE}`])[0] ?? "";
+  for (let r = 0; r < rounds; r++) {
+    log(`one user: ${CONCURRENT_ONE} concurrent daemon sessions and ${CONCURRENT_ONE} concurrent docker execs, round ${r + 1}/${rounds}`);
+    daemonOnly.push(...(await Promise.all(Array.from({ length: CONCURRENT_ONE }, () => daemonSession(ONE)))));
+    dockerExec.push(...(await Promise.all(Array.from({ length: CONCURRENT_ONE }, () => timed("docker", ["exec", container, "true"])))));
+  }
+  return {
+    single: latencies(checked("single", single)),
+    concurrent: latencies(checked("concurrent", concurrent)),
+    rounds,
+    daemonOnly: latencies(checked("daemon sessions", daemonOnly)),
+    dockerExec: latencies(checked("docker exec", dockerExec)),
+  };
 }
 
 async function crowd(node: ScaleNode, log: (line: string) => void): Promise<ScaleReport["crowd"]> {
@@ -251,6 +311,8 @@ export function renderScale(r: ScaleReport): string {
     row("one user, single warm login", r.oneUser.single),
     row(`one user, ${CONCURRENT_ONE} concurrent warm logins (x${r.oneUser.rounds})`, r.oneUser.concurrent),
     `  ratio p50 concurrent / single: ${(r.oneUser.concurrent.p50 / r.oneUser.single.p50).toFixed(2)}`,
+    row(`  the same ${CONCURRENT_ONE} as daemon sessions alone (no ssh, no Node)`, r.oneUser.daemonOnly),
+    row(`  floor: ${CONCURRENT_ONE} concurrent docker exec <container> true`, r.oneUser.dockerExec),
     row("a first login alone", r.crowd.alone),
     row(`${CROWD} distinct users' simultaneous first logins`, r.crowd.simultaneous),
     `  all ${CROWD} done after ${r.crowd.wallMs} ms; failed: ${r.crowd.failed}`,

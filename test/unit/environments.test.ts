@@ -35,7 +35,8 @@ function makeConfig(over: ConfigOverrides = {}): NodeConfig {
   return {
     ...DEFAULT_NODE_CONFIG,
     image: IMAGE,
-    session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, ...over.session },
+    // No lifetime or idle timeout unless a test sets one (the shared-node defaults are 24 h and 1 h).
+    session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, maxLifetimeMs: 0, idleTimeoutMs: 0, ...over.session },
     resources: { ...DEFAULT_NODE_CONFIG.resources, ...over.resources },
     // Most tests look at the network going with the last container; linger has its own tests.
     networkLingerMs: over.networkLingerMs ?? 0,

@@ -17,7 +17,8 @@ import { eventually, listenerPeak, turns } from "./helpers/slow-streams.js";
 
 const IMAGE = "podspawn/test:fake";
 const GRACE = 60_000;
-const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE } };
+// No idle timeout or lifetime unless a test sets one (the shared-node defaults are 1 h and 24 h).
+const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, idleTimeoutMs: 0, maxLifetimeMs: 0 } };
 /** Hang guard only: nothing here asserts a duration, so a slow machine cannot fail a test. */
 const SUITE = { timeout: 60_000 };
 
