@@ -66,7 +66,8 @@ export interface BenchNode {
   readonly clientDir: string;
   /** ssh client flags shared by every measured login (pinned known_hosts, curve25519, batch). */
   sshArgs(port: number, key: string): string[];
-  readonly keys: { readonly bench: string; readonly floorTrue: string; readonly floorNode: string };
+  /** floorPlain: no forced command, an ordinary ssh session (`sh -c` of the command sent). */
+  readonly keys: { readonly bench: string; readonly floorTrue: string; readonly floorNode: string; readonly floorPlain: string };
   /** `type base64` of the bench user's key, as sshd passes it to auth-keys (%t %k). */
   readonly benchKey: { readonly type: string; readonly base64: string };
   readonly benchAccount: Account;
@@ -137,17 +138,18 @@ export async function startBenchNode(log: (line: string) => void): Promise<Bench
     clientDir = await mkdtemp(join(tmpdir(), "podspawn-bench-client-"));
     const knownHosts = join(clientDir, "known_hosts");
     await writeFile(knownHosts, `[127.0.0.1]:${FILE_PORT} ${fileH.hostPublicKey}\n[127.0.0.1]:${COMMAND_PORT} ${cmdH.hostPublicKey}\n`);
-    const keys = { bench: join(clientDir, "bench"), floorTrue: join(clientDir, "floor-true"), floorNode: join(clientDir, "floor-node") };
+    const keys = { bench: join(clientDir, "bench"), floorTrue: join(clientDir, "floor-true"), floorNode: join(clientDir, "floor-node"), floorPlain: join(clientDir, "floor-plain") };
     const benchPub = await keygen(keys.bench, `${BENCH_USER}@bench`);
     const floorTruePub = await keygen(keys.floorTrue, "floor-true@bench");
     const floorNodePub = await keygen(keys.floorNode, "floor-node@bench");
+    const floorPlainPub = await keygen(keys.floorPlain, "floor-plain@bench");
 
     await runPodspawn(INSTANCE, ["remove-user", BENCH_USER, "--force"]);
     must(`add-user ${BENCH_USER}`, await runPodspawn(INSTANCE, ["add-user", BENCH_USER, "--key-file", `${keys.bench}.pub`]));
     await ensureFloorUser();
     await mkdir(dirname(floorKeysFile), { recursive: true, mode: 0o755 });
     // Same line shape as a pod user's (restrict,pty,command=...), different forced command.
-    await writeFile(floorKeysFile, `restrict,pty,command="/bin/true" ${floorTruePub}\nrestrict,pty,command="${process.execPath} -e 0" ${floorNodePub}\n`, { mode: 0o644 });
+    await writeFile(floorKeysFile, `restrict,pty,command="/bin/true" ${floorTruePub}\nrestrict,pty,command="${process.execPath} -e 0" ${floorNodePub}\nrestrict ${floorPlainPub}\n`, { mode: 0o644 });
 
     const [type = "", base64 = ""] = benchPub.split(/\s+/);
     const benchAccount = await account(BENCH_USER);

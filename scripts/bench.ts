@@ -22,6 +22,7 @@ import { $ } from "zx/core";
 import { encodeFrame, FrameDecoder, FrameType } from "../agent/src/core/protocol/frames.js";
 import { userSocketPath } from "../agent/src/core/host/layout.js";
 import { renderScale, runScaleBench } from "./bench/scale.js";
+import { parseSections, runSections, SECTION_FLAGS, writeSections } from "./bench/sections.js";
 import { BENCH_USER, COMMAND_PORT, daemonLog, FILE_PORT, FLOOR_USER, IMAGE, INSTANCE, layout, startBenchNode, type Account, type BenchNode } from "./bench-node.js";
 
 const DEFAULT_RUNS = 15;
@@ -406,9 +407,10 @@ function renderTable(r: Report): string {
 // ---- main ---------------------------------------------------------------------------------
 
 async function main(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { runs: { type: "string", default: String(DEFAULT_RUNS) }, json: { type: "boolean", default: false }, scale: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ args: argv, options: { runs: { type: "string", default: String(DEFAULT_RUNS) }, json: { type: "boolean", default: false }, scale: { type: "boolean", default: false }, ...SECTION_FLAGS } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < MIN_RUNS) throw new Error(`--runs: expected an integer >= ${MIN_RUNS}, got ${JSON.stringify(values.runs)}`);
+  const sections = parseSections(values);
   const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 
   let interrupted = false;
@@ -422,6 +424,11 @@ async function main(argv: string[]): Promise<void> {
   const info = machine();
   const node = await startBenchNode(log);
   try {
+    const extra = await runSections(node, sections, log);
+    if (!sections.login) {
+      writeSections(extra, values.json);
+      return;
+    }
     const variants = defineVariants(node);
     const measure = async (v: Variant): Promise<Sample> => {
       if (v.prepare) await v.prepare();
@@ -456,9 +463,9 @@ async function main(argv: string[]): Promise<void> {
     // With --json the table still goes to stderr, so one run gives both.
     if (values.json) {
       process.stderr.write(renderTable(report));
-      process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+      process.stdout.write(JSON.stringify({ ...report, ...extra.json }, null, 2) + "\n");
     } else {
-      process.stdout.write(renderTable(report));
+      process.stdout.write(renderTable(report) + extra.text);
     }
   } finally {
     log("cleaning up (sshds, daemon, containers, accounts)");
