@@ -14,8 +14,41 @@ import { SubnetTaken, type ContainerRuntime, type ExecSession } from "../../agen
  */
 export interface ConformanceTarget {
   readonly runtime: ContainerRuntime;
-  /** An image with /etc/passwd, /etc/group and /bin/sh. */
+  /** An image with /etc/passwd, /etc/group and /bin/sh (and `cat`, `head -c`). */
   readonly image: string;
+  /**
+   * Waits long enough for a process that is not held back to have finished whatever it was doing
+   * (a real engine: some hundreds of ms; the fake: a few turns of the event loop). Not a bound on
+   * anything: the backpressure cases check what is buffered after it.
+   */
+  readonly settle: () => Promise<void>;
+}
+
+/** What the backpressure cases allow to pile up anywhere between the process and us. */
+const BACKPRESSURE_BOUND = 16 * 1024 * 1024;
+const PUSH_BYTES = 64 * 1024 * 1024;
+
+/** Reads a stream to its end, counting bytes and checking they are all zero. */
+async function countZeros(stream: NodeJS.ReadableStream): Promise<number> {
+  let n = 0;
+  for await (const c of stream) {
+    const b = c as Buffer;
+    if (b.some((x) => x !== 0)) throw new Error("output changed on the way");
+    n += b.length;
+  }
+  return n;
+}
+
+/** Writes `chunk` into `sink` until it says full and 'drain' does not come before `settle`. */
+async function writeUntilStalled(sink: NodeJS.WritableStream, chunk: Buffer, max: number, settle: () => Promise<void>): Promise<{ written: number; stalled: boolean }> {
+  let written = 0;
+  while (written < max) {
+    written += chunk.length;
+    if (sink.write(chunk)) continue;
+    const drained = await Promise.race([new Promise<boolean>((r) => sink.once("drain", () => r(true))), settle().then(() => false)]);
+    if (!drained) return { written, stalled: true };
+  }
+  return { written, stalled: false };
 }
 
 /** Far from the daemon's default pool's low end and from Docker's default pools. */
@@ -130,6 +163,36 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       const r = await output(s);
       assert.equal(r.stdout, "line 1\nline 2\n");
       assert.equal(r.code, 0);
+    });
+
+    it("stops a process whose output is not read, with a bounded amount buffered, and delivers every byte once read", async () => {
+      const { runtime, settle } = target();
+      const { id } = await fresh();
+      const s = await runtime.exec(id, plan(`head -c ${PUSH_BYTES} /dev/zero`));
+      let exited = false;
+      void s.exited.then(() => (exited = true));
+      await settle();
+      assert.equal(exited, false, "the process is blocked on its full stdout, not finished");
+      assert.ok(s.stdout.readableLength <= BACKPRESSURE_BOUND, `${s.stdout.readableLength} bytes buffered unread`);
+      const [bytes, stderr, code] = await Promise.all([countZeros(s.stdout), countZeros(s.stderr), s.exited]);
+      assert.equal(bytes, PUSH_BYTES);
+      assert.equal(stderr, 0);
+      assert.equal(code, 0);
+    });
+
+    it("pushes back on the writer of a process that cannot get rid of its output, and moves every byte once it can", async () => {
+      const { runtime, settle } = target();
+      const { id } = await fresh();
+      const s = await runtime.exec(id, plan("cat"));
+      const chunk = Buffer.alloc(64 * 1024);
+      const first = await writeUntilStalled(s.stdin, chunk, PUSH_BYTES, settle);
+      assert.equal(first.stalled, true, "stdin stops taking bytes while stdout is not read");
+      assert.ok(first.written <= BACKPRESSURE_BOUND, `${first.written} bytes taken before it pushed back`);
+      const counted = countZeros(s.stdout);
+      for (let n = first.written; n < PUSH_BYTES; n += chunk.length) if (!s.stdin.write(chunk)) await new Promise((r) => s.stdin.once("drain", r));
+      s.stdin.end();
+      assert.equal(await counted, PUSH_BYTES);
+      assert.equal(await s.exited, 0);
     });
 
     it("ends a running process when signalled", async () => {

@@ -8,4 +8,9 @@ const image = new Map([
 ]);
 const runtime = new FakeRuntime(new Map([["podspawn/fake:test", image]]));
 
-runtimeConformance("FakeRuntime", () => ({ runtime, image: "podspawn/fake:test" }));
+/** Enough turns for the fake's in-process producer to run as far as nothing holds it back. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 200; i++) await new Promise((r) => setImmediate(r));
+}
+
+runtimeConformance("FakeRuntime", () => ({ runtime, image: "podspawn/fake:test", settle }));

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { Writable } from "node:stream";
 import { FrameDecoder, FrameType, type Frame } from "../core/protocol/frames.js";
 import { DrainGate, Valve } from "../support/backpressure.js";
 import { SPAWN_FAILURE } from "./io.js";
@@ -7,8 +8,8 @@ import { SPAWN_FAILURE } from "./io.js";
 export type DaemonVerdict = { readonly kind: "exit"; readonly code: number } | { readonly kind: "refused"; readonly message: string };
 
 export interface FrameSinks {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
   /** INFO (progress) is for a person at a terminal; scripts get byte-exact stderr. */
   readonly showInfo: boolean;
 }
@@ -46,13 +47,22 @@ export class DaemonFrames {
       this.onBroken(String((err as Error).message));
       return;
     }
-    for (const frame of frames) {
-      const verdict = this.dispatch(frame);
-      if (verdict) {
-        this.over = true;
-        this.onVerdict(verdict);
-        return;
+    // One read often ends one frame and starts the next: corked, their pieces leave in one writev.
+    const { stdout, stderr } = this.sinks;
+    stdout.cork();
+    stderr.cork();
+    try {
+      for (const frame of frames) {
+        const verdict = this.dispatch(frame);
+        if (verdict) {
+          this.over = true;
+          this.onVerdict(verdict);
+          return;
+        }
       }
+    } finally {
+      stdout.uncork();
+      stderr.uncork();
     }
   }
 

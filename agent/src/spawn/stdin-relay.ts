@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
-import { encodeData, encodeFrame, FrameType } from "../core/protocol/frames.js";
-import { DrainGate } from "../support/backpressure.js";
+import { dataFrameParts, encodeFrame, FrameType } from "../core/protocol/frames.js";
+import { DrainGate, writeParts } from "../support/backpressure.js";
 
 /**
  * The user's stdin to the daemon as STDIN frames, then STDIN_EOF. While the daemon is slow, stdin
@@ -10,9 +10,7 @@ export function relayStdin(stdin: NodeJS.ReadStream, socket: Socket): () => void
   const gate = new DrainGate(socket);
   const onData = (chunk: Buffer): void => {
     if (socket.destroyed) return;
-    let ok = true;
-    for (const f of encodeData(FrameType.Stdin, chunk)) ok = socket.write(f) && ok;
-    gate.afterWrite(ok, stdin);
+    gate.afterWrite(writeParts(socket, dataFrameParts(FrameType.Stdin, chunk)), stdin);
   };
   const onEnd = (): void => {
     if (!socket.destroyed) socket.write(encodeFrame(FrameType.StdinEof));

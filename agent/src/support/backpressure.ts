@@ -100,3 +100,23 @@ export class Valve {
     return h;
   }
 }
+
+/** The part of a Writable that writeParts uses. */
+export interface CorkableSink {
+  cork(): void;
+  uncork(): void;
+  write(chunk: Buffer): boolean;
+}
+
+/**
+ * Several buffers (a frame header and its payload, say) written corked, so a socket sends them with
+ * one writev instead of a syscall each or a copy into one buffer. False when the sink is full.
+ */
+export function writeParts(sink: CorkableSink, parts: readonly Buffer[]): boolean {
+  if (parts.length === 1) return sink.write(parts[0] as Buffer);
+  sink.cork();
+  let ok = true;
+  for (const part of parts) ok = sink.write(part) && ok;
+  sink.uncork();
+  return ok;
+}

@@ -1,6 +1,6 @@
 import Docker from "dockerode";
 import { request as httpRequest } from "node:http";
-import { PassThrough, type Duplex } from "node:stream";
+import type { Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
@@ -8,6 +8,7 @@ import { blockOf, firstHost, formatCidr, type Cidr } from "../../core/net/cidr.j
 import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
 import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
 import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, EngineTimeout, withDeadline, type DeadlineOptions, type EngineTimeouts } from "./engine-deadline.js";
+import { execOutputs } from "./exec-streams.js";
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
@@ -261,18 +262,7 @@ export class DockerRuntime implements ContainerRuntime {
       Privileged: false,
     });
     const stream = (await exec.start({ hijack: true, stdin: true, Tty: plan.tty })) as Duplex;
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    if (plan.tty) {
-      stream.pipe(stdout);
-      stderr.end();
-    } else {
-      this.docker.modem.demuxStream(stream, stdout, stderr);
-      stream.on("end", () => {
-        stdout.end();
-        stderr.end();
-      });
-    }
+    const { stdout, stderr } = execOutputs(stream, plan.tty);
     let hostPid: number | undefined;
     const pidOf = async (): Promise<number | undefined> => {
       if (hostPid === undefined) {

@@ -9,7 +9,7 @@ import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSessio
 /**
  * In-memory container engine for unit tests of the daemon's lifecycle logic. It passes the same
  * conformance suite as DockerRuntime (test/conformance). Its exec understands a deliberately tiny
- * shell: `sh -c` scripts of `;`-separated `echo [-n] WORDS [>&2]`, `exit N` and `cat`.
+ * shell (FakeProcess below) whose streams push back like a real process's pipes.
  */
 interface FakeContainer {
   id: string;
@@ -202,56 +202,88 @@ export class FakeRuntime implements ContainerRuntime {
     this.check();
     const c = this.get(id);
     if (!c.running) throw Object.assign(new Error(`Container ${id} is not running`), { statusCode: 409 });
-    const stdin = new PassThrough();
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
     const script = plan.argv[plan.argv.length - 2] === "-c" ? (plan.argv[plan.argv.length - 1] ?? "") : "";
-    let killed: NodeJS.Signals | null = null;
-    let wake: () => void = () => undefined;
-    const exited = (async (): Promise<number> => {
+    const proc = new FakeProcess();
+    const exited = (async () => {
       await this.tick();
-      for (const raw of script.split(";")) {
-        const cmd = raw.trim();
-        if (killed) break;
-        if (cmd === "") continue;
-        const exit = /^exit (\d+)$/.exec(cmd);
-        if (exit) {
-          stdout.end();
-          stderr.end();
-          return Number(exit[1]);
-        }
-        const echo = /^echo( -n)? (.*?)( >&2)?$/.exec(cmd);
-        if (echo) {
-          (echo[3] ? stderr : stdout).write((echo[2] ?? "") + (echo[1] ? "" : "\n"));
-          continue;
-        }
-        if (cmd === "cat") {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            stdin.on("data", (d: Buffer) => stdout.write(d));
-            stdin.on("end", resolve);
-          });
-          continue;
-        }
-        stderr.write(`fake sh: ${cmd.split(" ")[0]}: not found\n`);
-        stdout.end();
-        stderr.end();
-        return 127;
-      }
-      stdout.end();
-      stderr.end();
-      return killed === "SIGKILL" ? 137 : killed ? 129 : 0;
+      return proc.run(script);
     })();
-    return {
-      stdin,
-      stdout,
-      stderr,
-      exited,
-      resize: async () => undefined,
-      signal: async (sig) => {
-        killed = sig;
-        wake();
-      },
-    };
+    return { stdin: proc.stdin, stdout: proc.stdout, stderr: proc.stderr, exited, resize: async () => undefined, signal: async (sig) => proc.kill(sig) };
+  }
+}
+
+/** Bytes `head -c N /dev/zero` writes per write(2), like a real one's buffer. */
+const HEAD_CHUNK = 64 * 1024;
+
+/**
+ * One exec'd process of the fake's tiny shell: `;`-separated `echo [-n] WORDS [>&2]`, `exit N`,
+ * `cat` and `head -c N /dev/zero`. Its streams behave like pipes: a full stdout stops `cat` and
+ * `head`, and input nobody reads backs up into the writer (write() says false), as a real engine's do.
+ */
+class FakeProcess {
+  readonly stdin = new PassThrough();
+  readonly stdout = new PassThrough();
+  readonly stderr = new PassThrough();
+  private killed: NodeJS.Signals | null = null;
+  private onKill: () => void = () => undefined;
+  private readonly killedNow = new Promise<void>((resolve) => (this.onKill = resolve));
+
+  kill(sig: NodeJS.Signals): void {
+    this.killed ??= sig;
+    this.onKill();
+  }
+
+  async run(script: string): Promise<number> {
+    let code = 0;
+    for (const raw of script.split(";")) {
+      const cmd = raw.trim();
+      if (this.killed) break;
+      if (cmd === "") continue;
+      const step = await this.step(cmd);
+      if (step !== null) {
+        code = step;
+        break;
+      }
+    }
+    this.stdout.end();
+    this.stderr.end();
+    if (this.killed) return this.killed === "SIGKILL" ? 137 : 129;
+    return code;
+  }
+
+  /** Runs one command; a number ends the script with that status. */
+  private async step(cmd: string): Promise<number | null> {
+    const exit = /^exit (\d+)$/.exec(cmd);
+    if (exit) return Number(exit[1]);
+    const echo = /^echo( -n)? (.*?)( >&2)?$/.exec(cmd);
+    if (echo) {
+      await this.write(echo[3] ? this.stderr : this.stdout, Buffer.from((echo[2] ?? "") + (echo[1] ? "" : "\n")));
+      return null;
+    }
+    if (cmd === "cat") {
+      await this.cat();
+      return null;
+    }
+    const head = /^head -c (\d+) \/dev\/zero$/.exec(cmd);
+    if (head) {
+      for (let left = Number(head[1]); left > 0 && !this.killed; left -= HEAD_CHUNK) await this.write(this.stdout, Buffer.alloc(Math.min(left, HEAD_CHUNK)));
+      return null;
+    }
+    await this.write(this.stderr, Buffer.from(`fake sh: ${cmd.split(" ")[0]}: not found\n`));
+    return 127;
+  }
+
+  /** A blocking write(2): returns once the stream has room again (or the process is killed). */
+  private async write(stream: PassThrough, data: Buffer): Promise<void> {
+    if (stream.write(data)) return;
+    await Promise.race([new Promise((resolve) => stream.once("drain", resolve)), this.killedNow]);
+  }
+
+  /** stdin to stdout with backpressure (pipe() pauses stdin while stdout is full) until EOF or a kill. */
+  private async cat(): Promise<void> {
+    if (this.stdin.readableEnded) return;
+    this.stdin.pipe(this.stdout, { end: false });
+    await Promise.race([new Promise((resolve) => this.stdin.once("end", resolve)), this.killedNow]);
+    this.stdin.unpipe(this.stdout);
   }
 }

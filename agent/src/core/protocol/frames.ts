@@ -16,51 +16,130 @@ export const FrameType = {
   Exit: 0x13,
   Error: 0x14,
   Info: 0x15,
+  /**
+   * Empty, ignored by the client. Sent while the daemon is not reading the client (nowhere to put
+   * its input): a write is how a client that went away meanwhile is noticed.
+   */
+  Ping: 0x16,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 export const MAX_FRAME_PAYLOAD = 1 << 20;
-const HEADER = 5;
+export const FRAME_HEADER_BYTES = 5;
+
+/** Byte streams: their frames may be taken apart (and are, by the decoder) without changing them. */
+const STREAMED: ReadonlySet<number> = new Set([FrameType.Stdin, FrameType.Stdout, FrameType.Stderr]);
 
 export interface Frame {
   readonly type: number;
   readonly payload: Buffer;
 }
 
-export function encodeFrame(type: FrameTypeValue, payload: Buffer | string = Buffer.alloc(0)): Buffer {
-  const body = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload;
-  if (body.length > MAX_FRAME_PAYLOAD) throw new Error(`frame payload of ${body.length} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
-  const header = Buffer.allocUnsafe(HEADER);
+const EMPTY = Buffer.alloc(0);
+
+export function frameHeader(type: FrameTypeValue, length: number): Buffer {
+  if (length > MAX_FRAME_PAYLOAD) throw new Error(`frame payload of ${length} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt8(type, 0);
-  header.writeUInt32BE(body.length, 1);
-  return Buffer.concat([header, body]);
+  header.writeUInt32BE(length, 1);
+  return header;
 }
 
-/** Encode data of any size, split into frames no larger than the limit. */
-export function encodeData(type: FrameTypeValue, data: Buffer): Buffer[] {
+/** One frame in one buffer: for control frames (small). Data goes through dataFrameParts. */
+export function encodeFrame(type: FrameTypeValue, payload: Buffer | string = EMPTY): Buffer {
+  const body = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload;
+  return Buffer.concat([frameHeader(type, body.length), body]);
+}
+
+/**
+ * Data of any size as frames no larger than the limit, as [header, payload, header, payload...]:
+ * the payloads are views of `data`, never copies. Write them corked so they leave in one writev.
+ */
+export function dataFrameParts(type: FrameTypeValue, data: Buffer): Buffer[] {
   const out: Buffer[] = [];
-  for (let off = 0; off < data.length; off += MAX_FRAME_PAYLOAD) out.push(encodeFrame(type, data.subarray(off, off + MAX_FRAME_PAYLOAD)));
+  for (let off = 0; off < data.length; off += MAX_FRAME_PAYLOAD) {
+    const piece = data.subarray(off, off + MAX_FRAME_PAYLOAD);
+    out.push(frameHeader(type, piece.length), piece);
+  }
   return out;
 }
 
-/** Incremental decoder: feed it chunks as they arrive, get whole frames back. */
+/**
+ * Incremental decoder: feed it chunks as they arrive, get frames back. A data frame (stdin, stdout,
+ * stderr) comes back in pieces as its bytes arrive, each a view of the chunk it came in (no copy,
+ * nothing held); every other frame comes back whole, copied once if it spanned chunks. So the work
+ * is linear in the bytes whatever the frame and chunk sizes.
+ */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  /** The frame being read: its type, and how many payload bytes are still to come (-1: none). */
+  private type = 0;
+  private remaining = -1;
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    const frames: Frame[] = [];
-    while (this.buf.length >= HEADER) {
-      const len = this.buf.readUInt32BE(1);
-      if (len > MAX_FRAME_PAYLOAD) throw new Error(`frame of ${len} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
-      if (this.buf.length < HEADER + len) break;
-      frames.push({ type: this.buf.readUInt8(0), payload: this.buf.subarray(HEADER, HEADER + len) });
-      this.buf = this.buf.subarray(HEADER + len);
+    const out: Frame[] = [];
+    let off = 0;
+    while (off < chunk.length) {
+      if (this.remaining < 0) {
+        off = this.readHeader(chunk, off);
+        if (this.remaining < 0) break;
+        if (this.remaining === 0) {
+          this.remaining = -1;
+          out.push({ type: this.type, payload: EMPTY });
+          continue;
+        }
+      }
+      const take = Math.min(this.remaining, chunk.length - off);
+      const piece = chunk.subarray(off, off + take);
+      off += take;
+      this.remaining -= take;
+      const frame = this.take(piece);
+      if (frame) out.push(frame);
+      if (this.remaining === 0) this.remaining = -1;
     }
-    return frames;
+    return out;
   }
 
+  /** Bytes held back: a partial header, and the part of a control frame received so far. */
   get pending(): number {
-    return this.buf.length;
+    return this.headerFill + this.partsBytes;
+  }
+
+  private readHeader(chunk: Buffer, off: number): number {
+    let type: number;
+    let length: number;
+    if (this.headerFill === 0 && chunk.length - off >= FRAME_HEADER_BYTES) {
+      type = chunk.readUInt8(off);
+      length = chunk.readUInt32BE(off + 1);
+      off += FRAME_HEADER_BYTES;
+    } else {
+      const n = chunk.copy(this.header, this.headerFill, off, off + FRAME_HEADER_BYTES - this.headerFill);
+      this.headerFill += n;
+      off += n;
+      if (this.headerFill < FRAME_HEADER_BYTES) return off;
+      this.headerFill = 0;
+      type = this.header.readUInt8(0);
+      length = this.header.readUInt32BE(1);
+    }
+    if (length > MAX_FRAME_PAYLOAD) throw new Error(`frame of ${length} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
+    this.type = type;
+    this.remaining = length;
+    return off;
+  }
+
+  private take(piece: Buffer): Frame | null {
+    if (STREAMED.has(this.type)) return { type: this.type, payload: piece };
+    if (this.remaining > 0) {
+      this.parts.push(piece);
+      this.partsBytes += piece.length;
+      return null;
+    }
+    const payload = this.parts.length === 0 ? piece : Buffer.concat([...this.parts, piece], this.partsBytes + piece.length);
+    this.parts = [];
+    this.partsBytes = 0;
+    return { type: this.type, payload };
   }
 }

@@ -49,9 +49,16 @@ export class ClientInput {
       this.on.protocolError(new InputError("protocol", describeError(err)));
       return;
     }
-    for (const frame of frames) {
-      if (this.stopped) return;
-      this.take(frame);
+    // A read holds the end of one frame and the start of the next: corked, one writev for both.
+    const input = this.channel?.input;
+    input?.cork();
+    try {
+      for (const frame of frames) {
+        if (this.stopped) return;
+        this.take(frame);
+      }
+    } finally {
+      input?.uncork();
     }
   }
 

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
-import { encodeData, encodeFrame, type FrameTypeValue } from "../../core/protocol/frames.js";
-import { DrainGate, Valve } from "../../support/backpressure.js";
+import { dataFrameParts, encodeFrame, type FrameTypeValue } from "../../core/protocol/frames.js";
+import { DrainGate, Valve, writeParts } from "../../support/backpressure.js";
 import type { ChannelOutput } from "./channel.js";
 
 /**
@@ -38,9 +38,7 @@ export class ClientLink {
       stream.on("data", (chunk: Buffer) => {
         onData();
         if (!this.writable) return;
-        let ok = true;
-        for (const f of encodeData(frame, chunk)) ok = this.socket.write(f) && ok;
-        this.gate.afterWrite(ok, stream);
+        this.gate.afterWrite(writeParts(this.socket, dataFrameParts(frame, chunk)), stream);
       });
       stream.once("end", () => resolve());
       stream.once("close", () => resolve());
