@@ -50,6 +50,7 @@ function relayed(relays: readonly string[]): (direction: Direction, bytes: numbe
 const PATHS: readonly Path[] = [
   { id: "plain", label: "plain ssh", pod: false, command: relayed([]) },
   { id: "plain+cat", label: "plain ssh + 1 cat relay", pod: false, command: relayed(["cat"]) },
+  { id: "plain+1node", label: "plain ssh + 1 Node relay", pod: false, command: relayed([NODE_RELAY]) },
   { id: "plain+2node", label: "plain ssh + 2 Node relays", pod: false, command: relayed([NODE_RELAY, NODE_RELAY]) },
   { id: "ours", label: "podspawn session", pod: true, command: relayed([]) },
 ];

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { PassThrough } from "node:stream";
-import { DrainGate, Valve } from "../../agent/src/support/backpressure.js";
+import { PassThrough, Writable } from "node:stream";
+import { DrainGate, Valve, writeParts } from "../../agent/src/support/backpressure.js";
 import { listenerPeak, SlowSink } from "./helpers/slow-streams.js";
 
 function fill(sink: SlowSink, bytes: number): boolean {
@@ -58,6 +58,30 @@ describe("DrainGate", () => {
     assert.equal(gate.stalled, false);
     assert.equal(a.isPaused(), false);
     assert.equal(sink.listenerCount("drain"), 0);
+  });
+});
+
+describe("writeParts", () => {
+  it("writes header and payload corked, so they reach the sink as one writev", () => {
+    const batches: number[] = [];
+    const sink = new Writable({
+      highWaterMark: 1 << 20,
+      write: (_c, _e, done) => {
+        batches.push(1);
+        done();
+      },
+      writev: (chunks, done) => {
+        batches.push(chunks.length);
+        done();
+      },
+    });
+    assert.equal(writeParts(sink, [Buffer.from("h"), Buffer.from("payload")]), true);
+    assert.deepEqual(batches, [2]);
+  });
+
+  it("says full when the sink is over its mark after the parts", () => {
+    const sink = new SlowSink("manual", 16);
+    assert.equal(writeParts(sink, [Buffer.alloc(5), Buffer.alloc(20)]), false);
   });
 });
 
