@@ -99,6 +99,18 @@ describe("Valve", () => {
     assert.equal(source.isPaused(), false);
   });
 
+  it("tells its listener when the source stops and when it runs again, once each however many reasons", () => {
+    const changes: boolean[] = [];
+    const v = new Valve(new PassThrough(), (held) => changes.push(held));
+    v.hold("a");
+    v.hold("b");
+    v.release("a");
+    v.release("b");
+    v.hold("c");
+    v.releaseAll();
+    assert.deepEqual(changes, [true, false, true, false]);
+  });
+
   it("ignores the release of a reason that does not hold it", () => {
     const source = new PassThrough();
     const valve = new Valve(source);

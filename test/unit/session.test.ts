@@ -12,7 +12,8 @@ import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeValue }
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
 import { Environments, type Environment } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
-import { handleSession } from "../../agent/src/daemon/session/session.js";
+import { handleSession, HELLO_TIMEOUT_MS } from "../../agent/src/daemon/session/session.js";
+import { PROBE_EVERY_MS } from "../../agent/src/daemon/session/client-link.js";
 import { eventually, listenerPeak, turns } from "./helpers/slow-streams.js";
 
 const IMAGE = "podspawn/test:fake";
@@ -68,6 +69,16 @@ class RecordingRuntime extends FakeRuntime {
 
   /** Signals the daemon sent to each exec'd process, in order. */
   readonly signals: NodeJS.Signals[][] = [];
+
+  /** While set, create waits for it: a slow first start (image build, busy engine). */
+  createGate: Promise<void> | null = null;
+  createRequested = false;
+
+  override async create(spec: Parameters<FakeRuntime["create"]>[0]): Promise<string> {
+    this.createRequested = true;
+    if (this.createGate) await this.createGate;
+    return super.create(spec);
+  }
 
   override async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
     this.execRequested = true;
@@ -602,6 +613,89 @@ describe("handleSession: backpressure", SUITE, () => {
       await r.client.until(hasExit, "EXIT");
       assert.ok(r.client.bytes(FrameType.Stdout).equals(Buffer.concat([Buffer.from("ready\n"), data])));
     } finally {
+      await r.close();
+    }
+  });
+});
+
+describe("handleSession: resources of a client that says nothing or went away", SUITE, () => {
+  it("ends a connection that sends no HELLO within 10 s with one ERROR line, and acquires nothing", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const r = await rig();
+    try {
+      await turns();
+      t.mock.timers.tick(HELLO_TIMEOUT_MS - 1);
+      await turns();
+      assert.equal(r.client.frames.length, 0, "still waiting just before the timeout");
+      t.mock.timers.tick(1);
+      await r.serverClosed;
+      assert.deepEqual(
+        r.client.frames.map((f) => [f.type, JSON.parse(f.payload.toString("utf8")) as unknown]),
+        [[FrameType.Error, { message: "hello: none within 10 s of connecting" }]],
+      );
+      assert.equal(r.environments.acquired, 0);
+      assert.equal(r.runtime.calls.create, 0);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("does not time out a session whose HELLO came", async (t) => {
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const r = await rig();
+    try {
+      r.client.send(hello("echo ready; cat"));
+      await r.client.until((fs) => fs.some((f) => f.type === FrameType.Stdout), "ready");
+      t.mock.timers.tick(HELLO_TIMEOUT_MS * 3);
+      r.client.send(encodeFrame(FrameType.Stdin, "x"), encodeFrame(FrameType.StdinEof));
+      await r.client.until(hasExit, "EXIT");
+      assert.equal(r.client.text(FrameType.Stdout), "ready\nx");
+    } finally {
+      await r.close();
+    }
+  });
+
+  it("notices a client that went away while the daemon held its input, and gives the environment back", async (t) => {
+    t.mock.timers.enable({ apis: ["setInterval"] });
+    const r = await rig();
+    let open!: () => void;
+    r.runtime.execGate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      r.client.send(hello("cat"));
+      await eventually(() => r.runtime.execRequested);
+      sendStdin(r.client, pattern(1 << 20));
+      await eventually(() => r.server().isPaused());
+      r.client.socket.destroy();
+      await turns(50);
+      assert.equal(r.server().destroyed, false, "a paused socket does not see the close by itself");
+      t.mock.timers.tick(PROBE_EVERY_MS);
+      await r.serverClosed;
+      assert.equal(r.environments.released, 1, "the session ended and gave the environment back");
+    } finally {
+      open();
+      await r.close();
+    }
+  });
+
+  it("holds input sent during a slow first create by pausing the socket, and delivers it once the process runs", async () => {
+    const r = await rig();
+    let open!: () => void;
+    r.runtime.createGate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      r.client.send(hello("cat"));
+      await eventually(() => r.runtime.createRequested);
+      const data = pattern(8 << 20);
+      sendStdin(r.client, data);
+      r.client.send(encodeFrame(FrameType.StdinEof));
+      await eventually(() => r.server().isPaused() || r.server().bytesRead >= r.client.sent);
+      await turns(50);
+      assert.equal(r.server().isPaused(), true, "the daemon stopped reading the client");
+      assert.ok(r.server().bytesRead < 1 << 20, `read ${r.server().bytesRead} of ${r.client.sent} bytes while the container was being created`);
+      open();
+      await r.client.until(hasExit, "EXIT");
+      assert.ok(r.client.bytes(FrameType.Stdout).equals(data), "every byte reached the process, in order, once");
+    } finally {
+      open();
       await r.close();
     }
   });

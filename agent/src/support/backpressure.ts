@@ -67,23 +67,35 @@ export class Valve {
   private readonly holds = new Set<string>();
   private readonly handles = new Map<string, Pausable>();
 
-  constructor(private readonly source: Pausable) {}
+  /** `onChange` hears when the source stops (true) and starts again (false). */
+  constructor(
+    private readonly source: Pausable,
+    private readonly onChange: (held: boolean) => void = () => undefined,
+  ) {}
 
   hold(reason: string): void {
     if (this.holds.has(reason)) return;
-    if (this.holds.size === 0) this.source.pause();
     this.holds.add(reason);
+    if (this.holds.size === 1) {
+      this.source.pause();
+      this.onChange(true);
+    }
   }
 
   release(reason: string): void {
     if (!this.holds.delete(reason)) return;
-    if (this.holds.size === 0) this.source.resume();
+    if (this.holds.size === 0) this.opened();
   }
 
   releaseAll(): void {
     if (this.holds.size === 0) return;
     this.holds.clear();
+    this.opened();
+  }
+
+  private opened(): void {
     this.source.resume();
+    this.onChange(false);
   }
 
   get held(): boolean {

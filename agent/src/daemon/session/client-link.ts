@@ -1,7 +1,10 @@
 import type { Socket } from "node:net";
-import { dataFrameParts, encodeFrame, type FrameTypeValue } from "../../core/protocol/frames.js";
+import { dataFrameParts, encodeFrame, FrameType, type FrameTypeValue } from "../../core/protocol/frames.js";
 import { DrainGate, Valve, writeParts } from "../../support/backpressure.js";
 import type { ChannelOutput } from "./channel.js";
+
+/** How often a held (paused) client socket is probed for a client that went away. */
+export const PROBE_EVERY_MS = 5000;
 
 /**
  * The daemon's end of one spawn connection. Writing: frames to the client, with every channel
@@ -11,10 +14,32 @@ import type { ChannelOutput } from "./channel.js";
 export class ClientLink {
   readonly valve: Valve;
   private readonly gate: DrainGate;
+  private probe: NodeJS.Timeout | null = null;
 
-  constructor(readonly socket: Socket) {
-    this.valve = new Valve(socket);
+  constructor(
+    readonly socket: Socket,
+    private readonly probeEveryMs = PROBE_EVERY_MS,
+  ) {
+    this.valve = new Valve(socket, (held) => (held ? this.startProbe() : this.stopProbe()));
     this.gate = new DrainGate(socket);
+  }
+
+  /**
+   * A paused socket reads nothing, so not even the client's close: a client that went while we held
+   * its input (a container not reading, or not there yet) would hold the session for ever. A small
+   * write now and then fails on a closed peer (EPIPE), which closes the socket and ends the session.
+   * Only when nothing else is on its way out: a pending write would fail the same way.
+   */
+  private startProbe(): void {
+    this.probe ??= setInterval(() => {
+      if (this.writable && this.socket.writableLength === 0) this.socket.write(encodeFrame(FrameType.Ping));
+    }, this.probeEveryMs);
+    this.probe.unref();
+  }
+
+  private stopProbe(): void {
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
   }
 
   /** The client went (or the socket broke), possibly before its 'close' was delivered. */
@@ -54,5 +79,6 @@ export class ClientLink {
     if (this.writable) this.socket.end();
     this.gate.release();
     this.valve.releaseAll();
+    this.stopProbe();
   }
 }

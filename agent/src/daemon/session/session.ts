@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { InputError } from "../../core/errors.js";
 import { FrameType } from "../../core/protocol/frames.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
@@ -37,6 +38,12 @@ interface SessionParts {
 let nextSessionId = 1;
 
 /**
+ * spawn sends HELLO as soon as it is connected; a connection without one by then is not a session
+ * (a stuck or foreign client) and must not hold a socket and its memory for ever.
+ */
+export const HELLO_TIMEOUT_MS = 10_000;
+
+/**
  * One spawn connection = one session. The user is the one whose socket accepted the connection
  * (the OS decided who may connect), never anything the client says. It ends exactly once, in
  * `end()`, whatever comes first (exit, disconnect, idle, an error): the environment is given back
@@ -51,6 +58,7 @@ export class Session {
   private channel: Channel | null = null;
   private release: (() => void) | null = null;
   private idle: IdleWatch | null = null;
+  private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
     private readonly link: ClientLink,
@@ -62,6 +70,8 @@ export class Session {
       protocolError: (err) => this.fail(err),
       activity: () => this.idle?.touch(),
     });
+    this.helloTimer = setTimeout(() => this.fail(new InputError("hello", `none within ${HELLO_TIMEOUT_MS / 1000} s of connecting`)), HELLO_TIMEOUT_MS);
+    this.helloTimer.unref();
   }
 
   get phase(): SessionPhase {
@@ -129,6 +139,7 @@ export class Session {
     if (this.phaseNow === "ended") return;
     const started = this.phaseNow === "running";
     this.phaseNow = "ended";
+    clearTimeout(this.helloTimer);
     this.idle?.stop();
     this.input.stop();
     if (outcome.kind !== "exited") this.channel?.hangUp();
@@ -143,6 +154,7 @@ export class Session {
   }
 
   private greet(hello: Buffer): void {
+    clearTimeout(this.helloTimer);
     this.phaseNow = "starting";
     this.parts.start(this, hello).catch((err: unknown) => this.fail(err));
   }
