@@ -5,7 +5,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { encodeFrame, FrameDecoder, FrameType, type Frame } from "../../agent/src/core/protocol/frames.js";
+import { encodeFrame, FrameDecoder, FrameType, MAX_FRAME_PAYLOAD, type Frame } from "../../agent/src/core/protocol/frames.js";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { runSpawn, SPAWN_FAILURE, type SpawnIo } from "../../agent/src/spawn/client.js";
 import type { Hello } from "../../agent/src/spawn/hello.js";
@@ -168,10 +168,12 @@ describe("SpawnSession: daemon -> user", SUITE, () => {
     bad.writeUInt8(FrameType.Stdout, 0);
     bad.writeUInt32BE(64 * 1024 * 1024, 1);
     const d = await daemon((conn) => conn.write(bad));
-    const t = io();
+    const diagnostics: string[] = [];
+    const t = { ...io(), diagnose: (line: string) => void diagnostics.push(line) };
     try {
       assert.equal(await session(t, d.path).run, SPAWN_FAILURE);
-      assert.match(t.err.bytes.toString(), /^podspawn: the session service sent a broken frame \(frame of 67108864 bytes exceeds \d+\)\n$/);
+      assert.equal(t.err.bytes.toString(), "podspawn: the session service sent a broken frame\n", "one line, no internals");
+      assert.deepEqual(diagnostics, [`broken frame from the daemon: frame of 67108864 bytes exceeds ${MAX_FRAME_PAYLOAD}`], "the detail goes to the admin");
     } finally {
       await d.close();
     }

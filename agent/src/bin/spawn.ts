@@ -2,11 +2,10 @@
 // exiting explicitly is what lets a session end while stdin (a pipe from sshd) is still open.
 import { layoutFromEnv } from "../core/host/layout.js";
 import { runSpawn } from "../spawn/client.js";
+import { keepStderrClean, syslog } from "../spawn/diagnostics.js";
 
-runSpawn(process.argv.slice(2), layoutFromEnv(), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`podspawn: internal error: ${String(err)}\n`);
-    process.exit(255);
-  },
-);
+const diagnose = syslog();
+const exit = (code: number): never => process.exit(code);
+const crash = keepStderrClean(process.stderr, diagnose, exit);
+
+runSpawn(process.argv.slice(2), layoutFromEnv(), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, diagnose }).then(exit, crash);

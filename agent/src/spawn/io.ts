@@ -4,6 +4,8 @@ export interface SpawnIo {
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
   readonly env: NodeJS.ProcessEnv;
+  /** Where spawn's own diagnostics go (syslog in the real entry). @default dropped */
+  readonly diagnose?: (line: string) => void;
 }
 
 /** Exit status when podspawn itself fails (ssh uses 255 for its own errors too). */

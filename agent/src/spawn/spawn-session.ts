@@ -47,10 +47,18 @@ export class SpawnSession {
     io.stdout.on("error", stdoutBroken);
     io.stderr.on("error", () => undefined);
     this.stops.push(() => io.stdout.off("error", stdoutBroken));
-    const frames = new DaemonFrames(socket, { stdout: io.stdout, stderr: io.stderr, showInfo: this.hello.tty }, (v) => this.end(v), (reason) => this.end({ kind: "lost", message: `the session service sent a broken frame (${reason})` }));
+    const diagnose = io.diagnose ?? (() => undefined);
+    const broken = (reason: string): void => {
+      diagnose(`broken frame from the daemon: ${reason}`);
+      this.end({ kind: "lost", message: "the session service sent a broken frame" });
+    };
+    const frames = new DaemonFrames(socket, { stdout: io.stdout, stderr: io.stderr, showInfo: this.hello.tty }, (v) => this.end(v), broken);
     socket.on("connect", () => this.connected());
     socket.on("data", (chunk: Buffer) => frames.push(chunk));
-    socket.on("error", (err: NodeJS.ErrnoException) => this.end({ kind: "lost", message: lostMessage(err) }));
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      diagnose(`daemon connection: ${err.message}`);
+      this.end({ kind: "lost", message: lostMessage(err) });
+    });
     socket.on("close", () => this.end({ kind: "lost", message: "the session service closed the connection" }));
     return this.exitCode;
   }
