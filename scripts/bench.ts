@@ -462,7 +462,7 @@ async function main(argv: string[]): Promise<void> {
     const report = buildReport(variants, samples, runs, info, events);
     // With --json the table still goes to stderr, so one run gives both.
     if (values.json) {
-      process.stderr.write(renderTable(report));
+      process.stderr.write(renderTable(report) + extra.text);
       process.stdout.write(JSON.stringify({ ...report, ...extra.json }, null, 2) + "\n");
     } else {
       process.stdout.write(renderTable(report) + extra.text);
