@@ -23,6 +23,8 @@ export interface ChannelOutput {
 export interface ChannelEnd {
   readonly code: number;
   readonly broken?: string;
+  /** A line the user must read about how it ended (OOM kill, engine gone), without the prefix. */
+  readonly notice?: string;
 }
 
 /**

@@ -3,18 +3,20 @@ import { FrameType } from "../../core/protocol/frames.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import type { ForwardedSignal } from "../../core/protocol/session-request.js";
 import type { ContainerRuntime, ExecSession } from "../../core/ports/container-runtime.js";
+import { exitStatusOf } from "../../core/container/exit-explanation.js";
 import type { Channel, ChannelEnd, ChannelFacts, ChannelOutput } from "./channel.js";
+import type { ExitExplainer } from "./exit-notice.js";
 
 /** How long a process gets after SIGHUP before SIGKILL when its session ended without it. */
 export const HANGUP_KILL_MS = 2000;
 
 /** A process in the user's container: the shell, their command, or sftp-server. */
-export async function openExecChannel(runtime: ContainerRuntime, containerId: string, plan: ExecPlan, command: string | null): Promise<Channel> {
+export async function openExecChannel(runtime: ContainerRuntime, containerId: string, plan: ExecPlan, command: string | null, explainer?: ExitExplainer): Promise<Channel> {
   const exec = await runtime.exec(containerId, plan);
   // EPIPE once the process has exited: not our error.
   exec.stdin.on("error", () => undefined);
   const facts: ChannelFacts = { kind: plan.kind, tty: plan.tty, ...(plan.kind === "command" && command !== null ? { command } : {}) };
-  return new ExecChannel(exec, facts);
+  return new ExecChannel(exec, facts, explainer);
 }
 
 class ExecChannel implements Channel {
@@ -26,16 +28,24 @@ class ExecChannel implements Channel {
   constructor(
     private readonly exec: ExecSession,
     readonly facts: ChannelFacts,
+    explainer?: ExitExplainer,
   ) {
     this.input = exec.stdin;
     this.outputs = [
       { frame: FrameType.Stdout, stream: exec.stdout },
       { frame: FrameType.Stderr, stream: exec.stderr },
     ];
-    this.finished = exec.exited.then((code) => {
+    // An end the status alone does not explain (OOM kill, the engine gone) gets one line.
+    const ended = async (code: number | null, err?: unknown): Promise<ChannelEnd> => {
       this.exited = true;
-      return { code };
-    });
+      const notice = (await explainer?.explain(code)) ?? null;
+      if (code === null && notice === null) throw err;
+      return notice === null ? { code: exitStatusOf(code) } : { code: exitStatusOf(code), notice };
+    };
+    this.finished = exec.exited.then(
+      (code) => ended(code),
+      (err: unknown) => ended(null, err),
+    );
   }
 
   resize(cols: number, rows: number): void {

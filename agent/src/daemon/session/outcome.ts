@@ -6,7 +6,7 @@ import type { SessionEndReason } from "./session-events.js";
 /** How a session ended; decided once, by whichever came first. */
 export type SessionOutcome =
   /** The far end finished (the process exited, the service closed): its status goes to the client. */
-  | { readonly kind: "exited"; readonly code: number; readonly broken?: string }
+  | { readonly kind: "exited"; readonly code: number; readonly broken?: string; readonly notice?: string }
   /** Something the user must be told in one line (bad input, engine down, nothing listening...). */
   | { readonly kind: "error"; readonly message: string }
   | { readonly kind: "idle-timeout"; readonly idleMs: number }
@@ -14,6 +14,11 @@ export type SessionOutcome =
   | { readonly kind: "disconnected" };
 
 export const INTERNAL_ERROR_MESSAGE = "internal error starting the session (the node's admin can see the details in the daemon log)";
+
+/** One of our lines on the user's stderr; a terminal in raw mode needs the carriage return. */
+export function noticeText(line: string, tty: boolean): string {
+  return `podspawn: ${line}${tty ? "\r\n" : "\n"}`;
+}
 
 /** The frame that tells the client how its session ended, if it is still there to be told. */
 export function finalFrame(outcome: SessionOutcome): { type: FrameTypeValue; payload: string } | null {

@@ -10,7 +10,8 @@ import type { Channel } from "./channel.js";
 import { ClientInput } from "./client-input.js";
 import { ClientLink } from "./client-link.js";
 import { watchIdle, type IdleWatch } from "./idle-watch.js";
-import { adminDetailOf, endReason, finalFrame, userMessageOf, type SessionOutcome } from "./outcome.js";
+import type { WatchExit } from "./exit-notice.js";
+import { adminDetailOf, endReason, finalFrame, noticeText, userMessageOf, type SessionOutcome } from "./outcome.js";
 import { sessionReporter, type AuditRecord, type SessionReporter } from "./session-events.js";
 import { startSession } from "./start-session.js";
 
@@ -20,8 +21,10 @@ export interface SessionDeps {
   readonly config: () => NodeConfig;
   readonly log: Logger;
   readonly audit: (record: AuditRecord) => void;
-  /** The idle timeout's clock. @default Date.now */
+  /** The idle timeout's and the lifetime warning's clock. @default Date.now */
   readonly now?: () => number;
+  /** Explains an exit the status cannot (OOM kill, engine gone). @default none */
+  readonly watchExit?: WatchExit;
   /** How a tunnel connects into the container. @default a TCP connect with a timeout */
   readonly dial?: Dial;
 }
@@ -93,6 +96,11 @@ export class Session {
     if (this.phaseNow !== "ended") this.link.send(FrameType.Info, text);
   }
 
+  /** One of our lines on the user's stderr (shown with and without a terminal; stdout stays clean). */
+  notice(line: string, tty: boolean): void {
+    if (this.phaseNow !== "ended") this.link.send(FrameType.Stderr, noticeText(line, tty));
+  }
+
   /** The environment is held for this session; given back at once if the session ended meanwhile. */
   hold(release: () => void): boolean {
     if (this.phaseNow === "ended") {
@@ -143,6 +151,7 @@ export class Session {
     this.idle?.stop();
     this.input.stop();
     if (outcome.kind !== "exited") this.channel?.hangUp();
+    if (outcome.kind === "exited" && outcome.notice) this.link.send(FrameType.Stderr, noticeText(outcome.notice, this.channel?.facts.tty ?? false));
     const last = finalFrame(outcome);
     if (last) this.link.send(last.type, last.payload);
     this.link.close();
@@ -164,7 +173,7 @@ export class Session {
     const relayed = Promise.all(channel.outputs.map((o) => this.link.relay(o, () => this.idle?.touch())));
     try {
       const [end] = await Promise.all([channel.finished, relayed]);
-      this.end({ kind: "exited", code: end.code, ...(end.broken === undefined ? {} : { broken: end.broken }) });
+      this.end({ kind: "exited", code: end.code, ...(end.broken === undefined ? {} : { broken: end.broken }), ...(end.notice === undefined ? {} : { notice: end.notice }) });
     } catch (err) {
       this.fail(err);
     }

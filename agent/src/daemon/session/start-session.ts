@@ -6,8 +6,10 @@ import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { Dial } from "../../adapters/net/tcp-relay.js";
 import type { Environment, Environments } from "../environments/environments.js";
+import { lifetimeLeftMs, lifetimeWarning } from "../../core/container/lifetime-notice.js";
 import type { Channel } from "./channel.js";
 import { openExecChannel } from "./exec-channel.js";
+import { NO_EXIT_WATCH, type WatchExit } from "./exit-notice.js";
 import type { Session } from "./session.js";
 import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
 
@@ -16,6 +18,8 @@ export interface StartDeps {
   readonly environments: Environments;
   readonly config: () => NodeConfig;
   readonly dial?: Dial;
+  readonly now?: () => number;
+  readonly watchExit?: WatchExit;
 }
 
 /**
@@ -27,8 +31,15 @@ export async function startSession(session: Session, hello: Buffer, deps: StartD
   session.begin(req.project, req.keyFingerprint);
   const env = await acquireEnvironment(session, req.project, deps);
   if (!session.hold(() => deps.environments.release(env))) return;
+  warnIfExpiring(session, env, req.tty, deps);
   const channel = await openChannel(session, req, env, deps);
   if (channel) session.attach(channel);
+}
+
+/** A login shortly before max_lifetime removes the container is told so, on stderr. */
+function warnIfExpiring(session: Session, env: Environment, tty: boolean, deps: StartDeps): void {
+  const warning = lifetimeWarning(lifetimeLeftMs(env.createdAt, deps.config().session.maxLifetimeMs, (deps.now ?? Date.now)()));
+  if (warning) session.notice(warning, tty);
 }
 
 function parseHello(payload: Buffer): SessionRequest {
@@ -60,7 +71,8 @@ async function openChannel(session: Session, req: SessionRequest, env: Environme
   if (port !== null) return openTunnel(session, env, port, deps);
   if (!env.account) throw new Error("environment has no account");
   const plan = planExec(req, env.account, deps.config().sftpSubsystems);
-  return openExecChannel(deps.runtime, env.containerId, plan, req.command);
+  const explainer = await (deps.watchExit ?? NO_EXIT_WATCH)({ containerId: env.containerId, user: session.user, project: session.project });
+  return openExecChannel(deps.runtime, env.containerId, plan, req.command, explainer);
 }
 
 /** A tunnel counts as a session, so the container stays while it is open. */
