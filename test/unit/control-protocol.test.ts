@@ -7,7 +7,7 @@ const problem = (re: RegExp) => (err: unknown) => err instanceof InputError && r
 
 describe("the control ops table", () => {
   it("holds exactly today's operations", () => {
-    assert.deepEqual(Object.keys(CONTROL_OPS).sort(), ["evict", "metrics", "reload", "status"]);
+    assert.deepEqual(Object.keys(CONTROL_OPS).sort(), ["capacity", "evict", "list", "metrics", "reload", "status", "stop"]);
   });
 });
 
@@ -17,10 +17,13 @@ describe("parseControlRequest", () => {
     assert.deepEqual(parseControlRequest('{"op":"status"}'), { op: "status" });
     assert.deepEqual(parseControlRequest('{"op":"metrics"}'), { op: "metrics" });
     assert.deepEqual(parseControlRequest('{"user":"alice","op":"evict"}'), { op: "evict", user: "alice" });
+    assert.deepEqual(parseControlRequest('{"op":"list"}'), { op: "list" });
+    assert.deepEqual(parseControlRequest('{"op":"stop","user":"alice","project":"web","purge":true}'), { op: "stop", user: "alice", project: "web", purge: true });
+    assert.deepEqual(parseControlRequest('{"op":"capacity"}'), { op: "capacity" });
   });
 
   it("refuses an unknown op, listing the allowed ones", () => {
-    assert.throws(() => parseControlRequest('{"op":"exec"}'), problem(/unknown op "exec" \(allowed: \{"op":"reload"\}, \{"op":"status"\}, \{"op":"metrics"\}, \{"op":"evict","user":NAME\}\)/));
+    assert.throws(() => parseControlRequest('{"op":"exec"}'), problem(/unknown op "exec" \(allowed: \{"op":"reload"\}, \{"op":"status"\}, \{"op":"metrics"\}, \{"op":"evict","user":NAME\}, \{"op":"list"\}, \{"op":"stop","user":NAME,"project":NAME\|null,"purge":false\}, \{"op":"capacity"\}\)/));
     assert.throws(() => parseControlRequest("{}"), problem(/unknown op undefined/));
   });
 
@@ -58,8 +61,19 @@ describe("parseControlResponse", () => {
     status: '{"ok":true,"sessions":[],"containers":[]}',
     metrics: '{"ok":true,"text":"x 1\\n"}',
     evict: '{"ok":true,"removed":2}',
+    list: '{"ok":true,"environments":[]}',
+    stop: '{"ok":true,"environments":1,"sessions":2,"volumes":0}',
+    capacity: '{"ok":true,"addressPool":null}',
   };
-  const requests = { reload: { op: "reload" }, status: { op: "status" }, metrics: { op: "metrics" }, evict: { op: "evict", user: "a" } } as const;
+  const requests = {
+    reload: { op: "reload" },
+    status: { op: "status" },
+    metrics: { op: "metrics" },
+    evict: { op: "evict", user: "a" },
+    list: { op: "list" },
+    stop: { op: "stop", user: "a", project: null, purge: false },
+    capacity: { op: "capacity" },
+  } as const;
 
   it("accepts each op's success shape and any op's error", () => {
     for (const op of Object.keys(CONTROL_OPS) as ControlOp[]) {

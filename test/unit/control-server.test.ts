@@ -18,7 +18,16 @@ function handlers(): ControlHandlers & { calls: string[] } {
     list: () => list,
     evict: async (user: string) => (calls.push(`evict ${user}`), 3),
   } as unknown as Environments;
-  return { calls, environments, reload: async () => void calls.push("reload"), containerName: (u, p) => `podspawn.${u}.${p}`, metrics: () => (calls.push("metrics"), "m 1\n") };
+  return {
+    calls,
+    environments,
+    reload: async () => void calls.push("reload"),
+    containerName: (u, p) => `podspawn.${u}.${p}`,
+    metrics: () => (calls.push("metrics"), "m 1\n"),
+    listEnvironments: async () => (calls.push("list"), []),
+    stopEnvironments: async (req) => (calls.push(`stop ${req.user} ${req.project} ${req.purge}`), { ok: true, environments: 1, sessions: 2, volumes: req.purge ? 1 : 0 }),
+    addressPool: () => ({ used: 3, free: 5 }),
+  };
 }
 
 describe("handleControl", () => {
@@ -36,6 +45,24 @@ describe("handleControl", () => {
         { name: "podspawn.bob.default", id: "fedcba987654", user: "bob", project: "default", state: "idle", sessions: 0 },
       ],
     });
+  });
+
+  it("answers list, stop and capacity from their handlers, passing stop's fields through", async () => {
+    const h = handlers();
+    assert.deepEqual(await handleControl('{"op":"list"}', h), { ok: true, environments: [] });
+    assert.deepEqual(await handleControl('{"op":"stop","user":"alice","project":"web","purge":true}', h), { ok: true, environments: 1, sessions: 2, volumes: 1 });
+    assert.deepEqual(await handleControl('{"op":"stop","user":"alice","project":null,"purge":false}', h), { ok: true, environments: 1, sessions: 2, volumes: 0 });
+    assert.deepEqual(await handleControl('{"op":"capacity"}', h), { ok: true, addressPool: { used: 3, free: 5 } });
+    assert.deepEqual(h.calls, ["list", "stop alice web true", "stop alice null false"]);
+  });
+
+  it("refuses a stop whose project or purge is malformed, before any handler runs", async () => {
+    const h = handlers();
+    const bad = await handleControl('{"op":"stop","user":"alice","project":"../x","purge":false}', h);
+    assert.match(!bad.ok ? bad.error : "", /control request project: "..\/x" is not a valid project name/);
+    const purge = await handleControl('{"op":"stop","user":"alice","project":null,"purge":"yes"}', h);
+    assert.match(!purge.ok ? purge.error : "", /control request purge: expected true or false, got "yes"/);
+    assert.deepEqual(h.calls, []);
   });
 
   it("refuses a bad request with an error answer and calls no handler", async () => {

@@ -6,13 +6,18 @@ import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../core/config/node-config
 import type { ContainerRuntime } from "../core/ports/container-runtime.js";
 import { loadNodeConfig } from "../adapters/fs/node-config-file.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
-import { listenControl } from "./control/control-server.js";
+import { listenControl, type ControlHandlers } from "./control/control-server.js";
 import { Environments } from "./environments/environments.js";
 import type { Logger } from "./log.js";
 import { ensureMetadataBlock } from "../adapters/firewall/metadata-firewall.js";
 import { DaemonMetrics, metricsLogger } from "./control/metrics.js";
 import { describeListen, listenMetrics, type MetricsServer } from "./control/metrics-http.js";
 import { handleSession } from "./session/session.js";
+import { makeWatchExit } from "./session/exit-notice.js";
+import { memoryCgroup } from "../adapters/cgroup/memory-cgroup.js";
+import { listEnvironments } from "./control/list-environments.js";
+import { stopForAdmin } from "./control/stop-environments.js";
+import { LiveSessions } from "./live-sessions.js";
 import { UserSockets } from "./user-sockets.js";
 import { CoalescedRun } from "../support/coalesced-run.js";
 
@@ -24,6 +29,9 @@ export interface DaemonOptions {
   readonly rescanMs?: number;
 }
 
+/** What a user whose session the daemon ends by stopping reads; their container stays. */
+export const DAEMON_STOPPING_MESSAGE = "the session service on this node stopped (a restart or an upgrade); your environment is kept: log in again in a moment";
+
 /** The running node daemon. `start()` returns once every socket is listening. */
 export class Daemon {
   private config: NodeConfig = DEFAULT_NODE_CONFIG;
@@ -33,6 +41,7 @@ export class Daemon {
   /** The caller's logger behind one that counts events for the metrics. */
   readonly log: Logger;
   private readonly sockets: UserSockets;
+  private readonly live = new LiveSessions();
   readonly environments: Environments;
   private rescan: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
@@ -47,7 +56,9 @@ export class Daemon {
       const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
       appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
     };
-    this.sockets = new UserSockets(layout, (socket, user) => handleSession(socket, user, { runtime, environments: this.environments, config: () => this.config, log, audit }), log);
+    const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
+    const sessionDeps = { runtime, environments: this.environments, config: () => this.config, log, audit, watchExit };
+    this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 
   /** The config in force (the engine adapter reads its deadlines from it at every call). */
@@ -69,7 +80,7 @@ export class Daemon {
     }
     await ensureMetadataBlock(this.log);
     await this.reload();
-    this.control = await listenControl(layout.controlSocket, { reload: () => this.reload(), environments: this.environments, containerName: (u, p) => containerName(layout.instance, u, p), metrics: () => this.metricsText() });
+    this.control = await listenControl(layout.controlSocket, this.controlHandlers());
     const listen = this.config.metricsListen;
     if (listen) {
       // Metrics are an extra: a busy port must not keep users from their sessions.
@@ -83,6 +94,19 @@ export class Daemon {
     this.rescan.unref();
     void this.watchRegistry();
     this.log({ kind: "started", instance: layout.instance, users: this.sockets.users().length, containers: recovered });
+  }
+
+  private controlHandlers(): ControlHandlers {
+    const { layout, runtime } = this.opts;
+    return {
+      reload: () => this.reload(),
+      environments: this.environments,
+      containerName: (u, p) => containerName(layout.instance, u, p),
+      metrics: () => this.metricsText(),
+      listEnvironments: () => listEnvironments({ instance: layout.instance, environments: () => this.environments.list(), runtime, config: () => this.config }),
+      stopEnvironments: (req) => stopForAdmin(req, { sessions: this.live, environments: this.environments, isRegistered: async (u) => (await listRegistryUsers(layout)).includes(u) }),
+      addressPool: () => this.environments.addressPool(),
+    };
   }
 
   /**
@@ -133,6 +157,8 @@ export class Daemon {
     this.abort.abort();
     if (this.rescan) clearInterval(this.rescan);
     await this.sockets.close();
+    // Each live session is told in one line, instead of finding its connection simply gone.
+    await this.live.endAll(DAEMON_STOPPING_MESSAGE, 2000);
     if (this.control) await new Promise<void>((resolve) => this.control?.close(() => resolve()));
     await this.metricsServer?.close();
     await rm(this.opts.layout.pidFile, { force: true });

@@ -46,5 +46,11 @@ function answerFor(req: ControlRequest, sessions: readonly string[]): ControlRes
       return { ok: true, text: "" };
     case "evict":
       return { ok: true, removed: sessions.filter((u) => u === req.user).length };
+    case "list":
+      return { ok: true, environments: [] };
+    case "stop":
+      return { ok: true, environments: 0, sessions: sessions.filter((u) => u === req.user).length, volumes: 0 };
+    case "capacity":
+      return { ok: true, addressPool: null };
   }
 }

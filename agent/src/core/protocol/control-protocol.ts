@@ -1,3 +1,4 @@
+import { validateProject } from "../container/project.js";
 import { InputError } from "../errors.js";
 import { validateUsername } from "../users/username.js";
 
@@ -28,6 +29,29 @@ export interface ContainerInfo {
   readonly sessions: number;
 }
 
+/** One environment for `podspawn list`. */
+export interface ListedEnvironment {
+  readonly user: string;
+  readonly project: string;
+  /** The container's name. */
+  readonly container: string;
+  /** Short engine id. */
+  readonly id: string;
+  /** `in-use` (sessions connected), `idle` (waiting out the grace period), `stopped` (the engine says it is not running), `unknown` (the engine did not answer). */
+  readonly status: "in-use" | "idle" | "stopped" | "unknown";
+  readonly sessions: number;
+  /** ISO 8601: when the engine created the container. */
+  readonly createdAt: string;
+  /** ISO 8601: when max_lifetime removes it, or null without a lifetime. */
+  readonly expiresAt: string | null;
+}
+
+/** Blocks of the daemon's address pool for user networks, or null when the daemon has none. */
+export interface AddressPoolReport {
+  readonly used: number;
+  readonly free: number;
+}
+
 /** Parses one request field; throws an InputError naming `field`. */
 type FieldParser<T> = (value: unknown, field: string) => T;
 
@@ -47,6 +71,11 @@ function op<Fields extends object, Body extends object>(declaration: OpDeclarati
 
 const nothing = (): null => null;
 
+function parseBoolean(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") throw new InputError(field, `expected true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
 export const CONTROL_OPS = {
   /** Re-read the key registry and config (after add-user, remove-user, sync). */
   reload: op<object, { readonly users?: number }>({ example: '{"op":"reload"}', fields: {}, lacks: nothing }),
@@ -62,6 +91,31 @@ export const CONTROL_OPS = {
     example: '{"op":"evict","user":NAME}',
     fields: { user: (v, field) => validateUsername(v, field) },
     lacks: (r) => (typeof r["removed"] === "number" ? null : "removed"),
+  }),
+  /** Every environment with its status, age and lifetime (`podspawn list`). */
+  list: op<object, { readonly environments: readonly ListedEnvironment[] }>({
+    example: '{"op":"list"}',
+    fields: {},
+    lacks: (r) => (Array.isArray(r["environments"]) ? null : "environments"),
+  }),
+  /**
+   * End a user's sessions (each told so in one line) and remove their environments, or the one of
+   * `project`; with `purge` their persistent home volumes too (`podspawn stop`).
+   */
+  stop: op<{ readonly user: string; readonly project: string | null; readonly purge: boolean }, { readonly environments: number; readonly sessions: number; readonly volumes: number }>({
+    example: '{"op":"stop","user":NAME,"project":NAME|null,"purge":false}',
+    fields: {
+      user: (v, field) => validateUsername(v, field),
+      project: (v, field) => (v === null ? null : validateProject(v, field)),
+      purge: parseBoolean,
+    },
+    lacks: (r) => (["environments", "sessions", "volumes"].every((k) => typeof r[k] === "number") ? null : "environments, sessions or volumes"),
+  }),
+  /** What limits new environments on this node (`podspawn doctor`). */
+  capacity: op<object, { readonly addressPool: AddressPoolReport | null }>({
+    example: '{"op":"capacity"}',
+    fields: {},
+    lacks: (r) => (r["addressPool"] === null || (typeof r["addressPool"] === "object" && r["addressPool"] !== null) ? null : "addressPool"),
   }),
 };
 

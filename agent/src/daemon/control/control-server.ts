@@ -2,6 +2,8 @@ import { chmod, rm } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import {
   formatControlLine,
+  type AddressPoolReport,
+  type ListedEnvironment,
   MAX_CONTROL_LINE,
   parseControlRequest,
   type ControlOp,
@@ -15,7 +17,8 @@ import type { Environments } from "../environments/environments.js";
 
 /**
  * Root-only admin socket (0600): `reload` after add-user/sync, `status`, `metrics`, `evict`
- * before remove-user. One JSON request line in, one JSON response line out.
+ * before remove-user, `list`, `stop` and `capacity` for the operator's commands. One JSON request
+ * line in, one JSON response line out.
  */
 export interface ControlHandlers {
   readonly reload: () => Promise<void>;
@@ -23,6 +26,12 @@ export interface ControlHandlers {
   readonly containerName: (user: string, project: string) => string;
   /** The Prometheus text exposition of the daemon's metrics. */
   readonly metrics: () => string;
+  /** `podspawn list` (list-environments.ts). */
+  readonly listEnvironments: () => Promise<ListedEnvironment[]>;
+  /** `podspawn stop` (stop-environments.ts). */
+  readonly stopEnvironments: (request: RequestOf<"stop">) => Promise<SuccessOf<"stop">>;
+  /** The user networks' address pool, or null when the daemon hands out no subnets itself. */
+  readonly addressPool: () => AddressPoolReport | null;
 }
 
 /** What answers each op; keyed by the protocol's op names, so a new op needs a handler here. */
@@ -43,6 +52,9 @@ const HANDLERS: OpHandlers = {
   },
   metrics: async (_req, h) => ({ ok: true, text: h.metrics() }),
   evict: async (req, h) => ({ ok: true, removed: await h.environments.evict(req.user) }),
+  list: async (_req, h) => ({ ok: true, environments: await h.listEnvironments() }),
+  stop: (req, h) => h.stopEnvironments(req),
+  capacity: async (_req, h) => ({ ok: true, addressPool: h.addressPool() }),
 };
 
 function dispatch<K extends ControlOp>(request: RequestOf<K>, h: ControlHandlers): Promise<SuccessOf<K>> {

@@ -11,6 +11,7 @@ import { AccountProvisioner } from "./account-provisioner.js";
 import { evictUnregistered, evictUser, type EvictionDeps } from "./eviction.js";
 import { NetworkLinger } from "./network-linger.js";
 import { SubnetTable } from "./subnet-table.js";
+import { projectsOf, stopEnvironments, type StopResult } from "./stop.js";
 
 /** A live (user, project) environment as the daemon sees it: one container, counted sessions. */
 export interface Environment {
@@ -340,5 +341,15 @@ export class Environments {
   /** Every environment and home volume of one user (remove-user, sync). */
   async evict(user: string): Promise<number> {
     return evictUser(this.eviction, user);
+  }
+
+  /** `podspawn stop`: the user's environments (of one project, or all), and with purge their home volumes (see stop.ts). */
+  async stop(user: string, project: string | null, purge: boolean): Promise<StopResult> {
+    return stopEnvironments(this.eviction, user, project, purge);
+  }
+
+  /** The user's projects with an environment, a container or (withVolumes) a home volume here. */
+  async projectsOf(user: string, withVolumes: boolean): Promise<Set<string>> {
+    return projectsOf(this.eviction, user, withVolumes);
   }
 }
