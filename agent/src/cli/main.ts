@@ -1,5 +1,6 @@
 import { describeError, InputError, UserFacingError } from "../core/errors.js";
 import { layoutFromEnv } from "../core/host/layout.js";
+import { VERSION_LINE } from "../core/version.js";
 import type { Command, CommandIo } from "./command.js";
 import { COMMANDS } from "./registry.js";
 
@@ -28,6 +29,10 @@ export async function main(argv: readonly string[], partialIo: Partial<CommandIo
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     (name === undefined ? io.stderr : io.stdout).write(overview());
     return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    io.stdout.write(`${VERSION_LINE}\n`);
+    return 0;
   }
   const command: Command | undefined = COMMANDS.find((c) => c.name === name);
   if (!command) {
