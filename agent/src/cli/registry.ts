@@ -13,6 +13,14 @@ import { serverSetupCommand } from "./commands/node/server-setup.js";
 import { spawnCommand } from "./commands/spawn.js";
 import { statusCommand } from "./commands/ops/status.js";
 import { syncCommand } from "./commands/users/sync.js";
+import { doctorCommand } from "./commands/ops/doctor.js";
+import { listCommand } from "./commands/ops/list.js";
+import { openCommand } from "./commands/client/open.js";
+import { serversCommand } from "./commands/client/servers.js";
+import { setupCommand } from "./commands/client/setup.js";
+import { sshCommand } from "./commands/client/ssh.js";
+import { stopCommand } from "./commands/ops/stop.js";
+import { versionCommand } from "./commands/ops/version.js";
 
 /**
  * Every CLI command, one file each under ./commands. Imported eagerly: this is the full `podspawn`
@@ -26,11 +34,19 @@ export const COMMANDS: readonly Command[] = [
   listUsersCommand,
   syncCommand,
   statusCommand,
+  listCommand,
+  stopCommand,
+  doctorCommand,
   metricsCommand,
+  versionCommand,
   authKeysCommand,
   spawnCommand,
   daemonCommand,
   connectCommand,
   forwardCommand,
   clientSetupCommand,
+  setupCommand,
+  sshCommand,
+  serversCommand,
+  openCommand,
 ];

@@ -56,11 +56,12 @@ async function addInclude(io: CommandIo, line: string, dryRun: boolean): Promise
   io.stderr.write(`added the Include line at the top of ${path}\n`);
 }
 
-export function makeClientSetupCommand(deps: ClientSetupDeps = {}): Command {
+/** `name` lets `setup` (the reference system's name) share this command whole. */
+export function makeClientSetupCommand(deps: ClientSetupDeps = {}, name = "client-setup", summary = "write the ssh client config and fleet known_hosts for *.pod names"): Command {
   return defineCommand(
     {
-      name: "client-setup",
-      summary: "write the ssh client config and fleet known_hosts for *.pod names",
+      name,
+      summary,
       flags: {
         manifest: {
           type: "string",
@@ -93,7 +94,7 @@ the Include line that must go at the TOP of ~/.ssh/config.`,
       const command = values.command === undefined ? (deps.program ?? runningProgram)() : [values.command];
       const loaded = await loadManifest(values.manifest ?? defaultManifestSource(io.env), {
         cacheDir: defaultCacheDir(io.env),
-        warn: (line) => io.stderr.write(`podspawn client-setup: ${line}\n`),
+        warn: (line) => io.stderr.write(`podspawn ${name}: ${line}\n`),
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
       });
       const projects = values.project.length > 0 ? values.project : [DEFAULT_PROJECT];
