@@ -30,6 +30,11 @@ async function setup(): Promise<{ runtime: FakeRuntime; memory: ScriptedCgroup; 
   return { runtime, memory: new ScriptedCgroup(), target: { containerId: env.containerId, user: "alice", project: "web" } };
 }
 
+/** Lets the explanation reach its wait (it reads the cgroup and asks the engine first). */
+async function turnsUntilTimer(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
 describe("makeWatchExit", () => {
   it("explains a 137 with the limit when the container's OOM counter rose during the process", async () => {
     const { runtime, memory, target } = await setup();
@@ -38,10 +43,27 @@ describe("makeWatchExit", () => {
     assert.equal(await watch.explain(137), "killed: out of memory (limit 512m)");
   });
 
-  it("says nothing for a 137 without an OOM kill in a running container", async () => {
+  it("says nothing for a 137 without an OOM kill in a container that is still running after a second look", async (t) => {
     const { runtime, memory, target } = await setup();
-    const watch = await makeWatchExit({ runtime, instance: "pst", memory })(target);
-    assert.equal(await watch.explain(137), null);
+    const watch = await makeWatchExit({ runtime, instance: "pst", memory, settleMs: 1000 })(target);
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const answer = watch.explain(137);
+    await turnsUntilTimer();
+    t.mock.timers.tick(1000);
+    assert.equal(await answer, null);
+  });
+
+  it("explains a 137 whose container stops just after (the engine shutting down takes exec'd processes first)", async (t) => {
+    const { runtime, memory, target } = await setup();
+    const watch = await makeWatchExit({ runtime, instance: "pst", memory, settleMs: 1000 })(target);
+    t.mock.timers.enable({ apis: ["setTimeout"] });
+    const answer = watch.explain(137);
+    await turnsUntilTimer();
+    const c = runtime.containers.get(target.containerId);
+    assert.ok(c);
+    c.running = false;
+    t.mock.timers.tick(1000);
+    assert.match((await answer) ?? "", /container stopped during the session/);
   });
 
   it("reads nothing after an ordinary exit", async () => {
@@ -58,7 +80,7 @@ describe("makeWatchExit", () => {
     const c = runtime.containers.get(target.containerId);
     assert.ok(c);
     c.running = false;
-    assert.match((await watch.explain(137)) ?? "", /container stopped during the session/);
+    assert.match((await watch.explain(143)) ?? "", /container stopped during the session/);
     await runtime.remove(target.containerId);
     assert.match((await watch.explain(null)) ?? "", /container stopped during the session/);
   });

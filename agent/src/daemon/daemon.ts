@@ -156,9 +156,10 @@ export class Daemon {
   async stop(): Promise<void> {
     this.abort.abort();
     if (this.rescan) clearInterval(this.rescan);
-    await this.sockets.close();
-    // Each live session is told in one line, instead of finding its connection simply gone.
+    // Closing a listener waits for its connections: tell each live session (one line) and end it.
+    const closing = this.sockets.close();
     await this.live.endAll(DAEMON_STOPPING_MESSAGE, 2000);
+    await closing;
     if (this.control) await new Promise<void>((resolve) => this.control?.close(() => resolve()));
     await this.metricsServer?.close();
     await rm(this.opts.layout.pidFile, { force: true });

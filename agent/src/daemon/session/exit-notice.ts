@@ -1,5 +1,5 @@
 import { containerName } from "../../core/container/container-spec.js";
-import { explainExit, mayNeedExplaining, type ContainerAfterExit } from "../../core/container/exit-explanation.js";
+import { explainExit, KILLED_STATUS, mayNeedExplaining, type ContainerAfterExit } from "../../core/container/exit-explanation.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { MemoryCgroup, MemoryReading } from "../../adapters/cgroup/memory-cgroup.js";
 import { withDeadline } from "../../support/deadline.js";
@@ -25,9 +25,12 @@ export interface ExitWatchDeps {
   readonly memory: MemoryCgroup;
   /** The most the explanation may hold back the exit status. @default 3 s */
   readonly timeoutMs?: number;
+  /** How long after a SIGKILL death a still-running container is looked at again. @default 1 s */
+  readonly settleMs?: number;
 }
 
 export const EXPLAIN_TIMEOUT_MS = 3000;
+export const SETTLE_MS = 1000;
 
 const quietly = (memory: MemoryCgroup, id: string): Promise<MemoryReading | null> => memory.read(id).catch(() => null);
 
@@ -45,6 +48,18 @@ async function containerAfter(d: ExitWatchDeps, t: ExecTarget): Promise<Containe
 }
 
 /**
+ * A stopping container takes its exec'd processes with SIGKILL a moment before the engine reports
+ * it stopped (a dockerd shutdown does that to every container): a 137 in a container that still
+ * looks running is looked at once more. A plain `kill -9` pays that second look at its exit.
+ */
+async function settledContainer(d: ExitWatchDeps, t: ExecTarget, code: number | null): Promise<ContainerAfterExit> {
+  const first = await containerAfter(d, t);
+  if (first !== "running" || code !== KILLED_STATUS) return first;
+  await new Promise((resolve) => setTimeout(resolve, d.settleMs ?? SETTLE_MS));
+  return containerAfter(d, t);
+}
+
+/**
  * The OOM counter is read before the process starts, so a kill during this session shows as a
  * rise. Only a signal death or an unknown status costs the reads after the exit.
  */
@@ -55,7 +70,10 @@ export function makeWatchExit(d: ExitWatchDeps): WatchExit {
       explain: async (code) => {
         if (!mayNeedExplaining(code)) return null;
         const gather = async (): Promise<string | null> => {
-          const [after, container] = await Promise.all([quietly(d.memory, target.containerId), containerAfter(d, target)]);
+          const after = await quietly(d.memory, target.containerId);
+          const oomKilled = before !== null && after !== null && after.oomKills > before.oomKills;
+          // An OOM kill explains itself: no need to wait for the container's state.
+          const container = oomKilled ? "running" : await settledContainer(d, target, code);
           return explainExit({ code, oomKillsBefore: before?.oomKills ?? null, oomKillsAfter: after?.oomKills ?? null, memoryLimitBytes: after?.limitBytes ?? before?.limitBytes ?? null, container });
         };
         return withDeadline(gather().catch(() => null), d.timeoutMs ?? EXPLAIN_TIMEOUT_MS, () => null);

@@ -15,9 +15,12 @@ export type SessionOutcome =
 
 export const INTERNAL_ERROR_MESSAGE = "internal error starting the session (the node's admin can see the details in the daemon log)";
 
-/** One of our lines on the user's stderr; a terminal in raw mode needs the carriage return. */
-export function noticeText(line: string, tty: boolean): string {
-  return `podspawn: ${line}${tty ? "\r\n" : "\n"}`;
+/**
+ * One of our lines on the user's stderr. A plain newline on a terminal too: spawn's raw mode
+ * (libuv's) keeps the pty's output processing, which turns it into CR LF.
+ */
+export function noticeText(line: string): string {
+  return `podspawn: ${line}\n`;
 }
 
 /** The frame that tells the client how its session ended, if it is still there to be told. */

@@ -97,8 +97,8 @@ export class Session {
   }
 
   /** One of our lines on the user's stderr (shown with and without a terminal; stdout stays clean). */
-  notice(line: string, tty: boolean): void {
-    if (this.phaseNow !== "ended") this.link.send(FrameType.Stderr, noticeText(line, tty));
+  notice(line: string): void {
+    if (this.phaseNow !== "ended") this.link.send(FrameType.Stderr, noticeText(line));
   }
 
   /** The environment is held for this session; given back at once if the session ended meanwhile. */
@@ -151,7 +151,7 @@ export class Session {
     this.idle?.stop();
     this.input.stop();
     if (outcome.kind !== "exited") this.channel?.hangUp();
-    if (outcome.kind === "exited" && outcome.notice) this.link.send(FrameType.Stderr, noticeText(outcome.notice, this.channel?.facts.tty ?? false));
+    if (outcome.kind === "exited" && outcome.notice) this.link.send(FrameType.Stderr, noticeText(outcome.notice));
     const last = finalFrame(outcome);
     if (last) this.link.send(last.type, last.payload);
     this.link.close();

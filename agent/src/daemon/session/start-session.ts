@@ -31,15 +31,15 @@ export async function startSession(session: Session, hello: Buffer, deps: StartD
   session.begin(req.project, req.keyFingerprint);
   const env = await acquireEnvironment(session, req.project, deps);
   if (!session.hold(() => deps.environments.release(env))) return;
-  warnIfExpiring(session, env, req.tty, deps);
+  warnIfExpiring(session, env, deps);
   const channel = await openChannel(session, req, env, deps);
   if (channel) session.attach(channel);
 }
 
 /** A login shortly before max_lifetime removes the container is told so, on stderr. */
-function warnIfExpiring(session: Session, env: Environment, tty: boolean, deps: StartDeps): void {
+function warnIfExpiring(session: Session, env: Environment, deps: StartDeps): void {
   const warning = lifetimeWarning(lifetimeLeftMs(env.createdAt, deps.config().session.maxLifetimeMs, (deps.now ?? Date.now)()));
-  if (warning) session.notice(warning, tty);
+  if (warning) session.notice(warning);
 }
 
 function parseHello(payload: Buffer): SessionRequest {
