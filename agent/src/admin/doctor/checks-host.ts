@@ -5,7 +5,13 @@ import { mode, type DoctorDeps } from "./deps.js";
 
 /** Checks of what the node's host holds: sockets, firewall rule, install tree, keys user, state. */
 
-async function socketProblems(d: DoctorDeps): Promise<string[]> {
+interface SocketProblems {
+  readonly ours: string[];
+  /** The engine's socket open to every account. */
+  readonly docker: string | null;
+}
+
+async function socketProblems(d: DoctorDeps): Promise<SocketProblems> {
   const { layout, fs } = d;
   const problems: string[] = [];
   const control = await fs.stat(layout.controlSocket);
@@ -22,16 +28,17 @@ async function socketProblems(d: DoctorDeps): Promise<string[]> {
     }
   }
   const docker = await fs.stat(d.dockerSocket);
-  if (docker && (docker.mode & 0o006) !== 0) problems.push(`${d.dockerSocket} is open to every account (mode ${mode(docker.mode)}): pod users could drive the engine`);
-  return problems;
+  const open = docker && (docker.mode & 0o006) !== 0 ? `${d.dockerSocket} is open to every account (mode ${mode(docker.mode)}): pod users could drive the engine` : null;
+  return { ours: problems, docker: open };
 }
 
 export const socketsCheck: DoctorCheck<DoctorDeps> = {
   name: "sockets",
   async run(d) {
-    const problems = await socketProblems(d);
-    if (problems.length === 0) return passed(`control socket root-only, per-user socket dirs 0710, ${d.dockerSocket} not open to others`);
-    return failed(problems.join("; "), `restart the daemon (it recreates its sockets and dirs); chmod o-rw ${d.dockerSocket} if named`);
+    const { ours, docker } = await socketProblems(d);
+    if (ours.length === 0 && docker === null) return passed(`control socket root-only, per-user socket dirs 0710, ${d.dockerSocket} not open to others`);
+    const fixes = [...(ours.length > 0 ? ["restart the daemon (it recreates its sockets and dirs)"] : []), ...(docker ? [`chmod o-rw ${d.dockerSocket}`] : [])];
+    return failed([...ours, ...(docker ? [docker] : [])].join("; "), fixes.join("; "));
   },
 };
 
