@@ -128,9 +128,11 @@ describe("listEnvironments", () => {
   });
 
   it("says unknown when the engine does not answer, and no end without a max_lifetime", async () => {
-    const { runtime, environments } = await world();
+    // max_lifetime defaults to 24h: this node turns it off.
+    const config: NodeConfig = { ...PERSISTENT, session: { ...PERSISTENT.session, maxLifetimeMs: 0 } };
+    const { runtime, environments } = await world(config);
     runtime.down = true;
-    const listed = await listEnvironments({ instance: "pst", environments: () => environments.list(), runtime, config: () => PERSISTENT });
+    const listed = await listEnvironments({ instance: "pst", environments: () => environments.list(), runtime, config: () => config });
     assert.deepEqual(new Set(listed.map((e) => e.status)), new Set(["unknown"]));
     assert.deepEqual(new Set(listed.map((e) => e.expiresAt)), new Set([null]));
   });
