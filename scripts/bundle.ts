@@ -3,6 +3,8 @@
  *   podspawn.js   the full CLI and the daemon (dockerode, yaml)
  *   spawn.js      the forced command: net, tty, signals only (hot path, one Node start per login)
  *   auth-keys.js  the AuthorizedKeysCommand: fs only (runs twice per offered key)
+ *   build-image.mjs  scripts/build-image (ESM: it finds its own path through import.meta), the
+ *                image kit a fleet node builds its default environment image with
  * The hot-path bundles are checked to not pull in heavy modules: that is the latency budget.
  */
 import { build } from "esbuild";
@@ -48,6 +50,20 @@ async function main(): Promise<void> {
     const size = (await readFile(join(outdir, `${name}.cjs`))).length;
     process.stderr.write(`bundle ${name}.cjs ${(size / 1024).toFixed(1)} KiB\n`);
   }
+  await build({
+    entryPoints: [join(root, "scripts/build-image.ts")],
+    outfile: join(outdir, "build-image.mjs"),
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "esm",
+    minify: true,
+    legalComments: "none",
+    // zx's CommonJS dependencies call require(); an ESM bundle has none of its own.
+    banner: { js: 'import { createRequire as __podspawnRequire } from "node:module"; const require = __podspawnRequire(import.meta.url);' },
+    logLevel: "warning",
+  });
+  process.stderr.write(`bundle build-image.mjs ${((await readFile(join(outdir, "build-image.mjs"))).length / 1024).toFixed(1)} KiB\n`);
 }
 
 main().catch((err: unknown) => {

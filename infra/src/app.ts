@@ -17,6 +17,8 @@ export interface BuildAppOptions {
   readonly bundleDir?: string;
   /** @default "<root>/infra/config" */
   readonly configDir?: string;
+  /** Ship the image kit (build-image.mjs + podfiles/default) in the agent artifact. @default true */
+  readonly imageKit?: boolean;
 }
 
 /** Builds (does not synth) the app: one stack per deploy target, named `<kind>-<environment>`. */
@@ -25,12 +27,12 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   const configDir = options.configDir ?? join(options.root, "infra", "config");
   const git = loadGitConfig(join(configDir, "users.yaml"), join(configDir, "projects.yaml"));
   const assets = join(options.root, "dist", "infra-assets");
-  const agent = await writeAgentArtifact(options.bundleDir ?? join(options.root, "dist", "bundle"), assets);
+  const agent = await writeAgentArtifact(options.bundleDir ?? join(options.root, "dist", "bundle"), assets, options.imageKit === false ? {} : { defaultContext: join(options.root, "podfiles", "default") });
   for (const env of options.targets) {
     if (env.kind === "aws") {
       new AwsFleetStack(app, `aws-${env.environment}`, { env, git, agent });
     } else {
-      const imageContext = writeNodeImageContext(join(assets, `local-${env.environment}-image`), agent.path, env.baseImage ?? "debian:bookworm");
+      const imageContext = writeNodeImageContext(join(assets, `local-${env.environment}-image`), agent.path, env.baseImage ?? "debian:bookworm", agent.sha256);
       new LocalFleetStack(app, `local-${env.environment}`, { env, git, agent, imageContext });
     }
   }

@@ -17,6 +17,9 @@ export const TARGETS: readonly DeployTarget[] = [
     sshIngressCidrs: ["0.0.0.0/0"],
     nodes: [{ name: "node-1" }, { name: "node-2" }],
     instanceType: "t3.medium",
+    // Debian 12 amd64 in eu-central-1; bump deliberately (docs/infrastructure.md "Rolling a change").
+    amiId: "ami-0e04bcbe83a83792e",
+    deployRoleArn: "arn:aws:iam::123456789012:role/podspawn-deploy",
     terminationProtection: true,
     dns: { zoneId: "Z0000000EXAMPLE", name: "fleet.example.com" },
     artifactBucket: "example-podspawn-prod-artifacts",

@@ -1,6 +1,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { layoutFor } from "../../agent/src/core/host/layout.js";
+import { renderSystemdUnit } from "../../agent/src/core/host/systemd-unit.js";
+import { renderNodeUnits } from "../../infra/src/bootstrap/node-units.js";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { packAgentBundle, sha256Hex } from "../../infra/src/bootstrap/agent-bundle.js";
@@ -9,45 +15,102 @@ import { renderUserData, USER_DATA_LIMIT_BYTES } from "../../infra/src/bootstrap
 import { readTarFiles } from "../../agent/src/support/tar.js";
 import { InputError } from "../../agent/src/core/errors.js";
 
-const SHA = "a".repeat(64);
 const cloud: BootstrapParams = {
   instance: "podspawn",
-  artifactUrl: `s3://acme-artifacts/agent/${SHA}.tar.gz`,
-  artifactSha256: SHA,
-  usersUrl: "s3://acme-artifacts/config/users.json",
+  node: "node-1",
+  agentPointerUrl: "s3://acme-artifacts/agent/current.sha256",
+  agentBaseUrl: "s3://acme-artifacts/agent/",
+  usersPointerUrl: "s3://acme-artifacts/config/users.sha256",
+  usersBaseUrl: "s3://acme-artifacts/config/users-",
+  statusUrl: "s3://acme-artifacts/status/node-1.json",
   awsRegion: "eu-central-1",
   hostKeyUrl: "ssm:/podspawn/acme/prod/node-1/host-key",
 };
 
+/** The body of a bash function in the rendered script. */
+function fn(script: string, name: string): string {
+  const start = script.indexOf(`\n${name}() {`);
+  assert.ok(start >= 0, `no function ${name}`);
+  return script.slice(start, script.indexOf("\n}\n", start) + 2);
+}
+
 describe("bootstrap script", () => {
   it("is valid bash for cloud and local sources", () => {
-    for (const p of [cloud, { ...cloud, artifactUrl: "file:///opt/a.tgz", usersUrl: "http://127.0.0.1:8080/users.json", hostKeyUrl: undefined, awsRegion: undefined }]) {
+    for (const p of [cloud, { ...cloud, agentPointerUrl: "file:///opt/a/current", agentBaseUrl: "file:///opt/a/", usersPointerUrl: "http://127.0.0.1:8080/users.sha256", usersBaseUrl: "http://127.0.0.1:8080/u-", statusUrl: "file:///var/lib/s.json", hostKeyUrl: undefined, awsRegion: undefined }]) {
       execFileSync("bash", ["-n"], { input: renderBootstrapScript(p) });
     }
   });
 
-  it("checks the artifact's sha256 before unpacking it", () => {
+  it("names no release: the agent and users come through pointers, each object checked against the sha256 its pointer holds", () => {
     const s = renderBootstrapScript(cloud);
-    assert.match(s, new RegExp(`ARTIFACT_SHA256='${SHA}'`));
-    const check = s.indexOf("sha256sum -c");
-    assert.ok(check > 0 && check < s.indexOf("tar -xzf"), "sha256 check must precede tar");
+    assert.match(s, /^AGENT_POINTER_URL='s3:\/\/acme-artifacts\/agent\/current\.sha256'$/m);
+    assert.doesNotMatch(s, /[0-9a-f]{64}/);
+    const pinned = fn(s, "fetch_pinned");
+    assert.ok(pinned.indexOf("sha256sum -c") > pinned.indexOf("fetch "), "fetch, then verify");
+    const stage = fn(s, "stage_agent");
+    assert.ok(stage.indexOf("fetch_pinned") < stage.indexOf("tar -xzf"), "verified before unpacking");
+    assert.match(fn(s, "read_pointer"), /\[\[ \$POINTED =~ \^\[0-9a-f\]\{64\}\$ \]\] \|\| die/);
+    assert.match(fn(s, "cmd_sync_users"), /fetch_pinned "\$USERS_BASE_URL\$POINTED\.json" "\$POINTED"/);
+  });
+
+  it("retries every fetch and apt-get with doubling backoff", () => {
+    const s = renderBootstrapScript({ ...cloud, retry: { attempts: 4, firstDelayMs: 500 } });
+    assert.match(s, /^RETRY_ATTEMPTS=4$/m);
+    assert.match(s, /^RETRY_DELAY_MS=500$/m);
+    assert.match(fn(s, "retry"), /ms=\$\(\(ms \* 2\)\)/);
+    assert.match(fn(s, "fetch"), /retry fetch_once/);
+    assert.match(fn(s, "install_packages"), /retry apt-get -o Acquire::Retries=3 update/);
+    assert.match(fn(s, "install_packages"), /retry apt-get -o Acquire::Retries=3 install/);
+    // Every source goes through fetch (with retries); fetch_once is called from nowhere else.
+    assert.deepEqual(s.match(/^[^#\n]*\bfetch_once\b.*$/gm), ["fetch_once() {", 'fetch() { retry fetch_once "$1" "$2" || die "cannot fetch $1"; }'], "defined once, called once (by fetch)");
+  });
+
+  it("installs apparmor where the kernel has AppArmor and apparmor_parser is missing", () => {
+    const s = fn(renderBootstrapScript(cloud), "install_packages");
+    assert.match(s, /if apparmor_enabled && ! command -v apparmor_parser >\/dev\/null 2>&1; then need\+=\(apparmor\); fi/);
+    assert.match(renderBootstrapScript(cloud), /apparmor_enabled\(\) \{ \[ "\$\(cat \/sys\/module\/apparmor\/parameters\/enabled/);
   });
 
   it("only calls apt-get for commands that are missing", () => {
     const s = renderBootstrapScript(cloud);
-    for (const [cmd, pkg] of [["node", "nodejs"], ["docker", "docker.io"], ["aws", "awscli"]]) {
+    for (const [cmd, pkg] of [["node", "nodejs"], ["docker", "docker.io"], ["aws", "awscli"], ["debootstrap", "debootstrap"]]) {
       assert.match(s, new RegExp(`command -v ${cmd} >/dev/null 2>&1 \\|\\| need\\+=\\(${pkg}\\)`));
     }
     assert.match(s, /if \[ "\$\{#need\[@\]\}" -gt 0 \]; then/);
   });
 
-  it("runs the same install and server-setup commands an admin runs, then the daemon and sync timer", () => {
+  it("provides the default environment image with the agent's image kit before the daemon starts", () => {
+    const s = renderBootstrapScript({ ...cloud, defaultImage: "podspawn/default:test" });
+    assert.match(s, /^DEFAULT_IMAGE='podspawn\/default:test'$/m);
+    assert.match(fn(s, "ensure_image"), /node "\$1\/build-image\.mjs" --only default --tag "\$DEFAULT_IMAGE" --default-context "\$1\/podfiles\/default"/);
+    const boot = fn(s, "cmd_bootstrap");
+    assert.ok(boot.indexOf("ensure_image") < boot.indexOf("start_daemon"));
+  });
+
+  it("runs the same install and server-setup commands an admin runs, then the daemon, the timers and sshd", () => {
     const s = renderBootstrapScript(cloud);
-    assert.match(s, /podspawn\.cjs" install --instance "\$INSTANCE" --bundle-dir "\$dir" --node "\$node"/);
-    assert.match(s, /"\$COMMAND" server-setup/);
-    assert.match(s, /\$COMMAND sync --file/);
-    assert.match(s, /OnUnitActiveSec=\$SYNC_INTERVAL/);
+    assert.match(s, /podspawn\.cjs" install --instance "\$INSTANCE" --bundle-dir "\$1" --node "\$node"/);
+    assert.match(s, /"\$COMMAND" server-setup "\$\{SSHD_FLAGS\[@\]\}" --auth file/);
+    assert.match(s, /"\$COMMAND" sync --file/);
     assert.match(s, /systemctl enable --now "\$INSTANCE"d\.service/);
+    assert.match(s, /systemctl enable --now "\$INSTANCE"-sync\.timer "\$INSTANCE"-agent-update\.timer/);
+  });
+
+  it("upgrades the agent drained: verify, build the image, drain and wait, restart, lift only its own drain", () => {
+    const s = fn(renderBootstrapScript({ ...cloud, upgradeMaxWaitSeconds: 120 }), "cmd_update_agent");
+    const order = ["read_pointer", "stage_agent", "ensure_image", "drain --json", "stop_daemon", "apply_agent", "start_daemon", "undrain"].map((w) => s.indexOf(w));
+    assert.deepEqual([...order].sort((a, b) => a - b), order, `in this order: ${order.join(", ")}`);
+    assert.ok(order.every((i) => i > 0));
+    assert.match(s, /--wait "\$\{UPGRADE_MAX_WAIT\}s"/);
+    assert.match(s, /\[ "\$drained_here" = 1 \] && "\$COMMAND" undrain/);
+  });
+
+  it("records each step in a status file and a failure with its step", () => {
+    const s = renderBootstrapScript(cloud);
+    assert.match(fn(s, "write_status"), /"state":"%s","step":"%s"/);
+    assert.match(fn(s, "on_exit"), /write_status "\$FAIL_STATE"/);
+    assert.match(fn(s, "cmd_bootstrap"), /trap 'on_exit \$\?' EXIT/);
+    assert.match(fn(s, "publish"), /s3:\/\/\*\) aws .* s3 cp/);
   });
 
   it("blocks the metadata address for containers in DOCKER-USER, v4 and v6, and persists it", () => {
@@ -59,18 +122,53 @@ describe("bootstrap script", () => {
   });
 
   it("refuses values that would break out of the script", () => {
-    assert.throws(() => renderBootstrapScript({ ...cloud, artifactUrl: "s3://b/k';rm -rf /;'" }), InputError);
-    assert.throws(() => renderBootstrapScript({ ...cloud, artifactSha256: "abc" }), InputError);
+    assert.throws(() => renderBootstrapScript({ ...cloud, agentPointerUrl: "s3://b/k';rm -rf /;'" }), InputError);
+    assert.throws(() => renderBootstrapScript({ ...cloud, agentBaseUrl: "s3://bucket/agent" }), /does not end in '\/' or '-'/);
+    assert.throws(() => renderBootstrapScript({ ...cloud, node: "Node_1" }), InputError);
     assert.throws(() => renderBootstrapScript({ ...cloud, instance: "other" }), InputError);
     assert.throws(() => renderBootstrapScript({ ...cloud, awsRegion: "eu central" }), InputError);
+    assert.throws(() => renderBootstrapScript({ ...cloud, statusUrl: "http://127.0.0.1/s" }), /statusUrl: must be s3:\/\/ or file:\/\//);
     fc.assert(fc.property(fc.string(), (junk) => {
       try {
-        const s = renderBootstrapScript({ ...cloud, usersUrl: `file:///x${junk}` });
-        return !/[';`$\n]/.test(junk) && s.includes(`USERS_URL='file:///x${junk}'`);
+        const s = renderBootstrapScript({ ...cloud, usersPointerUrl: `file:///x${junk}` });
+        return !/[';`$\n]/.test(junk) && s.includes(`USERS_POINTER_URL='file:///x${junk}'`);
       } catch (err) {
         return err instanceof InputError;
       }
     }));
+  });
+});
+
+describe("node units", () => {
+  it("pass systemd-analyze verify, with the daemon's unit", () => {
+    const dir = mkdtempSync(join(tmpdir(), "podspawn-units-"));
+    try {
+      const layout = layoutFor("podspawn");
+      // The units' programs must exist for verify; stand-ins in the temp dir, at the same names.
+      const bin = join(dir, "bin");
+      mkdirSync(bin);
+      const units = renderNodeUnits({ instance: "podspawn", nodeScript: join(bin, "podspawn-node"), firewallScript: join(bin, "podspawn-block-metadata"), syncIntervalSeconds: 300, agentPollSeconds: 300, blockMetadata: true });
+      units["podspawnd.service"] = renderSystemdUnit(layout).replace(`ExecStart=${layout.command}`, `ExecStart=${join(bin, "podspawn")}`);
+      for (const exe of ["podspawn-node", "podspawn-block-metadata", "podspawn"]) writeFileSync(join(bin, exe), "#!/bin/sh\n", { mode: 0o755 });
+      for (const [name, text] of Object.entries(units)) writeFileSync(join(dir, name), text);
+      const names = Object.keys(units).sort();
+      assert.deepEqual(names, ["podspawn-agent-update.service", "podspawn-agent-update.timer", "podspawn-block-metadata.service", "podspawn-sync.service", "podspawn-sync.timer", "podspawnd.service"]);
+      const r = spawnSync("systemd-analyze", ["verify", "--man=no", ...names.map((n) => join(dir, n))], { encoding: "utf8" });
+      // Without a running systemd, verify cannot check the dependencies outside these files
+      // (docker.service, network-online.target); only such lines may appear.
+      const problems = `${r.stdout}${r.stderr}`.split("\n").filter((l) => l.trim() !== "" && !/(docker\.service|network-online\.target|timers\.target|multi-user\.target).*(not found|No such file)|Failed to prepare filename|System has not been booted with systemd/.test(l));
+      assert.deepEqual(problems, [], `systemd-analyze verify exit ${r.status}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("run the node script's subcommands and leave out the firewall unit when not blocking", () => {
+    const units = renderNodeUnits({ instance: "podspawn-x", nodeScript: "/usr/local/sbin/podspawn-x-node", firewallScript: "/f", syncIntervalSeconds: 60, agentPollSeconds: 600, blockMetadata: false });
+    assert.match(units["podspawn-x-sync.service"] ?? "", /^ExecStart=\/usr\/local\/sbin\/podspawn-x-node sync-users$/m);
+    assert.match(units["podspawn-x-agent-update.service"] ?? "", /^ExecStart=\/usr\/local\/sbin\/podspawn-x-node update-agent$/m);
+    assert.match(units["podspawn-x-agent-update.timer"] ?? "", /^OnUnitActiveSec=600$/m);
+    assert.equal(units["podspawn-x-block-metadata.service"], undefined);
   });
 });
 
@@ -91,6 +189,15 @@ describe("user data", () => {
 
 describe("agent artifact packing", () => {
   const files = new Map([["podspawn.cjs", Buffer.from("a")], ["spawn.cjs", Buffer.from("b")], ["auth-keys.cjs", Buffer.from("c")]]);
+
+  it("adds the image kit with its modes when given, still deterministic", async () => {
+    const kit = new Map([["build-image.mjs", { data: Buffer.from("x"), executable: false }], ["podfiles/default/Dockerfile", { data: Buffer.from("FROM x"), executable: false }], ["podfiles/default/hook.sh", { data: Buffer.from("#!/bin/sh"), executable: true }]]);
+    const tgz = await packAgentBundle(files, kit);
+    assert.equal(sha256Hex(await packAgentBundle(files, kit)), sha256Hex(tgz));
+    const listing = execFileSync("tar", ["-tvz"], { input: tgz }).toString();
+    assert.match(listing, /^-rwxr-xr-x .* podfiles\/default\/hook\.sh$/m);
+    assert.match(listing, /^-rw-r--r-- .* podfiles\/default\/Dockerfile$/m);
+  });
 
   it("holds exactly the three bundles and hashes the same every time", async () => {
     const tgz = await packAgentBundle(files);

@@ -11,20 +11,38 @@ import { bareStack, resources, SAMPLE_HOST_KEY, synth } from "./fixtures.js";
 import { evaluateHcl } from "./hcl-expression.js";
 
 describe("HostKeys", () => {
-  it("generates one ED25519 key per node and stores its private half as an SSM SecureString", () => {
+  const delivery = { parameterPrefix: "/podspawn/acme/prod", region: "eu-central-1", accountId: "123456789012", adminRoleArn: "arn:aws:iam::123456789012:role/deploy", aliasPrefix: "podspawn-acme-prod" };
+
+  it("generates one ED25519 key per node and stores its private half as an SSM SecureString under the node's own KMS key", () => {
     const stack = bareStack();
-    const keys = new HostKeys(stack, "k", { nodes: ["node-1", "node-2"], ssmParameterPrefix: "/podspawn/acme/prod" });
+    const keys = new HostKeys(stack, "k", { nodes: [{ name: "node-1", readerRoleArn: "arn:aws:iam::123456789012:role/n1" }, { name: "node-2", readerRoleArn: "arn:aws:iam::123456789012:role/n2" }], delivery });
     const { json } = synth(stack);
     assert.deepEqual(resources(json, "tls_private_key"), [{ algorithm: "ED25519" }, { algorithm: "ED25519" }].map((r) => ({ ...r, provider: "tls" })));
     const params = resources(json, "aws_ssm_parameter");
     assert.deepEqual(params.map((p) => [p["name"], p["type"]]), [["/podspawn/acme/prod/node-1/host-key", "SecureString"], ["/podspawn/acme/prod/node-2/host-key", "SecureString"]]);
     assert.match(String(params[0]?.["value"]), /tls_private_key\.\S+\.private_key_openssh/);
     assert.equal(keys.keys.get("node-1")?.source, "ssm:/podspawn/acme/prod/node-1/host-key");
+    assert.match(String(params[0]?.["key_id"]), /aws_kms_key\.k_node-1-kms_\w+\.arn/);
+    assert.deepEqual(resources(json, "aws_kms_alias").map((a) => a["name"]), ["alias/podspawn-acme-prod-node-1-host-key", "alias/podspawn-acme-prod-node-2-host-key"]);
+  });
+
+  it("takes external keys as given: no tls key, no parameter, the SSHFP digest computed here", () => {
+    const stack = bareStack();
+    const keys = new HostKeys(stack, "k", { nodes: [{ name: "n", readerRoleArn: "arn:aws:iam::1:role/n", publicKey: SAMPLE_HOST_KEY }], generate: false, delivery });
+    const { json } = synth(stack);
+    assert.equal(resources(json, "tls_private_key").length, 0);
+    assert.equal(resources(json, "aws_ssm_parameter").length, 0);
+    assert.equal(keys.keys.get("n")?.publicKey, SAMPLE_HOST_KEY);
+    const dir = mkdtempSync(join(tmpdir(), "podspawn-ext-key-"));
+    writeFileSync(join(dir, "k.pub"), `${SAMPLE_HOST_KEY}\n`);
+    const record = execFileSync("ssh-keygen", ["-r", "n", "-f", join(dir, "k.pub")], { encoding: "utf8" });
+    rmSync(dir, { recursive: true, force: true });
+    assert.match(record, new RegExp(`SSHFP 4 2 ${keys.keys.get("n")?.sshfpSha256Hex}`));
   });
 
   it("exports the public halves trimmed, and keeps private keys out of SSM when no prefix is set", () => {
     const stack = bareStack();
-    const keys = new HostKeys(stack, "k", { nodes: ["a"] });
+    const keys = new HostKeys(stack, "k", { nodes: [{ name: "a" }] });
     const { text, json } = synth(stack);
     assert.equal(resources(json, "aws_ssm_parameter").length, 0);
     assert.ok(keys.keys.get("a")?.publicKey.includes("TfToken") || keys.keys.get("a")?.publicKey.includes("${"));
@@ -38,9 +56,9 @@ describe("FleetDns", () => {
     zoneId: "Z1",
     name: "fleet.acme.test",
     fleet: "acme",
-    manifestUrl: "s3://b/manifest/fleet.json",
+    manifestUrl: "https://b.s3.eu-central-1.amazonaws.com/fleet.json",
     sshfp: true,
-    nodes: [{ name: "node-1", address: "192.0.2.1", sshfpSha256HexExpression: "\"ab\"" }, { name: "node-2", address: "192.0.2.2", sshfpSha256HexExpression: "\"cd\"" }],
+    nodes: [{ name: "node-1", address: "192.0.2.1", sshfpSha256Hex: "ab" }, { name: "node-2", address: "192.0.2.2", sshfpSha256Hex: "cd" }],
   });
   const records = resources(synth(stack).json, "aws_route53_record");
   const byType = (t: string) => records.filter((r) => r["type"] === t);
@@ -51,12 +69,12 @@ describe("FleetDns", () => {
 
   it("publishes the fleet by SRV and TXT discovery records", () => {
     assert.deepEqual(byType("SRV")[0]?.["records"], ["10 10 22 node-1.fleet.acme.test.", "10 10 22 node-2.fleet.acme.test."]);
-    assert.deepEqual(byType("TXT")[0]?.["records"], ["v=podspawn1 fleet=acme manifest=s3://b/manifest/fleet.json"]);
+    assert.deepEqual(byType("TXT")[0]?.["records"], ["v=podspawn1 fleet=acme manifest=https://b.s3.eu-central-1.amazonaws.com/fleet.json"]);
     assert.equal(byType("TXT")[0]?.["name"], "_podspawn.fleet.acme.test");
   });
 
   it("adds SSHFP (Ed25519, SHA-256) records only when asked", () => {
-    assert.deepEqual(byType("SSHFP").map((r) => r["records"]), [['4 2 ${"ab"}'], ['4 2 ${"cd"}']]);
+    assert.deepEqual(byType("SSHFP").map((r) => r["records"]), [["4 2 ab"], ["4 2 cd"]]);
     const plain = bareStack();
     new FleetDns(plain, "dns", { zoneId: "Z1", name: "f.acme.test", fleet: "acme", nodes: [{ name: "n", address: "192.0.2.1" }] });
     assert.equal(resources(synth(plain).json, "aws_route53_record").filter((r) => r["type"] === "SSHFP").length, 0);

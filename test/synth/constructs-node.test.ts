@@ -1,18 +1,20 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { NodeInstance, SSM_MANAGED_POLICY_ARN } from "../../infra/src/constructs/node.js";
+import { NodeInstance } from "../../infra/src/constructs/node.js";
+import { NodeRole } from "../../infra/src/constructs/node-role.js";
 import { bareStack, resources, synth, type Synthesized } from "./fixtures.js";
 
 function node(overrides: Partial<ConstructorParameters<typeof NodeInstance>[2]> = {}): Synthesized {
   const stack = bareStack();
+  const role = new NodeRole(stack, "r", { name: "node-1" });
+  role.grant({ readableObjectArns: ["arn:aws:s3:::b/agent/*"], readableParameterArns: ["arn:aws:ssm:eu-central-1:1:parameter/p"], decryptKeyArns: ["arn:aws:kms:eu-central-1:1:key/k"], writableObjectArns: ["arn:aws:s3:::b/status/node-1.json"] });
   new NodeInstance(stack, "n", {
     name: "node-1",
     subnetId: "subnet-1",
     securityGroupIds: ["sg-1"],
     amiId: "ami-1",
     userDataBase64: "H4sI",
-    readableObjectArns: ["arn:aws:s3:::b/agent/x.tar.gz"],
-    readableParameterArns: ["arn:aws:ssm:eu-central-1:1:parameter/p"],
+    role,
     ...overrides,
   });
   return synth(stack).json;
@@ -35,23 +37,34 @@ describe("NodeInstance", () => {
     assert.equal(ebs?.["encrypted"], "true");
   });
 
-  it("replaces the instance when user-data changes and protects it only when asked", () => {
+  it("is guarded by prevent_destroy unless told otherwise, and carries the AMI on the instance", () => {
     const inst = resources(node(), "aws_instance")[0] ?? {};
+    assert.deepEqual(inst["lifecycle"], { prevent_destroy: true });
+    assert.equal(inst["ami"], "ami-1");
     assert.equal(inst["user_data_replace_on_change"], true);
     assert.equal(inst["disable_api_termination"], false);
+    assert.deepEqual(resources(node({ protect: false }), "aws_instance")[0]?.["lifecycle"], { prevent_destroy: false });
     assert.equal(resources(node({ terminationProtection: true }), "aws_instance")[0]?.["disable_api_termination"], true);
   });
+});
 
-  it("gets a role that is SSM-managed and may read only the named objects and parameters", () => {
+describe("NodeRole", () => {
+  it("has no managed policy, and one inline policy with exactly the granted actions", () => {
     const json = node();
-    assert.deepEqual(resources(json, "aws_iam_role_policy_attachment").map((a) => a["policy_arn"]), [SSM_MANAGED_POLICY_ARN]);
+    assert.equal(resources(json, "aws_iam_role_policy_attachment").length, 0);
     const docs = json.data["aws_iam_policy_document"] ?? {};
     const reads = Object.entries(docs).find(([k]) => k.includes("reads"))?.[1] as { statement: Record<string, unknown>[] };
     assert.deepEqual(reads.statement.map((s) => [s["effect"], s["actions"], s["resources"]]), [
-      ["Allow", ["s3:GetObject"], ["arn:aws:s3:::b/agent/x.tar.gz"]],
+      ["Allow", ["s3:GetObject"], ["arn:aws:s3:::b/agent/*"]],
+      ["Allow", ["s3:PutObject"], ["arn:aws:s3:::b/status/node-1.json"]],
       ["Allow", ["ssm:GetParameter"], ["arn:aws:ssm:eu-central-1:1:parameter/p"]],
+      ["Allow", ["kms:Decrypt"], ["arn:aws:kms:eu-central-1:1:key/k"]],
     ]);
     const assume = Object.entries(docs).find(([k]) => k.includes("assume"))?.[1] as { statement: Record<string, unknown>[] };
     assert.deepEqual(assume.statement[0]?.["principals"], [{ type: "Service", identifiers: ["ec2.amazonaws.com"] }]);
+  });
+
+  it("refuses a name whose IAM prefix would pass AWS's 38 characters", () => {
+    assert.throws(() => new NodeRole(bareStack(), "r", { name: "x".repeat(29) }), /makes the IAM name prefix "podspawn-x{29}-" 39 characters long/);
   });
 });

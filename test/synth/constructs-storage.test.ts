@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { InputError } from "../../agent/src/core/errors.js";
-import { AgentArtifact } from "../../infra/src/constructs/agent-artifact.js";
+import { PinnedObject } from "../../infra/src/constructs/agent-artifact.js";
 import { ArtifactBucket } from "../../infra/src/constructs/artifact-bucket.js";
 import { bareStack, fakeAgent, resources, synth } from "./fixtures.js";
 
@@ -38,16 +38,30 @@ describe("ArtifactBucket", () => {
   });
 });
 
-describe("AgentArtifact", () => {
-  it("stores the bundle under a key made of its sha256", async () => {
+describe("PinnedObject", () => {
+  it("stores the bundle under a key made of its sha256, and a pointer holding that sha256 written after it", async () => {
     const stack = bareStack();
     const agent = await fakeAgent();
     const bucket = new ArtifactBucket(stack, "b", { bucketName: "acme-artifacts" });
-    const art = new AgentArtifact(stack, "a", { bucket, artifactPath: agent.path, sha256: agent.sha256 });
-    const obj = resources(synth(stack).json, "aws_s3_object")[0] ?? {};
-    assert.equal(obj["key"], `agent/${agent.sha256}.tar.gz`);
-    assert.match(String(obj["source"]), new RegExp(`assets/.*${agent.sha256}`));
-    assert.equal(art.url, `s3://acme-artifacts/agent/${agent.sha256}.tar.gz`);
+    const art = new PinnedObject(stack, "a", { bucket, key: `agent/${agent.sha256}.tar.gz`, sha256: agent.sha256, pointerKey: "agent/current.sha256", source: { path: agent.path }, contentType: "application/gzip" });
+    const [obj, pointer] = resources(synth(stack).json, "aws_s3_object");
+    assert.equal(obj?.["key"], `agent/${agent.sha256}.tar.gz`);
+    assert.match(String(obj?.["source"]), new RegExp(`assets/.*${agent.sha256}`));
+    assert.equal(pointer?.["key"], "agent/current.sha256");
+    assert.equal(pointer?.["content"], `${agent.sha256}\n`);
+    assert.match(String((pointer?.["depends_on"] as string[])[0]), /^aws_s3_object\.a_object/);
+    assert.equal(art.pointerUrl, "s3://acme-artifacts/agent/current.sha256");
     assert.equal(art.objectArn, `arn:aws:s3:::acme-artifacts/agent/${agent.sha256}.tar.gz`);
+  });
+});
+
+describe("ArtifactBucket with a writer role", () => {
+  it("denies writes under the release prefixes to every principal but that role", () => {
+    const stack = bareStack();
+    new ArtifactBucket(stack, "b", { bucketName: "acme-artifacts", writerRoleArn: "arn:aws:iam::1:role/deploy" });
+    const doc = Object.values(synth(stack).json.data["aws_iam_policy_document"] ?? {})[0] as { statement: Record<string, unknown>[] };
+    const deny = doc.statement.find((s) => s["sid"] === "OnlyTheDeployRoleWritesReleases");
+    assert.equal(deny?.["effect"], "Deny");
+    assert.deepEqual(deny?.["condition"], [{ test: "ArnNotEquals", variable: "aws:PrincipalArn", values: ["arn:aws:iam::1:role/deploy"] }]);
   });
 });

@@ -12,15 +12,17 @@ import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 export const ALICE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ alice@laptop";
 export const SAMPLE_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
+export const DEPLOY_ROLE = "arn:aws:iam::123456789012:role/acme-deploy";
+
 export const GIT: GitConfig = {
   users: parseUsersConfig(`version: 1\nusers:\n  - name: alice\n    keys:\n      - ${ALICE_KEY}\n`, "users.yaml"),
   projects: parseProjectsConfig("version: 1\nprojects:\n  - name: default\n", "projects.yaml"),
 };
 
-/** A packed fake agent: the stacks only need its path and hash. */
-export function fakeAgent(): Promise<{ path: string; sha256: string }> {
+/** A packed fake agent: the stacks only need its path and hash. `release` makes another build. */
+export function fakeAgent(release = "1"): Promise<{ path: string; sha256: string }> {
   const dir = mkdtempSync(join(tmpdir(), "podspawn-synth-"));
-  for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"]) writeFileSync(join(dir, f), `// ${f}\n`);
+  for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"]) writeFileSync(join(dir, f), `// ${f} release ${release}\n`);
   return writeAgentArtifact(dir, join(dir, "out"));
 }
 
@@ -36,6 +38,8 @@ export function awsEnv(overrides: Partial<AwsTarget> = {}): AwsTarget {
     nodes: [{ name: "node-1" }],
     dns: { zoneId: "Z123", name: "fleet.acme.test" },
     artifactBucket: "acme-podspawn-test",
+    amiId: "ami-0123456789abcdef0",
+    deployRoleArn: DEPLOY_ROLE,
     ...overrides,
   };
 }

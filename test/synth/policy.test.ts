@@ -1,6 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami/index.js";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment/index.js";
 import { Instance } from "@cdktf/provider-aws/lib/instance/index.js";
+import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter/index.js";
 import { SecurityGroup } from "@cdktf/provider-aws/lib/security-group/index.js";
 import { VpcSecurityGroupIngressRule } from "@cdktf/provider-aws/lib/vpc-security-group-ingress-rule/index.js";
 import { Testing } from "cdktf";
@@ -52,6 +55,38 @@ describe("policy aspects", () => {
     new VpcSecurityGroupIngressRule(stack, "https", { securityGroupId: "sg", ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "0.0.0.0/0" });
     applyFleetPolicy(stack, { allowedOpenPorts: [22, 443] });
     assert.doesNotThrow(() => Testing.synth(stack));
+  });
+
+  it("fail synth for an AWS-managed policy on a role (the SSM core policy reads every parameter)", () => {
+    const stack = bareStack();
+    new IamRolePolicyAttachment(stack, "ssm", { role: "r", policyArn: "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore" });
+    applyFleetPolicy(stack);
+    assert.throws(() => Testing.synth(stack), /policy violation at test\/ssm: AWS-managed policy arn:aws:iam::aws:policy\/AmazonSSMManagedInstanceCore attached/);
+    const own = bareStack();
+    new IamRolePolicyAttachment(own, "mine", { role: "r", policyArn: "arn:aws:iam::123456789012:policy/mine" });
+    applyFleetPolicy(own);
+    assert.doesNotThrow(() => Testing.synth(own));
+  });
+
+  it("fail synth for a floating AMI: a most_recent lookup, or an instance taking its image from one", () => {
+    const lookup = bareStack();
+    new DataAwsAmi(lookup, "debian", { mostRecent: true, owners: ["136693071363"] });
+    applyFleetPolicy(lookup);
+    assert.throws(() => Testing.synth(lookup), /most_recent floats the fleet's image/);
+    const fed = bareStack();
+    const ami = new DataAwsAmi(fed, "pinned-lookup", { owners: ["136693071363"], filter: [{ name: "image-id", values: ["ami-1"] }] });
+    new Instance(fed, "i", { ami: ami.id, instanceType: "t3.micro", ...hardened });
+    applyFleetPolicy(fed);
+    assert.throws(() => Testing.synth(fed), /policy violation at test\/i: aws_instance takes its image from an aws_ami lookup/);
+  });
+
+  it("fail synth for a SecureString without a customer-managed key", () => {
+    for (const keyId of [undefined, "alias/aws/ssm"]) {
+      const stack = bareStack();
+      new SsmParameter(stack, "p", { name: "/k", type: "SecureString", value: "x", ...(keyId ? { keyId } : {}) });
+      applyFleetPolicy(stack);
+      assert.throws(() => Testing.synth(stack), /SecureString parameters must name a customer-managed KMS key/);
+    }
   });
 
   it("are applied by the AWS fleet stack itself", async () => {

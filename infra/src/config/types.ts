@@ -1,5 +1,5 @@
 /**
- * The typed fleet configuration a platform team edits (infra/src/environments.ts). Everything a stack
+ * The typed fleet configuration a platform team edits (infra/src/targets.ts). Everything a stack
  * needs comes from here or from the users/projects files in git; stacks read nothing else.
  */
 
@@ -24,8 +24,14 @@ export type NetworkConfig =
   | {
       readonly kind: "existing";
       readonly vpcId: string;
-      /** Public subnets in at least 2 AZs; nodes are spread over them in order. */
+      /** Subnets in at least 2 AZs; each node keeps one (see NodeEntry.subnet). */
       readonly subnetIds: readonly string[];
+      /**
+       * `private`: the subnets give no public addresses (a VPN, a peered network, Direct Connect):
+       * node records carry the private IP, and the zone should be a private hosted zone.
+       * @default "public"
+       */
+      readonly addressing?: "public" | "private";
     };
 
 export interface DnsConfig {
@@ -44,10 +50,33 @@ export interface DnsConfig {
 }
 
 export interface NodeEntry {
-  /** DNS label, unique in the fleet. Renaming replaces the node and moves its sessions. */
+  /**
+   * DNS label, unique in the fleet, at most 28 characters (it becomes the IAM name prefix
+   * `podspawn-<name>-`, which AWS limits to 38). Renaming replaces the node and moves its sessions.
+   */
   readonly name: string;
   /** @default - the environment's instanceType */
   readonly instanceType?: string;
+  /**
+   * Index into the network's subnets. Pin it before changing `azCount` or `subnetIds`.
+   * @default - chosen from the node's name by rendezvous hashing: stable when other nodes come or go
+   */
+  readonly subnet?: number;
+  /** This node's AMI, to roll a new image one node at a time. @default - the target's amiId */
+  readonly amiId?: string;
+  /**
+   * Lift the replacement guard (`prevent_destroy`) for this node. At most `maxReplacements`
+   * nodes may have it at once, so a change that replaces instances goes one node at a time.
+   * @default false
+   */
+  readonly allowReplacement?: boolean;
+  /**
+   * Mark the node drained in the fleet manifest: clients route to it only when no other node
+   * answers. Run `podspawn drain` on the node for the live refusal. @default false
+   */
+  readonly drained?: boolean;
+  /** The node's host public key (`ssh-ed25519 AAAA...`), required with `hostKeys: "external"`. */
+  readonly hostPublicKey?: string;
 }
 
 export interface AwsTarget {
@@ -66,15 +95,46 @@ export interface AwsTarget {
   readonly nodes: readonly NodeEntry[];
   /** @default "t3.medium" */
   readonly instanceType?: string;
-  /** @default - latest official Debian 12 amd64 AMI (owner 136693071363) */
-  readonly amiId?: string;
+  /**
+   * The AMI every node boots, pinned: a new image is a deliberate one-line change (roll it with
+   * per-node `amiId` and `allowReplacement`). Official Debian 12 images: owner 136693071363, see
+   * docs/infrastructure.md for the lookup command.
+   */
+  readonly amiId: string;
   /** @default 30 */
   readonly rootVolumeGiB?: number;
-  /** @default false */
+  /**
+   * EC2 termination protection (console/API). Terraform's provider lifts it before it deletes, so
+   * the guard that holds in a plan is `prevent_destroy`, on by default (see NodeEntry.allowReplacement).
+   * @default false
+   */
   readonly terminationProtection?: boolean;
+  /** Nodes that may have `allowReplacement` at once. @default 1 */
+  readonly maxReplacements?: number;
+  /** `prevent_destroy` on every node not marked `allowReplacement`. Off only to tear a fleet down. @default true */
+  readonly protectNodes?: boolean;
+  /**
+   * The role that runs `cdktf deploy` (`arn:aws:iam::<account>:role/<name>`): the only principal
+   * that may write the agent, the users file and the manifest, and the administrator of the
+   * host-key KMS keys.
+   */
+  readonly deployRoleArn: string;
+  /**
+   * `terraform`: a tls_private_key per node (the private halves are in the state: keep it locked
+   * down). `external`: you create each SSM parameter yourself (docs/infrastructure.md) and give the
+   * public halves as `nodes[].hostPublicKey`; Terraform never sees a private key.
+   * @default "terraform"
+   */
+  readonly hostKeys?: "terraform" | "external";
   readonly dns: DnsConfig;
-  /** Globally unique S3 name for the agent bundle, users config and manifest. */
+  /** Globally unique S3 name for the agent bundle, users config and node status (private). */
   readonly artifactBucket: string;
+  /** Public bucket serving only `fleet.json` over HTTPS. @default - `<artifactBucket>-manifest` */
+  readonly manifestBucket?: string;
+  /** How often nodes look at the agent pointer. @default 300 */
+  readonly agentPollSeconds?: number;
+  /** How long an agent upgrade waits, drained, for the node's sessions to end. @default 3600 */
+  readonly upgradeMaxWaitSeconds?: number;
   /** Pseudo-TLD clients route (`work.pod`). @default "pod" */
   readonly clientDomain?: string;
   /** How often nodes converge users from git. @default 300 */

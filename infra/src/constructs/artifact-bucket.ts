@@ -14,6 +14,14 @@ export interface ArtifactBucketProps {
   readonly bucketName: string;
   /** Allow `terraform destroy` to delete a bucket that still holds objects. @default false */
   readonly forceDestroy?: boolean;
+  /**
+   * The only principal that may write or delete under `protectedPrefixes` (the deploy role): a
+   * user, role or node of the same account with a broad S3 policy still cannot add users to the
+   * fleet or swap the agent. @default - no write restriction beyond IAM
+   */
+  readonly writerRoleArn?: string;
+  /** @default ["agent/", "config/"] */
+  readonly protectedPrefixes?: readonly string[];
 }
 
 const BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
@@ -22,6 +30,7 @@ const BUCKET = /^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/;
  * The private bucket that carries the agent, the users config and the fleet manifest to nodes.
  * No ACLs, no public access, SSE on, TLS only, and principals of other accounts denied outright.
  * Nobody is granted read here: the node role's own IAM policy grants exactly the prefixes it reads.
+ * What nodes apply (agent, users) can be written by the deploy role only; nodes write their status.
  */
 export class ArtifactBucket extends Construct {
   readonly bucketName: string;
@@ -66,6 +75,18 @@ export class ArtifactBucket extends Construct {
           resources: [bucket.arn, `${bucket.arn}/*`],
           condition: [{ test: "StringNotEquals", variable: "aws:PrincipalAccount", values: [account.accountId] }],
         },
+        ...(props.writerRoleArn === undefined
+          ? []
+          : [
+              {
+                sid: "OnlyTheDeployRoleWritesReleases",
+                effect: "Deny",
+                actions: ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:RestoreObject"],
+                principals: [{ type: "*", identifiers: ["*"] }],
+                resources: (props.protectedPrefixes ?? ["agent/", "config/"]).map((p) => `${bucket.arn}/${p}*`),
+                condition: [{ test: "ArnNotEquals", variable: "aws:PrincipalArn", values: [props.writerRoleArn] }],
+              },
+            ]),
       ],
     });
     new S3BucketPolicy(this, "policy", { bucket: bucket.id, policy: policy.json });

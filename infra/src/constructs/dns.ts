@@ -4,10 +4,10 @@ import { InputError } from "../../../agent/src/core/errors.js";
 
 export interface DnsNode {
   readonly name: string;
-  /** IPv4 address (a token at synth time). */
+  /** IPv4 address (a token at synth time): the public IP, or the private one in private subnets. */
   readonly address: string;
-  /** Terraform expression (no `${}`) giving the SHA-256 host key fingerprint in hex; for SSHFP. */
-  readonly sshfpSha256HexExpression?: string;
+  /** The SHA-256 host key fingerprint in hex (literal or an interpolation); for SSHFP. */
+  readonly sshfpSha256Hex?: string;
 }
 
 export interface FleetDnsProps {
@@ -49,13 +49,13 @@ export class FleetDns extends Construct {
       names.set(node.name, fqdn);
       new Route53Record(this, `${node.name}-a`, { zoneId: props.zoneId, name: fqdn, type: "A", ttl, records: [node.address] });
       if (props.sshfp) {
-        if (!node.sshfpSha256HexExpression) throw new InputError("dns.sshfp", `node ${node.name} has no host key fingerprint`);
+        if (!node.sshfpSha256Hex) throw new InputError("dns.sshfp", `node ${node.name} has no host key fingerprint`);
         new Route53Record(this, `${node.name}-sshfp`, {
           zoneId: props.zoneId,
           name: fqdn,
           type: "SSHFP",
           ttl,
-          records: [sshfpRecordValue(`\${${node.sshfpSha256HexExpression}}`)],
+          records: [sshfpRecordValue(node.sshfpSha256Hex)],
         });
       }
     }

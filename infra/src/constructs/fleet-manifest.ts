@@ -10,6 +10,8 @@ export interface ManifestNode {
   readonly port?: number;
   /** `ssh-ed25519 AAAA...`; may be deploy-time tokens. */
   readonly hostKeys: readonly string[];
+  /** Clients route to a drained node only when no other answers. @default false */
+  readonly drained?: boolean;
 }
 
 export interface FleetManifestProps {
@@ -17,9 +19,9 @@ export interface FleetManifestProps {
   /** @default "pod" */
   readonly domain?: string;
   readonly nodes: readonly ManifestNode[];
-  /** Publish as this S3 object as well. @default - stack output only */
+  /** Publish as this S3 object as well (the public HTTPS site). @default - stack output only */
   readonly bucketId?: string;
-  /** @default "manifest/fleet.json" */
+  /** @default "fleet.json" */
   readonly key?: string;
 }
 
@@ -46,7 +48,7 @@ export class FleetManifestPublisher extends Construct {
       version: 1,
       fleet: props.fleet,
       domain: props.domain ?? "pod",
-      nodes: props.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port ?? 22, hostKeys: [...n.hostKeys] })),
+      nodes: props.nodes.map((n) => ({ name: n.name, address: n.address, port: n.port ?? 22, hostKeys: [...n.hostKeys], ...(n.drained ? { drained: true } : {}) })),
     };
     validateFleetManifest({
       ...manifest,
@@ -62,9 +64,11 @@ export class FleetManifestPublisher extends Construct {
     if (props.bucketId !== undefined) {
       new S3Object(this, "object", {
         bucket: props.bucketId,
-        key: props.key ?? "manifest/fleet.json",
+        key: props.key ?? "fleet.json",
         content: this.text,
         contentType: "application/json",
+        // Clients revalidate with the ETag; a minute bounds how stale a cache in between can be.
+        cacheControl: "max-age=60",
         serverSideEncryption: "AES256",
       });
     }

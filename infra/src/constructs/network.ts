@@ -4,7 +4,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table/index.js";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association/index.js";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet/index.js";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc/index.js";
-import { Fn } from "cdktf";
+import { Fn, type ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { InputError } from "../../../agent/src/core/errors.js";
 
@@ -19,6 +19,8 @@ export interface NetworkProps {
   readonly azCount?: number;
   /** @default "podspawn" */
   readonly namePrefix?: string;
+  /** With existingSubnetIds: do the subnets hand out public addresses? @default "public" */
+  readonly addressing?: "public" | "private";
 }
 
 /**
@@ -28,6 +30,12 @@ export interface NetworkProps {
 export class Network extends Construct {
   readonly vpcId: string;
   readonly subnetIds: readonly string[];
+  /** One stable key per subnet (its id, or its AZ slot), for node placement. */
+  readonly subnetKeys: readonly string[];
+  /** Whether nodes get public addresses: decides which IP the DNS records carry. */
+  readonly addressing: "public" | "private";
+  /** What a node's first boot needs from here (its route to the internet). */
+  readonly dependables: readonly ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: NetworkProps = {}) {
     super(scope, id);
@@ -36,8 +44,12 @@ export class Network extends Construct {
       if (subnets.length < 2) throw new InputError("network.subnetIds", `${subnets.length} subnet(s) given`, "at least 2 subnets in different AZs");
       this.vpcId = props.existingVpcId;
       this.subnetIds = [...subnets];
+      this.subnetKeys = [...subnets];
+      this.addressing = props.addressing ?? "public";
+      this.dependables = [];
       return;
     }
+    if (props.addressing === "private") throw new InputError("network.addressing", "private needs an existing VPC", "public for a VPC made here (it has no NAT)");
     if (props.existingSubnetIds !== undefined) throw new InputError("network.subnetIds", "given without an existing VPC id");
     const azCount = props.azCount ?? 2;
     if (!Number.isInteger(azCount) || azCount < 2 || azCount > 6) throw new InputError("network.azCount", `${azCount} is out of range`, "2-6");
@@ -52,6 +64,7 @@ export class Network extends Construct {
     });
     const azs = new DataAwsAvailabilityZones(this, "azs", { state: "available" });
     const ids: string[] = [];
+    const dependables: ITerraformDependable[] = [routes];
     for (let i = 0; i < azCount; i++) {
       const subnet = new Subnet(this, `public-${i}`, {
         vpcId: vpc.id,
@@ -61,10 +74,13 @@ export class Network extends Construct {
         mapPublicIpOnLaunch: true,
         tags: { Name: `${prefix}-public-${i}` },
       });
-      new RouteTableAssociation(this, `public-${i}-routes`, { subnetId: subnet.id, routeTableId: routes.id });
+      dependables.push(new RouteTableAssociation(this, `public-${i}-routes`, { subnetId: subnet.id, routeTableId: routes.id }));
       ids.push(subnet.id);
     }
     this.vpcId = vpc.id;
     this.subnetIds = ids;
+    this.subnetKeys = ids.map((_, i) => `az-${i}`);
+    this.addressing = "public";
+    this.dependables = dependables;
   }
 }

@@ -1,20 +1,17 @@
-import { DataAwsIamPolicyDocument } from "@cdktf/provider-aws/lib/data-aws-iam-policy-document/index.js";
-import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile/index.js";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
-import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment/index.js";
 import { Instance } from "@cdktf/provider-aws/lib/instance/index.js";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template/index.js";
+import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { InputError } from "../../../agent/src/core/errors.js";
-
-export const SSM_MANAGED_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore";
+import { nodeNamePrefix } from "../config/validate.js";
+import type { NodeRole } from "./node-role.js";
 
 export interface NodeInstanceProps {
   /** DNS label of the node; part of every resource name. */
   readonly name: string;
   readonly subnetId: string;
   readonly securityGroupIds: readonly string[];
+  /** Pinned; changing it replaces the node (guarded, see `protect`). */
   readonly amiId: string;
   /** @default "t3.medium" */
   readonly instanceType?: string;
@@ -22,31 +19,39 @@ export interface NodeInstanceProps {
   readonly rootVolumeGiB?: number;
   /** Gzipped bootstrap, base64 (see renderUserData). */
   readonly userDataBase64: string;
+  readonly role: NodeRole;
   /**
-   * Replace the instance when user-data changes. User-data runs once, at first boot, so an
-   * in-place change would leave a node that no longer matches its config; replacing is the
-   * only honest way to roll it out. Turn off only to stage a change by hand.
+   * Everything user-data fetches or needs at first boot (the agent and its pointer, the users file
+   * and its pointer, the host key parameter and its KMS key, the role policy, the route to the
+   * internet). Without it Terraform may start the instance first and the bootstrap loses the race.
+   * @default []
+   */
+  readonly dependsOn?: readonly ITerraformDependable[];
+  /**
+   * `lifecycle.prevent_destroy`: a plan that would replace or delete this node fails instead. The
+   * stack lifts it for at most `maxReplacements` nodes at once, so replacements go one at a time.
    * @default true
    */
-  readonly replaceOnUserDataChange?: boolean;
-  /** @default false */
+  readonly protect?: boolean;
+  /** EC2 termination protection; the provider lifts it before deleting, `protect` is the real guard. @default false */
   readonly terminationProtection?: boolean;
-  /** S3 object ARNs (wildcards allowed) this node may GetObject. */
-  readonly readableObjectArns: readonly string[];
-  /** SSM parameter ARNs this node may GetParameter (its host key). @default [] */
-  readonly readableParameterArns?: readonly string[];
+  /** With private subnets: no public address. @default true */
+  readonly publicAddress?: boolean;
   /** @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }
 
 /**
- * One fleet node: a launch template carrying the hardening (IMDSv2 only with hop limit 1 so
- * containers behind the Docker bridge cannot reach it, encrypted gp3 root), and an instance from it
- * with its own role: SSM-managed, and able to read only the objects and parameters named here.
+ * One fleet node: a launch template (IMDSv2 required, hop limit 1, so containers behind the Docker
+ * bridge cannot reach the metadata service; encrypted gp3 root) and the instance. User-data runs
+ * once, at first boot, and is the same bytes for every agent release (nodes follow the agent
+ * pointer), so `user_data_replace_on_change` only fires for a new bootstrap, and then only on the
+ * nodes whose guard is lifted.
  */
 export class NodeInstance extends Construct {
   readonly instance: Instance;
-  readonly role: IamRole;
+  /** The address the node's DNS record carries. */
+  readonly address: string;
 
   constructor(scope: Construct, id: string, props: NodeInstanceProps) {
     super(scope, id);
@@ -54,29 +59,13 @@ export class NodeInstance extends Construct {
     if (!Number.isInteger(volume) || volume < 8 || volume > 16_384) throw new InputError(`nodes.${props.name}.rootVolumeGiB`, `${volume} is out of range`, "8-16384");
     const tags = { ...props.tags, Name: props.name, "podspawn:node": props.name };
 
-    const assume = new DataAwsIamPolicyDocument(this, "assume", {
-      statement: [{ effect: "Allow", actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["ec2.amazonaws.com"] }] }],
-    });
-    this.role = new IamRole(this, "role", { namePrefix: `podspawn-${props.name}-`, assumeRolePolicy: assume.json, tags });
-    new IamRolePolicyAttachment(this, "ssm", { role: this.role.name, policyArn: SSM_MANAGED_POLICY_ARN });
-    const reads = new DataAwsIamPolicyDocument(this, "reads", {
-      statement: [
-        { sid: "ReadAgentAndConfig", effect: "Allow", actions: ["s3:GetObject"], resources: [...props.readableObjectArns] },
-        ...((props.readableParameterArns ?? []).length > 0
-          ? [{ sid: "ReadHostKey", effect: "Allow", actions: ["ssm:GetParameter"], resources: [...(props.readableParameterArns ?? [])] }]
-          : []),
-      ],
-    });
-    new IamRolePolicy(this, "reads-policy", { role: this.role.id, name: "podspawn-node-reads", policy: reads.json });
-    const profile = new IamInstanceProfile(this, "profile", { namePrefix: `podspawn-${props.name}-`, role: this.role.name, tags });
-
     const metadataOptions = { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1, instanceMetadataTags: "disabled" };
     const template = new LaunchTemplate(this, "template", {
-      namePrefix: `podspawn-${props.name}-`,
+      namePrefix: nodeNamePrefix(props.name),
       imageId: props.amiId,
       instanceType: props.instanceType ?? "t3.medium",
       metadataOptions,
-      iamInstanceProfile: { arn: profile.arn },
+      iamInstanceProfile: { arn: props.role.profile.arn },
       vpcSecurityGroupIds: [...props.securityGroupIds],
       blockDeviceMappings: [{ deviceName: "/dev/xvda", ebs: { encrypted: "true", volumeSize: volume, volumeType: "gp3", deleteOnTermination: "true" } }],
       updateDefaultVersion: true,
@@ -84,6 +73,8 @@ export class NodeInstance extends Construct {
       tags,
     });
     this.instance = new Instance(this, "instance", {
+      // The AMI on the instance itself, so a bump shows in the plan as this node's replacement.
+      ami: props.amiId,
       launchTemplate: { id: template.id, version: "$Default" },
       subnetId: props.subnetId,
       // Repeated from the template on purpose: the instance is what policy checks and AWS enforce,
@@ -91,9 +82,13 @@ export class NodeInstance extends Construct {
       metadataOptions,
       rootBlockDevice: { encrypted: true, volumeSize: volume, volumeType: "gp3", deleteOnTermination: true },
       userDataBase64: props.userDataBase64,
-      userDataReplaceOnChange: props.replaceOnUserDataChange ?? true,
+      userDataReplaceOnChange: true,
       disableApiTermination: props.terminationProtection ?? false,
+      ...(props.publicAddress === false ? { associatePublicIpAddress: false } : {}),
+      dependsOn: [...(props.dependsOn ?? [])],
+      lifecycle: { preventDestroy: props.protect ?? true },
       tags,
     });
+    this.address = props.publicAddress === false ? this.instance.privateIp : this.instance.publicIp;
   }
 }

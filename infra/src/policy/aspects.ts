@@ -1,4 +1,4 @@
-import { Aspects, TerraformResource, TerraformStack, type IAspect } from "cdktf";
+import { Aspects, DefaultTokenResolver, StringConcat, TerraformDataSource, TerraformResource, Tokenization, type IAspect, type TerraformStack } from "cdktf";
 import type { IConstruct } from "constructs";
 
 /**
@@ -16,11 +16,12 @@ export class PolicyViolation extends Error {
 type Attrs = Record<string, unknown>;
 
 function attributesOf(node: IConstruct): { type: string; attrs: Attrs } | undefined {
-  if (!(node instanceof TerraformResource)) return undefined;
-  const tf = node.toTerraform() as { resource?: Record<string, Record<string, Attrs>> };
-  const byName = tf.resource?.[node.terraformResourceType];
+  if (!(node instanceof TerraformResource) && !(node instanceof TerraformDataSource)) return undefined;
+  // Resolved, so a reference reads as Terraform will see it (`${data.aws_ami.x.id}`), not as a token.
+  const tf = Tokenization.resolve(node.toTerraform(), { scope: node, preparing: false, resolver: new DefaultTokenResolver(new StringConcat()) }) as { resource?: Record<string, Record<string, Attrs>>; data?: Record<string, Record<string, Attrs>> };
+  const byName = (node instanceof TerraformResource ? tf.resource : tf.data)?.[node.terraformResourceType];
   const attrs = byName ? Object.values(byName)[0] : undefined;
-  return attrs ? { type: node.terraformResourceType, attrs } : undefined;
+  return attrs ? { type: node instanceof TerraformResource ? node.terraformResourceType : `data.${node.terraformResourceType}`, attrs } : undefined;
 }
 
 function first(value: unknown): Attrs | undefined {
@@ -94,9 +95,54 @@ export class RequireEncryptedVolumes implements IAspect {
   }
 }
 
+/**
+ * No AWS-managed policy on any role: AmazonSSMManagedInstanceCore, for one, grants
+ * ssm:GetParameter on every parameter, which would hand each node every node's host key.
+ */
+export class NoManagedPolicies implements IAspect {
+  visit(node: IConstruct): void {
+    const r = attributesOf(node);
+    if (r?.type === "aws_iam_role_policy_attachment" || r?.type === "aws_iam_policy_attachment") {
+      const arn = String(r.attrs["policy_arn"]);
+      if (/^arn:aws[a-z-]*:iam::aws:policy\//.test(arn)) throw new PolicyViolation(node.node.path, `AWS-managed policy ${arn} attached; node roles carry only their own inline policy`);
+    }
+    if (r?.type === "aws_iam_role" && Array.isArray(r.attrs["managed_policy_arns"]) && (r.attrs["managed_policy_arns"] as unknown[]).length > 0) {
+      throw new PolicyViolation(node.node.path, "aws_iam_role must not list managed_policy_arns");
+    }
+  }
+}
+
+/**
+ * AMIs are pinned: an `aws_ami` lookup with `most_recent` replaces every node on the first plan
+ * after a new image is published, and nothing in the config says so.
+ */
+export class NoFloatingAmi implements IAspect {
+  visit(node: IConstruct): void {
+    const r = attributesOf(node);
+    if (r?.type === "data.aws_ami" && r.attrs["most_recent"] === true) throw new PolicyViolation(node.node.path, "data aws_ami with most_recent floats the fleet's image; pin amiId in the config");
+    if (r?.type === "aws_instance" || r?.type === "aws_launch_template") {
+      const ami = String(r.attrs["ami"] ?? r.attrs["image_id"] ?? "");
+      if (ami.includes("data.aws_ami")) throw new PolicyViolation(node.node.path, `${r.type} takes its image from an aws_ami lookup; pin amiId in the config`);
+    }
+  }
+}
+
+/** SecureString parameters (host keys) are encrypted with a customer-managed key, not aws/ssm. */
+export class RequireCustomerKeyForSecrets implements IAspect {
+  visit(node: IConstruct): void {
+    const r = attributesOf(node);
+    if (r?.type !== "aws_ssm_parameter" || r.attrs["type"] !== "SecureString") return;
+    const key = r.attrs["key_id"];
+    if (typeof key !== "string" || key === "" || key === "alias/aws/ssm") throw new PolicyViolation(node.node.path, "SecureString parameters must name a customer-managed KMS key (key_id)");
+  }
+}
+
 /** The policy every fleet stack carries. */
 export function applyFleetPolicy(stack: TerraformStack, props: RestrictOpenIngressProps = {}): void {
   Aspects.of(stack).add(new RequireImdsV2());
   Aspects.of(stack).add(new RestrictOpenIngress(props));
   Aspects.of(stack).add(new RequireEncryptedVolumes());
+  Aspects.of(stack).add(new NoManagedPolicies());
+  Aspects.of(stack).add(new NoFloatingAmi());
+  Aspects.of(stack).add(new RequireCustomerKeyForSecrets());
 }

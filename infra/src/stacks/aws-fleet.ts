@@ -1,34 +1,46 @@
-import { DataAwsAmi } from "@cdktf/provider-aws/lib/data-aws-ami/index.js";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity/index.js";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
-import { S3Object } from "@cdktf/provider-aws/lib/s3-object/index.js";
-import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { S3Backend, TerraformOutput, TerraformStack, type ITerraformDependable } from "cdktf";
 import type { Construct } from "constructs";
+import { sha256Hex } from "../bootstrap/agent-bundle.js";
 import { renderBootstrapScript } from "../bootstrap/bootstrap-script.js";
 import { renderUserData } from "../bootstrap/user-data.js";
 import type { GitConfig } from "../config/git-config.js";
-import type { AwsTarget } from "../config/types.js";
+import { subnetIndexFor } from "../config/placement.js";
+import type { AwsTarget, NodeEntry } from "../config/types.js";
 import { validateAwsTarget } from "../config/validate.js";
-import { AgentArtifact } from "../constructs/agent-artifact.js";
+import { PinnedObject } from "../constructs/agent-artifact.js";
 import { ArtifactBucket } from "../constructs/artifact-bucket.js";
 import { FleetDns } from "../constructs/dns.js";
 import { FleetManifestPublisher } from "../constructs/fleet-manifest.js";
-import { HostKeys } from "../constructs/host-keys.js";
+import { HostKeys, type NodeHostKey } from "../constructs/host-keys.js";
+import { ManifestSite } from "../constructs/manifest-site.js";
 import { Network } from "../constructs/network.js";
 import { NodeInstance } from "../constructs/node.js";
+import { NodeRole } from "../constructs/node-role.js";
 import { NodeSecurityGroup } from "../constructs/node-security-group.js";
 import { applyFleetPolicy } from "../policy/aspects.js";
 
 /** Official Debian cloud images account (https://wiki.debian.org/Cloud/AmazonEC2Image). */
 export const DEBIAN_AMI_OWNER = "136693071363";
-export const USERS_KEY = "config/users.json";
-export const PROJECTS_KEY = "config/projects.json";
-export const MANIFEST_KEY = "manifest/fleet.json";
+export const AGENT_PREFIX = "agent/";
+export const AGENT_POINTER_KEY = "agent/current.sha256";
+export const USERS_PREFIX = "config/users-";
+export const USERS_POINTER_KEY = "config/users.sha256";
+export const STATUS_PREFIX = "status/";
 
 export interface AwsFleetStackProps {
   readonly env: AwsTarget;
   readonly git: GitConfig;
   /** Packed agent: path and sha256 (see writeAgentArtifact). */
   readonly agent: { readonly path: string; readonly sha256: string };
+}
+
+/** What one node's first boot needs, and the user-data that boots it. */
+interface NodePlan {
+  readonly entry: NodeEntry;
+  readonly role: NodeRole;
+  readonly key: NodeHostKey;
 }
 
 /** Composes the AWS fleet for one environment. Every decision lives in a construct or the config. */
@@ -38,7 +50,55 @@ export class AwsFleetStack extends TerraformStack {
     const { env, git, agent } = props;
     validateAwsTarget(env);
     const prefix = `podspawn-${env.fleet}-${env.environment}`;
+    this.providerAndState(env);
 
+    const network = new Network(this, "network", env.network.kind === "existing"
+      ? { existingVpcId: env.network.vpcId, existingSubnetIds: env.network.subnetIds, namePrefix: prefix, ...(env.network.addressing ? { addressing: env.network.addressing } : {}) }
+      : { ...(env.network.vpcCidr ? { vpcCidr: env.network.vpcCidr } : {}), ...(env.network.azCount ? { azCount: env.network.azCount } : {}), namePrefix: prefix });
+    const sg = new NodeSecurityGroup(this, "node-sg", {
+      vpcId: network.vpcId,
+      sshIngressCidrs: env.sshIngressCidrs,
+      ...(env.egressCidrs ? { egressCidrs: env.egressCidrs } : {}),
+      name: `${prefix}-node`,
+    });
+    const bucket = new ArtifactBucket(this, "artifacts", { bucketName: env.artifactBucket, writerRoleArn: env.deployRoleArn });
+    const release = this.release(bucket, agent, git);
+    const account = new DataAwsCallerIdentity(this, "account");
+
+    const roles = new Map(env.nodes.map((n) => [n.name, new NodeRole(this, `node-${n.name}-role`, { name: n.name })]));
+    const hostKeys = new HostKeys(this, "host-keys", {
+      nodes: env.nodes.map((n) => ({ name: n.name, readerRoleArn: roles.get(n.name)?.arn as string, ...(n.hostPublicKey ? { publicKey: n.hostPublicKey } : {}) })),
+      generate: (env.hostKeys ?? "terraform") === "terraform",
+      delivery: { parameterPrefix: `/podspawn/${env.fleet}/${env.environment}`, region: env.region, accountId: account.accountId, adminRoleArn: env.deployRoleArn, aliasPrefix: prefix },
+    });
+    const plans: NodePlan[] = env.nodes.map((entry) => ({ entry, role: roles.get(entry.name) as NodeRole, key: hostKeys.keys.get(entry.name) as NodeHostKey }));
+    const nodes = plans.map((plan) => ({ plan, node: this.fleetNode(env, plan, { network, sg, bucket, release }) }));
+
+    const site = new ManifestSite(this, "manifest-site", { bucketName: env.manifestBucket ?? `${env.artifactBucket}-manifest`, region: env.region, writerRoleArn: env.deployRoleArn });
+    const dns = new FleetDns(this, "dns", {
+      zoneId: env.dns.zoneId,
+      name: env.dns.name,
+      fleet: env.fleet,
+      ttl: env.dns.ttl ?? 300,
+      sshfp: env.dns.sshfp ?? false,
+      manifestUrl: site.url,
+      nodes: nodes.map(({ plan, node }) => ({ name: plan.entry.name, address: node.address, sshfpSha256Hex: plan.key.sshfpSha256Hex })),
+    });
+    new FleetManifestPublisher(this, "manifest", {
+      fleet: env.fleet,
+      domain: env.clientDomain ?? "pod",
+      bucketId: site.bucketId,
+      key: site.key,
+      nodes: nodes.map(({ plan }) => ({ name: plan.entry.name, address: dns.nodeNames.get(plan.entry.name) as string, port: 22, hostKeys: [plan.key.publicKey], ...(plan.entry.drained ? { drained: true } : {}) })),
+    });
+    new TerraformOutput(this, "manifest_url", { value: site.url, description: "HTTPS URL of the fleet manifest (podspawn client-setup --manifest, or --discover)" });
+    new TerraformOutput(this, "agent_sha256", { value: agent.sha256 });
+    new TerraformOutput(this, "node_status_urls", { value: Object.fromEntries(env.nodes.map((n) => [n.name, bucket.url(`${STATUS_PREFIX}${n.name}.json`)])) });
+    new TerraformOutput(this, "node_addresses", { value: Object.fromEntries(nodes.map(({ plan, node }) => [plan.entry.name, node.address])) });
+    applyFleetPolicy(this);
+  }
+
+  private providerAndState(env: AwsTarget): void {
     new AwsProvider(this, "aws", {
       region: env.region,
       defaultTags: [{ tags: { ...env.tags, "podspawn:fleet": env.fleet, "podspawn:environment": env.environment, "managed-by": "cdktf" } }],
@@ -53,90 +113,58 @@ export class AwsFleetStack extends TerraformStack {
     // S3-native state locking (Terraform >= 1.10): no DynamoDB table to bootstrap. cdktf 0.21's
     // S3Backend type predates the flag, hence the override.
     this.addOverride("terraform.backend.s3.use_lockfile", true);
+  }
 
-    const network = new Network(this, "network", env.network.kind === "existing"
-      ? { existingVpcId: env.network.vpcId, existingSubnetIds: env.network.subnetIds, namePrefix: prefix }
-      : { ...(env.network.vpcCidr ? { vpcCidr: env.network.vpcCidr } : {}), ...(env.network.azCount ? { azCount: env.network.azCount } : {}), namePrefix: prefix });
-    const sg = new NodeSecurityGroup(this, "node-sg", {
-      vpcId: network.vpcId,
-      sshIngressCidrs: env.sshIngressCidrs,
-      ...(env.egressCidrs ? { egressCidrs: env.egressCidrs } : {}),
-      name: `${prefix}-node`,
-    });
-    const bucket = new ArtifactBucket(this, "artifacts", { bucketName: env.artifactBucket });
-    const artifact = new AgentArtifact(this, "agent", { bucket, artifactPath: agent.path, sha256: agent.sha256 });
-    new S3Object(this, "users-config", {
-      bucket: bucket.bucketId,
-      key: USERS_KEY,
-      content: JSON.stringify(git.users, null, 2) + "\n",
-      contentType: "application/json",
-      serverSideEncryption: "AES256",
-    });
-    new S3Object(this, "projects-config", {
-      bucket: bucket.bucketId,
-      key: PROJECTS_KEY,
-      content: JSON.stringify(git.projects, null, 2) + "\n",
-      contentType: "application/json",
-      serverSideEncryption: "AES256",
-    });
+  /** The agent and the users file, each behind a pointer nodes follow (user-data names only the pointers). */
+  private release(bucket: ArtifactBucket, agent: AwsFleetStackProps["agent"], git: GitConfig): { agent: PinnedObject; users: PinnedObject } {
+    const usersText = JSON.stringify(git.users, null, 2) + "\n";
+    const usersSha = sha256Hex(usersText);
+    return {
+      agent: new PinnedObject(this, "agent", { bucket, key: `${AGENT_PREFIX}${agent.sha256}.tar.gz`, sha256: agent.sha256, pointerKey: AGENT_POINTER_KEY, source: { path: agent.path }, contentType: "application/gzip" }),
+      users: new PinnedObject(this, "users", { bucket, key: `${USERS_PREFIX}${usersSha}.json`, sha256: usersSha, pointerKey: USERS_POINTER_KEY, source: { content: usersText }, contentType: "application/json" }),
+    };
+  }
 
-    const amiId = env.amiId ?? new DataAwsAmi(this, "debian-12", {
-      mostRecent: true,
-      owners: [DEBIAN_AMI_OWNER],
-      filter: [
-        { name: "name", values: ["debian-12-amd64-*"] },
-        { name: "architecture", values: ["x86_64"] },
-        { name: "virtualization-type", values: ["hvm"] },
-      ],
-    }).id;
-
-    const nodeNames = env.nodes.map((n) => n.name);
-    const hostKeys = new HostKeys(this, "host-keys", { nodes: nodeNames, ssmParameterPrefix: `/podspawn/${env.fleet}/${env.environment}` });
-    const nodes = env.nodes.map((n, i) => {
-      const key = hostKeys.keys.get(n.name);
-      if (!key?.source || !key.parameterArn) throw new Error(`host key for ${n.name} was not created`);
-      const script = renderBootstrapScript({
-        instance: "podspawn",
-        artifactUrl: artifact.url,
-        artifactSha256: artifact.sha256,
-        usersUrl: bucket.url(USERS_KEY),
-        awsRegion: env.region,
-        hostKeyUrl: key.source,
-        syncIntervalSeconds: env.syncIntervalSeconds ?? 300,
-      });
-      const node = new NodeInstance(this, `node-${n.name}`, {
-        name: n.name,
-        subnetId: network.subnetIds[i % network.subnetIds.length] as string,
-        securityGroupIds: [sg.securityGroupId],
-        amiId,
-        instanceType: n.instanceType ?? env.instanceType ?? "t3.medium",
-        ...(env.rootVolumeGiB ? { rootVolumeGiB: env.rootVolumeGiB } : {}),
-        userDataBase64: renderUserData(script).base64,
-        terminationProtection: env.terminationProtection ?? false,
-        readableObjectArns: [artifact.objectArn, bucket.objectArn(USERS_KEY)],
-        readableParameterArns: [key.parameterArn],
-      });
-      return { name: n.name, node, key };
+  private fleetNode(env: AwsTarget, plan: NodePlan, on: { network: Network; sg: NodeSecurityGroup; bucket: ArtifactBucket; release: { agent: PinnedObject; users: PinnedObject } }): NodeInstance {
+    const { entry, role, key } = plan;
+    const { network, bucket, release } = on;
+    const statusKey = `${STATUS_PREFIX}${entry.name}.json`;
+    const script = renderBootstrapScript({
+      instance: "podspawn",
+      node: entry.name,
+      agentPointerUrl: release.agent.pointerUrl,
+      agentBaseUrl: bucket.url(AGENT_PREFIX),
+      usersPointerUrl: release.users.pointerUrl,
+      usersBaseUrl: bucket.url(USERS_PREFIX),
+      statusUrl: bucket.url(statusKey),
+      awsRegion: env.region,
+      ...(key.source ? { hostKeyUrl: key.source } : {}),
+      syncIntervalSeconds: env.syncIntervalSeconds ?? 300,
+      agentPollSeconds: env.agentPollSeconds ?? 300,
+      upgradeMaxWaitSeconds: env.upgradeMaxWaitSeconds ?? 3600,
     });
-
-    const dns = new FleetDns(this, "dns", {
-      zoneId: env.dns.zoneId,
-      name: env.dns.name,
-      fleet: env.fleet,
-      ttl: env.dns.ttl ?? 300,
-      sshfp: env.dns.sshfp ?? false,
-      manifestUrl: bucket.url(MANIFEST_KEY),
-      nodes: nodes.map((n) => ({ name: n.name, address: n.node.instance.publicIp, sshfpSha256HexExpression: n.key.sshfpSha256HexExpression })),
+    const policy = role.grant({
+      // Any agent release and any users file: keys name their hash, the pointers say which one.
+      readableObjectArns: [bucket.objectArn(`${AGENT_PREFIX}*`), bucket.objectArn(`${USERS_PREFIX}*`), release.users.pointerArn],
+      writableObjectArns: [bucket.objectArn(statusKey)],
+      readableParameterArns: key.parameterArn ? [key.parameterArn] : [],
+      decryptKeyArns: key.kmsKeyArn ? [key.kmsKeyArn] : [],
     });
-    new FleetManifestPublisher(this, "manifest", {
-      fleet: env.fleet,
-      domain: env.clientDomain ?? "pod",
-      bucketId: bucket.bucketId,
-      key: MANIFEST_KEY,
-      nodes: nodes.map((n) => ({ name: n.name, address: dns.nodeNames.get(n.name) as string, port: 22, hostKeys: [n.key.publicKey] })),
+    const index = subnetIndexFor(entry.name, network.subnetKeys, entry.subnet);
+    const firstBootNeeds: ITerraformDependable[] = [release.agent.object, release.agent.pointer, release.users.object, release.users.pointer, policy, ...key.dependables, ...network.dependables];
+    return new NodeInstance(this, `node-${entry.name}`, {
+      name: entry.name,
+      subnetId: network.subnetIds[index] as string,
+      securityGroupIds: [on.sg.securityGroupId],
+      amiId: entry.amiId ?? env.amiId,
+      instanceType: entry.instanceType ?? env.instanceType ?? "t3.medium",
+      ...(env.rootVolumeGiB ? { rootVolumeGiB: env.rootVolumeGiB } : {}),
+      userDataBase64: renderUserData(script).base64,
+      role,
+      dependsOn: firstBootNeeds,
+      protect: (env.protectNodes ?? true) && entry.allowReplacement !== true,
+      terminationProtection: env.terminationProtection ?? false,
+      publicAddress: network.addressing === "public",
     });
-    new TerraformOutput(this, "agent_sha256", { value: artifact.sha256 });
-    new TerraformOutput(this, "node_public_ips", { value: Object.fromEntries(nodes.map((n) => [n.name, n.node.instance.publicIp])) });
-    applyFleetPolicy(this);
   }
 }

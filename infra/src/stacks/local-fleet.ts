@@ -5,6 +5,7 @@ import { DockerProvider } from "@cdktf/provider-docker/lib/provider/index.js";
 import { LocalBackend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { renderBootstrapScript } from "../bootstrap/bootstrap-script.js";
+import { sha256Hex } from "../bootstrap/agent-bundle.js";
 import { LOCAL_NODE_PATHS } from "../bootstrap/local-node-image.js";
 import type { GitConfig } from "../config/git-config.js";
 import type { LocalTarget } from "../config/types.js";
@@ -43,22 +44,26 @@ export class LocalFleetStack extends TerraformStack {
     });
     const network = new Network(this, "network", { name: `${prefix}-net`, driver: "bridge" });
     const names = Array.from({ length: count }, (_, i) => `node-${i + 1}`);
-    const hostKeys = new HostKeys(this, "host-keys", { nodes: names });
-    const bootstrap = renderBootstrapScript({
-      instance: "podspawn",
-      artifactUrl: `file://${LOCAL_NODE_PATHS.artifact}`,
-      artifactSha256: props.agent.sha256,
-      usersUrl: `file://${LOCAL_NODE_PATHS.users}`,
-      hostKeyUrl: `file://${LOCAL_NODE_PATHS.hostKey}`,
-      sshdPidFile: "/run/sshd.pid",
-      syncIntervalSeconds: env.syncIntervalSeconds ?? 60,
-      // No metadata service on a laptop, but the rule is harmless and keeps one code path.
-      blockMetadata: true,
-    });
+    const hostKeys = new HostKeys(this, "host-keys", { nodes: names.map((name) => ({ name })) });
     const users = JSON.stringify(git.users, null, 2) + "\n";
+    const usersSha = sha256Hex(users);
     names.forEach((name, i) => {
       const key = hostKeys.keys.get(name);
-      if (!key) throw new Error(`host key for ${name} was not created`);
+      if (!key?.privateKeyOpenssh) throw new Error(`host key for ${name} was not created`);
+      const bootstrap = renderBootstrapScript({
+        instance: "podspawn",
+        node: name,
+        agentPointerUrl: `file://${LOCAL_NODE_PATHS.agentPointer}`,
+        agentBaseUrl: `file://${LOCAL_NODE_PATHS.agentDir}`,
+        usersPointerUrl: `file://${LOCAL_NODE_PATHS.usersPointer}`,
+        usersBaseUrl: `file://${LOCAL_NODE_PATHS.usersDir}`,
+        statusUrl: `file://${LOCAL_NODE_PATHS.status}`,
+        hostKeyUrl: `file://${LOCAL_NODE_PATHS.hostKey}`,
+        sshdPidFile: "/run/sshd.pid",
+        syncIntervalSeconds: env.syncIntervalSeconds ?? 60,
+        // No metadata service on a laptop, but the rule is harmless and keeps one code path.
+        blockMetadata: true,
+      });
       new Container(this, name, {
         name: `${prefix}-${name}`,
         hostname: name,
@@ -69,7 +74,8 @@ export class LocalFleetStack extends TerraformStack {
         ports: [{ internal: 22, external: basePort + i, ip: "127.0.0.1" }],
         upload: [
           { file: LOCAL_NODE_PATHS.bootstrap, content: bootstrap, executable: true },
-          { file: LOCAL_NODE_PATHS.users, content: users, permissions: "0600" },
+          { file: `${LOCAL_NODE_PATHS.usersDir}${usersSha}.json`, content: users, permissions: "0600" },
+          { file: LOCAL_NODE_PATHS.usersPointer, content: `${usersSha}\n`, permissions: "0600" },
           { file: LOCAL_NODE_PATHS.hostKey, content: key.privateKeyOpenssh, permissions: "0600" },
         ],
       });

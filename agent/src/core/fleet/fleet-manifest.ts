@@ -38,6 +38,8 @@ const MANIFEST_NODE = z.strictObject({
   port: port(),
   /** `type base64` lines (no options, no comment), pinned under one HostKeyAlias by the client. */
   hostKeys: hint(z.array(hostKey).min(1), { allowed: "at least one host public key" }),
+  /** Taken out of rotation: clients try it only after every other node (see docs/client.md). */
+  drained: z.boolean().optional(),
 });
 
 const FLEET_MANIFEST_SCHEMA = z.strictObject({
