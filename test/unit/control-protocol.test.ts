@@ -7,7 +7,7 @@ const problem = (re: RegExp) => (err: unknown) => err instanceof InputError && r
 
 describe("the control ops table", () => {
   it("holds exactly today's operations", () => {
-    assert.deepEqual(Object.keys(CONTROL_OPS).sort(), ["capacity", "evict", "list", "metrics", "reload", "status", "stop"]);
+    assert.deepEqual(Object.keys(CONTROL_OPS).sort(), ["capacity", "drain", "evict", "list", "metrics", "reload", "status", "stop"]);
   });
 });
 
@@ -23,7 +23,7 @@ describe("parseControlRequest", () => {
   });
 
   it("refuses an unknown op, listing the allowed ones", () => {
-    assert.throws(() => parseControlRequest('{"op":"exec"}'), problem(/unknown op "exec" \(allowed: \{"op":"reload"\}, \{"op":"status"\}, \{"op":"metrics"\}, \{"op":"evict","user":NAME\}, \{"op":"list"\}, \{"op":"stop","user":NAME,"project":NAME\|null,"purge":false\}, \{"op":"capacity"\}\)/));
+    assert.throws(() => parseControlRequest('{"op":"exec"}'), problem(/unknown op "exec" \(allowed: \{"op":"reload"\}, \{"op":"status"\}, \{"op":"metrics"\}, \{"op":"evict","user":NAME\}, \{"op":"list"\}, \{"op":"stop","user":NAME,"project":NAME\|null,"purge":false\}, \{"op":"capacity"\}, \{"op":"drain","drain":true\|false,"reason":TEXT\|null\}\)/));
     assert.throws(() => parseControlRequest("{}"), problem(/unknown op undefined/));
   });
 
@@ -48,6 +48,14 @@ describe("parseControlRequest", () => {
     assert.throws(() => parseControlRequest(`{"op":"reload","pad":"${"x".repeat(1024 * 1024)}"}`), problem(/too long/));
   });
 
+  it("takes drain with exactly a boolean and a one-line reason or null", () => {
+    assert.deepEqual(parseControlRequest('{"op":"drain","drain":true,"reason":"upgrade"}'), { op: "drain", drain: true, reason: "upgrade" });
+    assert.deepEqual(parseControlRequest('{"op":"drain","drain":false,"reason":null}'), { op: "drain", drain: false, reason: null });
+    assert.throws(() => parseControlRequest('{"op":"drain","drain":"yes","reason":null}'), /control request drain: expected true or false, got "yes"/);
+    assert.throws(() => parseControlRequest('{"op":"drain","drain":true,"reason":"a\\nb"}'), /control request reason: "a\\nb" is not a one-line reason/);
+    assert.throws(() => parseControlRequest('{"op":"drain","drain":true}'), /op drain takes exactly the fields drain,op,reason/);
+  });
+
   it("round-trips what formatControlLine writes", () => {
     const line = formatControlLine({ op: "evict", user: "bob" });
     assert.ok(line.endsWith("\n"));
@@ -64,6 +72,7 @@ describe("parseControlResponse", () => {
     list: '{"ok":true,"environments":[]}',
     stop: '{"ok":true,"environments":1,"sessions":2,"volumes":0}',
     capacity: '{"ok":true,"addressPool":null}',
+    drain: '{"ok":true,"drained":true,"reason":null,"since":"2025-01-01T00:00:00.000Z","wasDrained":false,"sessions":1}',
   };
   const requests = {
     reload: { op: "reload" },
@@ -73,6 +82,7 @@ describe("parseControlResponse", () => {
     list: { op: "list" },
     stop: { op: "stop", user: "a", project: null, purge: false },
     capacity: { op: "capacity" },
+    drain: { op: "drain", drain: true, reason: null },
   } as const;
 
   it("accepts each op's success shape and any op's error", () => {
@@ -86,6 +96,7 @@ describe("parseControlResponse", () => {
     assert.throws(() => parseControlResponse(requests.evict, '{"ok":true}'), /evict response lacks removed/);
     assert.throws(() => parseControlResponse(requests.status, '{"ok":true,"sessions":[]}'), /status response lacks sessions or containers/);
     assert.throws(() => parseControlResponse(requests.metrics, '{"ok":true,"text":5}'), /metrics response lacks text/);
+    assert.throws(() => parseControlResponse(requests.drain, '{"ok":true,"drained":true}'), /drain response lacks drained, wasDrained or sessions/);
   });
 
   it("refuses answers without ok, errors without a message, and non-objects", () => {

@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { handleControl, listenControl, type ControlHandlers } from "../../agent/src/daemon/control/control-server.js";
 import type { Environments } from "../../agent/src/daemon/environments/environments.js";
+import { DrainGate } from "../../agent/src/daemon/environments/drain-gate.js";
+import { OPEN, type DrainState } from "../../agent/src/core/host/drain.js";
 
 /** Handlers that record what they were asked, over one idle and one busy environment. */
 function handlers(): ControlHandlers & { calls: string[] } {
@@ -18,6 +20,8 @@ function handlers(): ControlHandlers & { calls: string[] } {
     list: () => list,
     evict: async (user: string) => (calls.push(`evict ${user}`), 3),
   } as unknown as Environments;
+  let saved: DrainState = OPEN;
+  const drainGate = new DrainGate({ load: async () => saved, save: async (s) => void (saved = s) }, () => new Date(Date.UTC(2025, 0, 3)));
   return {
     calls,
     environments,
@@ -27,10 +31,20 @@ function handlers(): ControlHandlers & { calls: string[] } {
     listEnvironments: async () => (calls.push("list"), []),
     stopEnvironments: async (req) => (calls.push(`stop ${req.user} ${req.project} ${req.purge}`), { ok: true, environments: 1, sessions: 2, volumes: req.purge ? 1 : 0 }),
     addressPool: () => ({ used: 3, free: 5 }),
+    drainGate,
   };
 }
 
 describe("handleControl", () => {
+  it("drains and opens the node, answering what it was and the live sessions", async () => {
+    const h = handlers();
+    assert.deepEqual(await handleControl('{"op":"drain","drain":true,"reason":"upgrade"}', h), { ok: true, drained: true, reason: "upgrade", since: "2025-01-03T00:00:00.000Z", wasDrained: false, sessions: 2 });
+    assert.match(String(h.drainGate.refusal()?.message), /this node is draining: it starts no new environments/);
+    assert.deepEqual(await handleControl('{"op":"drain","drain":true,"reason":null}', h), { ok: true, drained: true, reason: "upgrade", since: "2025-01-03T00:00:00.000Z", wasDrained: true, sessions: 2 });
+    assert.deepEqual(await handleControl('{"op":"drain","drain":false,"reason":null}', h), { ok: true, drained: false, reason: null, since: null, wasDrained: true, sessions: 2 });
+    assert.equal(h.drainGate.refusal(), null);
+  });
+
   it("answers each op from its handler", async () => {
     const h = handlers();
     assert.deepEqual(await handleControl('{"op":"reload"}', h), { ok: true });

@@ -11,6 +11,8 @@ import { versionCommand } from "../../agent/src/cli/commands/ops/version.js";
 import { makeDoctorCommand } from "../../agent/src/cli/commands/ops/doctor.js";
 import type { Command } from "../../agent/src/cli/command.js";
 import { main } from "../../agent/src/cli/main.js";
+import { DrainGate } from "../../agent/src/daemon/environments/drain-gate.js";
+import { OPEN, type DrainState } from "../../agent/src/core/host/drain.js";
 import { InputError, UserFacingError } from "../../agent/src/core/errors.js";
 import { layoutFor, type Layout } from "../../agent/src/core/host/layout.js";
 import { doctorExitCode, doctorJson, failed, passed, renderDoctorReport } from "../../agent/src/core/ops/doctor-report.js";
@@ -44,7 +46,9 @@ const ENVS: ListedEnvironment[] = [
 /** A real control socket, answering from handlers the test records. */
 async function daemonAt(name: string): Promise<{ layout: Layout; stops: RequestOf<"stop">[]; server: Server }> {
   const stops: RequestOf<"stop">[] = [];
+  let drained: DrainState = OPEN;
   const handlers: ControlHandlers = {
+    drainGate: new DrainGate({ load: async () => drained, save: async (s) => void (drained = s) }),
     reload: async () => undefined,
     environments: { list: () => [] } as unknown as Environments,
     containerName: (u, p) => `podspawn.${u}.${p}`,

@@ -4,6 +4,8 @@ import { authKeysCommand } from "./commands/auth-keys.js";
 import { clientSetupCommand } from "./commands/client/client-setup.js";
 import { connectCommand } from "./commands/client/connect.js";
 import { daemonCommand } from "./commands/daemon.js";
+import { drainCommand } from "./commands/node/drain.js";
+import { undrainCommand } from "./commands/node/undrain.js";
 import { forwardCommand } from "./commands/client/forward.js";
 import { installCommand } from "./commands/node/install.js";
 import { listUsersCommand } from "./commands/users/list-users.js";
@@ -33,6 +35,8 @@ export const COMMANDS: readonly Command[] = [
   removeUserCommand,
   listUsersCommand,
   syncCommand,
+  drainCommand,
+  undrainCommand,
   statusCommand,
   listCommand,
   stopCommand,

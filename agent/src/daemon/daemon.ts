@@ -6,6 +6,8 @@ import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../core/config/node-config
 import type { ContainerRuntime } from "../core/ports/container-runtime.js";
 import { loadNodeConfig } from "../adapters/fs/node-config-file.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
+import { drainFile, loadDrainState, saveDrainState } from "../adapters/fs/drain-file.js";
+import { DrainGate } from "./environments/drain-gate.js";
 import { listenControl, type ControlHandlers } from "./control/control-server.js";
 import { Environments } from "./environments/environments.js";
 import type { Logger } from "./log.js";
@@ -46,12 +48,15 @@ export class Daemon {
   private rescan: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private readonly reloads = new CoalescedRun(() => this.reloadOnce());
+  private readonly drain: DrainGate;
 
   constructor(private readonly opts: DaemonOptions) {
     const { layout, runtime } = opts;
     this.log = metricsLogger(this.metrics, opts.log);
     const log = this.log;
-    this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log });
+    const drainState = drainFile(layout.stateDir);
+    this.drain = new DrainGate({ load: () => loadDrainState(drainState), save: (s) => saveDrainState(drainState, s) });
+    this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log, refuseNew: () => this.drain.refusal() });
     const audit = (record: Record<string, unknown>): void => {
       const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
       appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
@@ -79,6 +84,8 @@ export class Daemon {
       this.log({ kind: "warning", message: `container engine not reachable at start; sessions will fail until it is: ${String(err)}` });
     }
     await ensureMetadataBlock(this.log);
+    const drained = await this.drain.load();
+    if (drained.drained) this.log({ kind: "warning", message: `node is drained since ${drained.since ?? "?"}${drained.reason ? ` (${drained.reason})` : ""}: no new environments until 'podspawn undrain'` });
     await this.reload();
     this.control = await listenControl(layout.controlSocket, this.controlHandlers());
     const listen = this.config.metricsListen;
@@ -106,6 +113,7 @@ export class Daemon {
       listEnvironments: () => listEnvironments({ instance: layout.instance, environments: () => this.environments.list(), runtime, config: () => this.config }),
       stopEnvironments: (req) => stopForAdmin(req, { sessions: this.live, environments: this.environments, isRegistered: async (u) => (await listRegistryUsers(layout)).includes(u) }),
       addressPool: () => this.environments.addressPool(),
+      drainGate: this.drain,
     };
   }
 

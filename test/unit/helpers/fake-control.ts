@@ -52,5 +52,7 @@ function answerFor(req: ControlRequest, sessions: readonly string[]): ControlRes
       return { ok: true, environments: 0, sessions: sessions.filter((u) => u === req.user).length, volumes: 0 };
     case "capacity":
       return { ok: true, addressPool: null };
+    case "drain":
+      return { ok: true, drained: req.drain, reason: req.drain ? req.reason : null, since: req.drain ? "2025-01-01T00:00:00.000Z" : null, wasDrained: false, sessions: sessions.length };
   }
 }

@@ -1,5 +1,6 @@
 import { validateProject } from "../container/project.js";
 import { InputError } from "../errors.js";
+import { validateDrainReason, type DrainState } from "../host/drain.js";
 import { validateUsername } from "../users/username.js";
 
 /**
@@ -116,6 +117,21 @@ export const CONTROL_OPS = {
     example: '{"op":"capacity"}',
     fields: {},
     lacks: (r) => (r["addressPool"] === null || (typeof r["addressPool"] === "object" && r["addressPool"] !== null) ? null : "addressPool"),
+  }),
+  /**
+   * Drain (or open) the node for new environments; the state survives a daemon restart. Answers
+   * the state now, whether it was drained before, and the live sessions (`podspawn drain --wait`).
+   */
+  drain: op<{ readonly drain: boolean; readonly reason: string | null }, DrainState & { readonly wasDrained: boolean; readonly sessions: number }>({
+    example: '{"op":"drain","drain":true|false,"reason":TEXT|null}',
+    fields: {
+      drain: (v, field) => {
+        if (typeof v !== "boolean") throw new InputError(field, `expected true or false, got ${JSON.stringify(v)}`);
+        return v;
+      },
+      reason: (v, field) => (v === null ? null : validateDrainReason(v, field)),
+    },
+    lacks: (r) => (typeof r["drained"] === "boolean" && typeof r["wasDrained"] === "boolean" && typeof r["sessions"] === "number" ? null : "drained, wasDrained or sessions"),
   }),
 };
 

@@ -13,6 +13,7 @@ import {
   type SuccessOf,
 } from "../../core/protocol/control-protocol.js";
 import { describeError } from "../../core/errors.js";
+import type { DrainGate } from "../environments/drain-gate.js";
 import type { Environments } from "../environments/environments.js";
 
 /**
@@ -32,6 +33,8 @@ export interface ControlHandlers {
   readonly stopEnvironments: (request: RequestOf<"stop">) => Promise<SuccessOf<"stop">>;
   /** The user networks' address pool, or null when the daemon hands out no subnets itself. */
   readonly addressPool: () => AddressPoolReport | null;
+  /** Whether the node takes new environments (`podspawn drain` / `undrain`). */
+  readonly drainGate: DrainGate;
 }
 
 /** What answers each op; keyed by the protocol's op names, so a new op needs a handler here. */
@@ -55,6 +58,11 @@ const HANDLERS: OpHandlers = {
   list: async (_req, h) => ({ ok: true, environments: await h.listEnvironments() }),
   stop: (req, h) => h.stopEnvironments(req),
   capacity: async (_req, h) => ({ ok: true, addressPool: h.addressPool() }),
+  drain: async (req, h) => {
+    const before = await h.drainGate.set(req.drain, req.reason);
+    const sessions = h.environments.list().reduce((n, e) => n + e.sessions, 0);
+    return { ok: true, ...h.drainGate.current(), wasDrained: before.drained, sessions };
+  },
 };
 
 function dispatch<K extends ControlOp>(request: RequestOf<K>, h: ControlHandlers): Promise<SuccessOf<K>> {

@@ -34,6 +34,8 @@ export interface EnvironmentsOptions {
   readonly config: () => NodeConfig;
   readonly log: Logger;
   readonly now?: () => number;
+  /** Asked before an environment is created or recreated: an error refuses it (a drained node). @default - never refuses */
+  readonly refuseNew?: () => Error | null;
 }
 
 /** One login's target: who, and the container the config wants for them now. */
@@ -199,6 +201,11 @@ export class Environments {
   }
 
   private async apply(decision: AttachDecision, target: Target, known: Environment | null, inspected: Inspected | null): Promise<Environment> {
+    if (decision.action === "create" || decision.action === "recreate") {
+      // Before the engine is touched: a refused recreate must not remove the container it would replace.
+      const refusal = this.opts.refuseNew?.();
+      if (refusal) throw refusal;
+    }
     switch (decision.action) {
       case "refuse":
         throw new Error(`container ${target.spec.name} is labelled for ${decision.owner}, not ${target.user}/${target.project}`);

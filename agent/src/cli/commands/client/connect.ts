@@ -1,9 +1,13 @@
+import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import { readBanner, type Banner } from "../../../adapters/fleet/banner-probe.js";
 import { defaultCacheDir, defaultManifestSource, loadManifest, type Fetch } from "../../../adapters/fleet/manifest-loader.js";
 import { dialTcp, relay, type Dial } from "../../../adapters/net/tcp-relay.js";
 import { describeError, InputError, UserFacingError } from "../../../core/errors.js";
 import { parsePodName } from "../../../core/fleet/pod-name.js";
 import { rankNodes } from "../../../core/fleet/rendezvous.js";
+import { drainedLast, isDrainingBanner } from "../../../core/fleet/ssh-banner.js";
+import type { ManifestNode } from "../../../core/fleet/fleet-manifest.js";
 import { validateUsername } from "../../../core/users/username.js";
 import { parseDurationMs, parsePort } from "../../../core/config/units.js";
 import { defineCommand, type Command } from "../../command.js";
@@ -41,8 +45,9 @@ export function makeConnectCommand(deps: ConnectDeps = {}): Command {
       },
       description: `The ssh ProxyCommand for .pod names (client-setup writes it: 'connect %r %h %p'). Validates USER and
 HOST (the suffix being the manifest's domain), orders the fleet's nodes by rendezvous hash of
-(USER, project), connects to the first that accepts a TCP connection, failing over to the next on
-errors and timeouts, and relays the SSH stream on stdin/stdout. Diagnostics go to stderr, one line
+(USER, project) with drained nodes last, connects to the first that answers with an SSH banner
+that does not say it is draining, failing over to the next on errors, timeouts and draining nodes
+(used only when nothing else answers), and relays the SSH stream on stdin/stdout. Diagnostics go to stderr, one line
 each; stdout carries only the relayed bytes.`,
     },
     async ({ flags: values, args }, io) => {
@@ -65,23 +70,46 @@ each; stdout carries only the relayed bytes.`,
 
       const dial = deps.dial ?? dialTcp;
       const tried: string[] = [];
-      for (const node of rankNodes(user, name.project, manifest.nodes)) {
-        const where = `${node.name} (${node.address}:${node.port})`;
-        let socket;
+      const draining: ManifestNode[] = [];
+      const where = (node: ManifestNode): string => `${node.name} (${node.address}:${node.port})`;
+      const attempt = async (node: ManifestNode, takeDraining: boolean): Promise<{ socket: Socket; banner: Banner } | null> => {
+        let socket: Socket | undefined;
         try {
           socket = await dial(node.address, node.port, timeoutMs);
+          const banner = await readBanner(socket, timeoutMs);
+          if (!takeDraining && isDrainingBanner(banner.line)) {
+            socket.destroy();
+            draining.push(node);
+            tried.push(`${where(node)}: draining`);
+            return null;
+          }
+          return { socket, banner };
         } catch (err) {
-          tried.push(`${where}: ${describeError(err)}`);
-          continue;
+          socket?.destroy();
+          tried.push(`${where(node)}: ${describeError(err)}`);
+          return null;
         }
+      };
+      const relayTo = async (node: ManifestNode, c: { socket: Socket; banner: Banner }): Promise<number> => {
         // Failover is worth one line: the session opens on another node than usual.
-        if (tried.length > 0) say(`connected to node ${where}; skipped ${tried.join("; ")}`);
-        const result = await relay(socket, deps.stdin ?? process.stdin, io.stdout);
+        if (tried.length > 0) say(`connected to node ${where(node)}; skipped ${tried.join("; ")}`);
+        io.stdout.write(c.banner.head);
+        const result = await relay(c.socket, deps.stdin ?? process.stdin, io.stdout);
         if (result.error !== undefined) {
-          say(`connection to node ${where} ended: ${result.error}`);
+          say(`connection to node ${where(node)} ended: ${result.error}`);
           return 1;
         }
         return 0;
+      };
+      // Drained nodes (manifest) go last; a node whose banner says it is draining is skipped, and
+      // used only when no other node answers (it still lets users back into their environments).
+      for (const node of drainedLast(rankNodes(user, name.project, manifest.nodes))) {
+        const c = await attempt(node, false);
+        if (c) return relayTo(node, c);
+      }
+      for (const node of draining) {
+        const c = await attempt(node, true);
+        if (c) return relayTo(node, c);
       }
       throw new UserFacingError("no-node", `no node of fleet ${manifest.fleet} answered for ${user}@${name.host} (tried ${tried.join("; ")})`);
     },
