@@ -175,3 +175,74 @@ describe("loadManifest from a URL", () => {
     assert.deepEqual(JSON.parse(await readFile(join(cacheDir, files[0]!), "utf8")), good);
   });
 });
+
+describe("manifest over https: redirects and ETags", () => {
+  /** A scripted server: each URL answers with the given response, and every request is recorded. */
+  function scripted(routes: Record<string, () => Response>): { fetch: Fetch; seen: { url: string; ifNoneMatch: string | undefined }[] } {
+    const seen: { url: string; ifNoneMatch: string | undefined }[] = [];
+    return {
+      seen,
+      fetch: async (url, init) => {
+        seen.push({ url, ifNoneMatch: init.headers["if-none-match"] });
+        assert.equal(init.redirect, "manual", "redirects are followed by us, each one checked");
+        const route = routes[url];
+        return route ? route() : new Response("no", { status: 404 });
+      },
+    };
+  }
+  const redirect = (location: string, status = 302) => () => new Response(null, { status, headers: { location } });
+  const ok = (etag?: string) => () => new Response(JSON.stringify(good), { status: 200, headers: etag ? { etag } : {} });
+
+  it("follows https redirects to https", async () => {
+    const s = scripted({ [URL_]: redirect("https://cdn.example/m.json", 301), "https://cdn.example/m.json": ok() });
+    const r = await loadManifest(URL_, deps(s.fetch, null).deps);
+    assert.deepEqual(r.manifest, good);
+    assert.deepEqual(s.seen.map((x) => x.url), [URL_, "https://cdn.example/m.json"]);
+  });
+
+  it("refuses a redirect from https to http, even to loopback, and falls back to the cache saying why", async () => {
+    for (const to of ["http://cdn.example/m.json", "http://127.0.0.1/m.json"]) {
+      const s = scripted({ [URL_]: redirect(to), [to]: ok() });
+      await assert.rejects(loadManifest(URL_, deps(s.fetch, join(dir, "no-cache-redirect")).deps), new RegExp(`refused a redirect from ${URL_.replace(/\./g, "\\.")} to ${to.replace(/\./g, "\\.")}: the manifest pins host keys and must stay on https`));
+      assert.deepEqual(s.seen.map((x) => x.url), [URL_], "the http URL was never fetched");
+    }
+    const cacheDir = await primedCacheAt("cache-redirect");
+    const s = scripted({ [URL_]: redirect("http://evil.example/m.json") });
+    const { deps: d, warnings } = deps(s.fetch, cacheDir);
+    assert.equal((await loadManifest(URL_, d)).from, "cache");
+    assert.match(warnings[0] ?? "", /refused a redirect/);
+  });
+
+  it("gives up after too many redirects", async () => {
+    const s = scripted({ [URL_]: redirect(URL_) });
+    await assert.rejects(loadManifest(URL_, deps(s.fetch, null).deps), /more than 5 redirects/);
+    assert.equal(s.seen.length, 6);
+  });
+
+  it("revalidates the cached copy with its ETag and keeps it on 304", async () => {
+    const cacheDir = join(dir, "cache-etag");
+    const first = scripted({ [URL_]: ok('"v1"') });
+    assert.equal((await loadManifest(URL_, deps(first.fetch, cacheDir).deps)).from, "url");
+    assert.equal(first.seen[0]?.ifNoneMatch, undefined);
+    const second = scripted({ [URL_]: () => new Response(null, { status: 304 }) });
+    const r = await loadManifest(URL_, deps(second.fetch, cacheDir).deps);
+    assert.equal(r.from, "not-modified");
+    assert.deepEqual(r.manifest, good);
+    assert.equal(second.seen[0]?.ifNoneMatch, '"v1"');
+  });
+
+  it("never sends back an ETag that is not a quoted string", async () => {
+    const cacheDir = join(dir, "cache-bad-etag");
+    await loadManifest(URL_, deps(scripted({ [URL_]: ok("v1\r\nX-Evil: 1") }).fetch, cacheDir).deps).catch(() => undefined);
+    await loadManifest(URL_, deps(scripted({ [URL_]: ok("unquoted") }).fetch, cacheDir).deps);
+    const s = scripted({ [URL_]: ok() });
+    await loadManifest(URL_, deps(s.fetch, cacheDir).deps);
+    assert.equal(s.seen[0]?.ifNoneMatch, undefined);
+  });
+
+  async function primedCacheAt(name: string): Promise<string> {
+    const cacheDir = join(dir, name);
+    await loadManifest(URL_, deps(respond(JSON.stringify(good)), cacheDir).deps);
+    return cacheDir;
+  }
+});

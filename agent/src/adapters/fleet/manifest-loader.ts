@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { open, stat } from "node:fs/promises";
+import { open, readFile, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { describeError, InputError, UserFacingError } from "../../core/errors.js";
@@ -17,7 +17,10 @@ import { readCappedText } from "../http/capped-body.js";
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
 export const MANIFEST_TIMEOUT_MS = 5000;
 
-export type Fetch = (url: string, init: { signal: AbortSignal; redirect: "follow"; headers: Record<string, string> }) => Promise<Response>;
+export type Fetch = (url: string, init: { signal: AbortSignal; redirect: "manual"; headers: Record<string, string> }) => Promise<Response>;
+
+/** Redirects followed per fetch (each one checked, see redirectTarget). */
+export const MAX_REDIRECTS = 5;
 
 export interface ManifestLoaderDeps {
   /** @default globalThis.fetch */
@@ -35,7 +38,8 @@ export interface ManifestLoaderDeps {
 export interface LoadedManifest {
   readonly manifest: FleetManifest;
   readonly source: string;
-  readonly from: "file" | "url" | "cache";
+  /** `not-modified`: the server answered 304 to the cached copy's ETag. */
+  readonly from: "file" | "url" | "cache" | "not-modified";
 }
 
 export type ManifestSource = { readonly kind: "url"; readonly url: URL } | { readonly kind: "file"; readonly path: string };
@@ -64,6 +68,24 @@ export function parseManifestSource(source: string, cwd = process.cwd()): Manife
     throw new InputError("--manifest", `${JSON.stringify(source)}: unsupported scheme ${url.protocol}`, "a file path or an https:// URL");
   }
   return { kind: "file", path: resolve(cwd, source) };
+}
+
+/**
+ * Where a redirect from `from` may go: https, or plain http only from plain http to loopback
+ * (tests). A redirect from https to http would hand the host keys to whoever sits on the path,
+ * so it is refused outright, whatever the address.
+ */
+export function redirectTarget(from: URL, location: string | null): URL {
+  if (!location) throw new Error(`redirect from ${from.href} without a Location`);
+  let to: URL;
+  try {
+    to = new URL(location, from);
+  } catch {
+    throw new Error(`redirect from ${from.href} to an invalid URL`);
+  }
+  if (to.protocol === "https:") return to;
+  if (to.protocol === "http:" && from.protocol === "http:" && isLoopback(from.hostname) && isLoopback(to.hostname)) return to;
+  throw new Error(`refused a redirect from ${from.href} to ${to.href}: the manifest pins host keys and must stay on https`);
 }
 
 /** `$PODSPAWN_MANIFEST`, else `$XDG_CONFIG_HOME/podspawn/manifest.json` (`~/.config/...`). */
@@ -118,8 +140,36 @@ async function readCapped(path: string, maxBytes: number): Promise<string> {
   }
 }
 
-/** GET `url` with a deadline over the whole exchange; the timer wins even if `fetch` ignores the signal. */
-async function fetchText(url: URL, fetchFn: Fetch, timeoutMs: number, maxBytes: number): Promise<string> {
+type Fetched = { readonly text: string; readonly etag: string | null } | { readonly notModified: true };
+
+const REDIRECT = new Set([301, 302, 303, 307, 308]);
+
+/** One GET after another along checked redirects; a 304 to `etag` means the cached copy stands. */
+async function getFollowing(url: URL, fetchFn: Fetch, signal: AbortSignal, etag: string | null, maxBytes: number): Promise<Fetched> {
+  let at = url;
+  for (let hop = 0; ; hop++) {
+    const headers: Record<string, string> = { accept: "application/json", ...(etag ? { "if-none-match": etag } : {}) };
+    const res = await fetchFn(at.href, { signal, redirect: "manual", headers });
+    if (REDIRECT.has(res.status)) {
+      await res.body?.cancel().catch(() => undefined);
+      if (hop >= MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+      at = redirectTarget(at, res.headers.get("location"));
+      continue;
+    }
+    if (res.status === 304 && etag) {
+      await res.body?.cancel().catch(() => undefined);
+      return { notModified: true };
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new Error(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+    }
+    return { text: await readCappedText(res, maxBytes), etag: res.headers.get("etag") };
+  }
+}
+
+/** GET `url` with a deadline over the whole exchange (redirects and body included); the timer wins even if `fetch` ignores the signal. */
+async function fetchText(url: URL, fetchFn: Fetch, timeoutMs: number, maxBytes: number, etag: string | null): Promise<Fetched> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
@@ -129,14 +179,7 @@ async function fetchText(url: URL, fetchFn: Fetch, timeoutMs: number, maxBytes: 
     }, timeoutMs);
   });
   try {
-    const work = (async () => {
-      const res = await fetchFn(url.href, { signal: controller.signal, redirect: "follow", headers: { accept: "application/json" } });
-      if (!res.ok) {
-        await res.body?.cancel().catch(() => undefined);
-        throw new Error(`HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
-      }
-      return readCappedText(res, maxBytes);
-    })();
+    const work = getFollowing(url, fetchFn, controller.signal, etag, maxBytes);
     work.catch(() => undefined); // a late rejection after the deadline must not go unhandled
     return await Promise.race([work, deadline]);
   } finally {
@@ -153,11 +196,23 @@ async function readCache(file: string, maxBytes: number): Promise<{ manifest: Fl
   }
 }
 
-async function writeCache(cacheDir: string, file: string, manifest: FleetManifest): Promise<void> {
+/** The ETag the cached copy was served with, kept beside it. */
+const etagFile = (cache: string): string => cache.replace(/\.json$/, ".etag");
+
+async function readEtag(cache: string): Promise<string | null> {
+  const text = await readFile(etagFile(cache), "utf8").catch(() => "");
+  const tag = text.trim();
+  // An ETag is a quoted string (optionally W/); anything else is not sent back to the server.
+  return /^(W\/)?"[\x21\x23-\x7e]{0,200}"$/.test(tag) ? tag : null;
+}
+
+async function writeCache(cacheDir: string, file: string, manifest: FleetManifest, etag: string | null): Promise<void> {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   await ensureDir(cacheDir, { mode: 0o700, uid, gid });
   await ensureFile(file, formatFleetManifest(manifest), { mode: 0o600, uid, gid });
+  if (etag) await ensureFile(etagFile(file), `${etag}\n`, { mode: 0o600, uid, gid });
+  else await rm(etagFile(file), { force: true });
 }
 
 export async function loadManifest(source: string, deps: ManifestLoaderDeps): Promise<LoadedManifest> {
@@ -169,8 +224,22 @@ export async function loadManifest(source: string, deps: ManifestLoaderDeps): Pr
   const url = parsed.url;
   const cache = deps.cacheDir === null ? null : cacheFile(deps.cacheDir, url);
   let manifest: FleetManifest;
+  let etag: string | null = null;
   try {
-    manifest = parseManifestText(await fetchText(url, deps.fetch ?? globalThis.fetch, deps.timeoutMs ?? MANIFEST_TIMEOUT_MS, maxBytes), "manifest");
+    const cachedTag = cache === null ? null : await readEtag(cache);
+    const fetched = await fetchText(url, deps.fetch ?? globalThis.fetch, deps.timeoutMs ?? MANIFEST_TIMEOUT_MS, maxBytes, cachedTag);
+    if ("notModified" in fetched) {
+      const cached = cache === null ? null : await readCache(cache, maxBytes);
+      if (cached) return { manifest: cached.manifest, source: url.href, from: "not-modified" };
+      // The ETag outlived its copy: ask again for the body.
+      const again = await fetchText(url, deps.fetch ?? globalThis.fetch, deps.timeoutMs ?? MANIFEST_TIMEOUT_MS, maxBytes, null);
+      if ("notModified" in again) throw new Error("HTTP 304 without a cached copy");
+      manifest = parseManifestText(again.text, "manifest");
+      etag = again.etag;
+    } else {
+      manifest = parseManifestText(fetched.text, "manifest");
+      etag = fetched.etag;
+    }
   } catch (err) {
     const reason = describeError(err);
     const cached = cache === null ? null : await readCache(cache, maxBytes);
@@ -181,7 +250,7 @@ export async function loadManifest(source: string, deps: ManifestLoaderDeps): Pr
     throw new UserFacingError("manifest-unavailable", `cannot load the fleet manifest from ${url.href}: ${reason}${cache === null ? "" : " (and no cached copy)"}`);
   }
   if (deps.cacheDir !== null && cache !== null) {
-    await writeCache(deps.cacheDir, cache, manifest).catch((err: unknown) => deps.warn(`warning: cannot cache the fleet manifest in ${deps.cacheDir}: ${describeError(err)}`));
+    await writeCache(deps.cacheDir, cache, manifest, etag).catch((err: unknown) => deps.warn(`warning: cannot cache the fleet manifest in ${deps.cacheDir}: ${describeError(err)}`));
   }
   return { manifest, source: url.href, from: "url" };
 }

@@ -2,9 +2,10 @@ import { realpathSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { discoverFleet, systemResolveTxt, type ResolveTxt } from "../../../adapters/fleet/discovery.js";
 import { defaultCacheDir, defaultManifestSource, loadManifest, type Fetch } from "../../../adapters/fleet/manifest-loader.js";
 import { ensureDir, ensureFile, readFileState, writeFileAtomic } from "../../../adapters/fs/atomic-file.js";
-import { describeError, UserFacingError } from "../../../core/errors.js";
+import { describeError, InputError, UserFacingError } from "../../../core/errors.js";
 import { DEFAULT_PROJECT } from "../../../core/container/project.js";
 import { includeLine, renderClientConfig, renderFleetKnownHosts, withIncludeAtTop } from "../../../core/fleet/ssh-client-config.js";
 import { defineCommand, type Command, type CommandIo } from "../../command.js";
@@ -13,6 +14,8 @@ export interface ClientSetupDeps {
   readonly fetch?: Fetch;
   /** The argv that runs this CLI, absolute. */
   readonly program?: () => string[];
+  /** DNS TXT lookups for --discover. @default the system resolver */
+  readonly resolveTxt?: ResolveTxt;
 }
 
 /** The running CLI as absolute argv: node itself plus the script it runs (a bundle or dist file). */
@@ -69,6 +72,11 @@ export function makeClientSetupCommand(deps: ClientSetupDeps = {}, name = "clien
           defaultText: "$PODSPAWN_MANIFEST, else ~/.config/podspawn/manifest.json",
           description: "the fleet manifest, a file or https:// URL; the ProxyCommand reads the same source",
         },
+        discover: {
+          type: "string",
+          value: "DOMAIN",
+          description: "find the manifest through DNS: the TXT record _podspawn.DOMAIN the fleet's stack publishes (its URL must be https)",
+        },
         project: {
           type: "string",
           multiple: true,
@@ -92,11 +100,23 @@ the Include line that must go at the TOP of ~/.ssh/config.`,
       const configFile = join(dir, "config");
       const knownHostsFile = join(dir, "known_hosts");
       const command = values.command === undefined ? (deps.program ?? runningProgram)() : [values.command];
-      const loaded = await loadManifest(values.manifest ?? defaultManifestSource(io.env), {
+      if (values.discover !== undefined && values.manifest !== undefined) throw new InputError("--discover", "given with --manifest", "one of --manifest or --discover");
+      let source = values.manifest ?? defaultManifestSource(io.env);
+      let expectFleet: string | null = null;
+      if (values.discover !== undefined) {
+        const found = await discoverFleet(values.discover, deps.resolveTxt ?? systemResolveTxt());
+        io.stderr.write(`discovered fleet ${found.fleet ?? "(unnamed)"} at ${values.discover}: manifest ${found.manifestUrl}\n`);
+        source = found.manifestUrl;
+        expectFleet = found.fleet;
+      }
+      const loaded = await loadManifest(source, {
         cacheDir: defaultCacheDir(io.env),
         warn: (line) => io.stderr.write(`podspawn ${name}: ${line}\n`),
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
       });
+      if (expectFleet !== null && loaded.manifest.fleet !== expectFleet) {
+        throw new UserFacingError("discovery-mismatch", `the TXT record of ${values.discover ?? "?"} names fleet ${expectFleet}, but its manifest is for fleet ${loaded.manifest.fleet}; nothing written`);
+      }
       const projects = values.project.length > 0 ? values.project : [DEFAULT_PROJECT];
       const config = renderClientConfig({ manifest: loaded.manifest, command, manifestSource: loaded.source, knownHostsFile, configFile, projects });
       const knownHosts = renderFleetKnownHosts(loaded.manifest);
