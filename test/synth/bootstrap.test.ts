@@ -51,6 +51,7 @@ describe("bootstrap script", () => {
     assert.ok(stage.indexOf("fetch_pinned") < stage.indexOf("tar -xzf"), "verified before unpacking");
     assert.match(fn(s, "read_pointer"), /\[\[ \$POINTED =~ \^\[0-9a-f\]\{64\}\$ \]\] \|\| die/);
     assert.match(fn(s, "cmd_sync_users"), /fetch_pinned "\$USERS_BASE_URL\$POINTED\.json" "\$POINTED"/);
+    assert.match(fn(s, "cmd_sync_users"), /\[\[ " \$POINTER_FLAGS " == \*" allow-mass-removal "\* \]\] && flags\+=\(--allow-mass-removal\)/);
   });
 
   it("retries every fetch and apt-get with doubling backoff", () => {

@@ -219,6 +219,13 @@ describe("aws-fleet stack", () => {
     assert.equal(objects.find((o) => o["key"] === "config/users.sha256")?.["content"], `${sha}\n`);
   });
 
+  it("lets a deploy allow a mass removal through the users pointer only (no instance changes)", () => {
+    const allowed = aws(awsEnv({ nodes: [{ name: "node-1" }, { name: "node-2" }], sshIngressCidrs: ["203.0.113.0/24", "198.51.100.7/32"], allowMassUserRemoval: true })).json;
+    const pointer = resources(allowed, "aws_s3_object").find((o) => o["key"] === "config/users.sha256");
+    assert.match(String(pointer?.["content"]), /^[0-9a-f]{64} allow-mass-removal\n$/);
+    assert.deepEqual(resources(allowed, "aws_instance").map((i) => i["user_data_base64"]), resources(json, "aws_instance").map((i) => i["user_data_base64"]));
+  });
+
   it("with hostKeys external: no private key in Terraform, the given public keys pinned", () => {
     const j = aws(awsEnv({ hostKeys: "external", nodes: [{ name: "node-1", hostPublicKey: SAMPLE_HOST_KEY }] }));
     assert.equal(resources(j.json, "tls_private_key").length, 0);

@@ -1,5 +1,6 @@
 import { basename } from "node:path";
-import { describeError, InputError } from "../core/errors.js";
+import { describeError, InputError, UserFacingError } from "../core/errors.js";
+import { massRemovalRefusal } from "../core/users/removal-guard.js";
 import { parseUsersConfig } from "../core/config/users-config.js";
 import { parsePublicKey, type PublicKey } from "../core/users/keys.js";
 import { planSync, type DesiredUser, type SyncPlan } from "../core/users/user-plan.js";
@@ -18,6 +19,10 @@ export interface SyncRequest {
   readonly file: string;
   /** Print the plan, change nothing. */
   readonly dryRun: boolean;
+  /** Go ahead even when the file removes all users, or more than `maxRemovalShare` of them. @default false */
+  readonly allowMassRemoval?: boolean;
+  /** @default DEFAULT_MAX_REMOVAL_SHARE */
+  readonly maxRemovalShare?: number;
 }
 
 export interface SyncDeps extends AdminDeps {
@@ -66,6 +71,10 @@ export async function syncUsers(request: SyncRequest, deps: SyncDeps): Promise<S
     return plan;
   }
   if (request.dryRun) return plan;
+  const mass = massRemovalRefusal(current.size, plan.remove.length, request.maxRemovalShare ?? 0.5);
+  if (mass !== null && request.allowMassRemoval !== true) {
+    throw new UserFacingError("mass-removal", `refusing to sync ${basename(request.file)}: ${mass}; nothing changed. If that is intended, run sync again with --allow-mass-removal`);
+  }
   for (const u of [...plan.create, ...plan.update]) await applyPodUser(u.name, u.keys, pre, deps);
   // Removal ends live sessions: the file is the truth, and an unlisted user must lose access.
   for (const n of plan.remove) await removePodUser(n, { force: true }, deps);

@@ -173,6 +173,7 @@ STEP=start
 FAIL_STATE=failed
 LAST_ERROR=
 POINTED=
+POINTER_FLAGS=
 STAGED=
 SSHD_FLAGS=(--sshd-config "$SSHD_CONFIG")
 [ -n "$SSHD_PID_FILE" ] && SSHD_FLAGS+=(--sshd-pid-file "$SSHD_PID_FILE")
@@ -235,12 +236,12 @@ publish() {
   esac
 }
 
-# read_pointer URL: POINTED=the sha256 it holds.
+# read_pointer URL: POINTED=the sha256 it holds, POINTER_FLAGS=the words after it.
 read_pointer() {
   local tmp
   tmp=$(mktemp "$WORK/pointer.XXXXXX")
   fetch "$1" "$tmp"
-  POINTED=$(tr -d ' \\t\\r\\n' <"$tmp")
+  read -r POINTED POINTER_FLAGS <"$tmp" || true
   rm -f "$tmp"
   [[ $POINTED =~ ^[0-9a-f]{64}$ ]] || die "pointer $1 does not hold a sha256"
 }
@@ -437,7 +438,10 @@ cmd_sync_users() {
   read_pointer "$USERS_POINTER_URL"
   tmp=$(mktemp "$WORK/users.XXXXXX")
   fetch_pinned "$USERS_BASE_URL$POINTED.json" "$POINTED" "$tmp"
-  PODSPAWN_INSTANCE=$INSTANCE "$COMMAND" sync --file "$tmp" >&2 || { rm -f "$tmp"; die "podspawn sync refused users file $POINTED"; }
+  local flags=()
+  # The deploy says so in the pointer (allowMassUserRemoval), never the node on its own.
+  [[ " $POINTER_FLAGS " == *" allow-mass-removal "* ]] && flags+=(--allow-mass-removal)
+  PODSPAWN_INSTANCE=$INSTANCE "$COMMAND" sync --file "$tmp" "\${flags[@]}" >&2 || { rm -f "$tmp"; die "podspawn sync refused users file $POINTED"; }
   rm -f "$tmp"
 }
 

@@ -131,6 +131,12 @@ export interface AwsTarget {
   readonly artifactBucket: string;
   /** Public bucket serving only `fleet.json` over HTTPS. @default - `<artifactBucket>-manifest` */
   readonly manifestBucket?: string;
+  /**
+   * Let this deploy's users file remove all users, or more than half, at once (nodes refuse that
+   * otherwise). Rides in the users pointer, so it changes no instance; turn it off again after.
+   * @default false
+   */
+  readonly allowMassUserRemoval?: boolean;
   /** How often nodes look at the agent pointer. @default 300 */
   readonly agentPollSeconds?: number;
   /** How long an agent upgrade waits, drained, for the node's sessions to end. @default 3600 */

@@ -13,6 +13,8 @@ export interface PinnedObjectProps {
   /** A file to upload (the agent), or the content itself (the users file). */
   readonly source: { readonly path: string } | { readonly content: string };
   readonly contentType: string;
+  /** Words after the sha256 in the pointer (`allow-mass-removal`). @default [] */
+  readonly pointerFlags?: readonly string[];
 }
 
 /**
@@ -43,7 +45,7 @@ export class PinnedObject extends Construct {
     this.pointer = new S3Object(this, "pointer", {
       bucket: props.bucket.bucketId,
       key: props.pointerKey,
-      content: `${props.sha256}\n`,
+      content: `${[props.sha256, ...(props.pointerFlags ?? [])].join(" ")}\n`,
       contentType: "text/plain",
       serverSideEncryption: "AES256",
       dependsOn: [this.object],

@@ -62,7 +62,7 @@ export class AwsFleetStack extends TerraformStack {
       name: `${prefix}-node`,
     });
     const bucket = new ArtifactBucket(this, "artifacts", { bucketName: env.artifactBucket, writerRoleArn: env.deployRoleArn });
-    const release = this.release(bucket, agent, git);
+    const release = this.release(bucket, agent, git, env.allowMassUserRemoval === true);
     const account = new DataAwsCallerIdentity(this, "account");
 
     const roles = new Map(env.nodes.map((n) => [n.name, new NodeRole(this, `node-${n.name}-role`, { name: n.name })]));
@@ -116,12 +116,12 @@ export class AwsFleetStack extends TerraformStack {
   }
 
   /** The agent and the users file, each behind a pointer nodes follow (user-data names only the pointers). */
-  private release(bucket: ArtifactBucket, agent: AwsFleetStackProps["agent"], git: GitConfig): { agent: PinnedObject; users: PinnedObject } {
+  private release(bucket: ArtifactBucket, agent: AwsFleetStackProps["agent"], git: GitConfig, allowMassRemoval: boolean): { agent: PinnedObject; users: PinnedObject } {
     const usersText = JSON.stringify(git.users, null, 2) + "\n";
     const usersSha = sha256Hex(usersText);
     return {
       agent: new PinnedObject(this, "agent", { bucket, key: `${AGENT_PREFIX}${agent.sha256}.tar.gz`, sha256: agent.sha256, pointerKey: AGENT_POINTER_KEY, source: { path: agent.path }, contentType: "application/gzip" }),
-      users: new PinnedObject(this, "users", { bucket, key: `${USERS_PREFIX}${usersSha}.json`, sha256: usersSha, pointerKey: USERS_POINTER_KEY, source: { content: usersText }, contentType: "application/json" }),
+      users: new PinnedObject(this, "users", { bucket, key: `${USERS_PREFIX}${usersSha}.json`, sha256: usersSha, pointerKey: USERS_POINTER_KEY, source: { content: usersText }, contentType: "application/json", ...(allowMassRemoval ? { pointerFlags: ["allow-mass-removal"] } : {}) }),
     };
   }
 
