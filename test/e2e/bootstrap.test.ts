@@ -1,8 +1,11 @@
 /**
- * Runs the real node bootstrap (the exact text EC2 user-data carries, rendered for a "local"
- * target) on this machine as root: the agent artifact comes over HTTP from a 127.0.0.1 server this
- * test starts, the users config from a file, sshd is our own on 127.0.0.1:2299. Instance
- * `podspawn-boot` keeps it apart from other tests. Everything it creates is removed at the end.
+ * Runs the real node bootstrap (the exact text EC2 user-data carries, rendered with file:// and
+ * http:// sources) on this machine as root: the agent artifact comes over HTTP from a 127.0.0.1
+ * server this test starts (its first answer is a 503, which the bootstrap must retry), the pointers
+ * and the users file from files, sshd is our own on 127.0.0.1:2299. Instance `podspawn-boot`
+ * keeps it apart from other tests. The environment image is a tag of its own
+ * (podspawn/default:boot-e2e) that does not exist before the run: the bootstrap must provide it
+ * with the agent's image kit. Everything it creates is removed at the end.
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -13,12 +16,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeAgentArtifact } from "../../infra/src/bootstrap/agent-bundle.js";
 import { renderBootstrapScript } from "../../infra/src/bootstrap/bootstrap-script.js";
+import { fileRelease, publishAgent, publishUsers, type FileRelease } from "../../infra/src/ops/file-release.js";
 
 const INSTANCE = "podspawn-boot";
+const NODE = "boot-1";
 const USER = "pboot-alice";
+const OTHER = "pboot-bob";
 const PORT = 2299;
+const IMAGE = "podspawn/default:boot-e2e";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const bundleDir = join(root, "dist", "bundle");
 
@@ -27,31 +33,34 @@ const dir = mkdtempSync("/var/tmp/podspawn-boot-");
 const sshdConfig = join(dir, "sshd_config");
 const sshdPid = join(dir, "sshd.pid");
 const sshdLog = join(dir, "sshd.log");
-const usersFile = join(dir, "users.json");
+const statusFile = join(dir, "status", `${NODE}.json`);
+const scriptFile = join(dir, "bootstrap.sh");
 const clientKey = join(dir, "id_alice");
+const bobKey = join(dir, "id_bob");
 const strangerKey = join(dir, "id_stranger");
 const knownHosts = join(dir, "known_hosts");
+const release: FileRelease = fileRelease(join(dir, "release"));
 let server: Server | undefined;
-let artifactUrl = "";
+let httpBase = "";
 let artifactSha = "";
+const served: string[] = [];
 
 function run(cmd: string, args: string[], input?: string) {
   return spawnSync(cmd, args, { encoding: "utf8", input, timeout: 120_000 });
 }
 
 /** The bootstrap fetches from this process's HTTP server, so it must not block the event loop. */
-function runBootstrap(): Promise<{ status: number | null; stderr: string }> {
+function runScript(file: string, args: string[] = []): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-s"], { stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn("bash", [file, ...args], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGTERM"), 120_000);
+    const timer = setTimeout(() => child.kill("SIGTERM"), 150_000);
     child.on("error", reject);
     child.on("close", (status) => {
       clearTimeout(timer);
       resolve({ status, stderr });
     });
-    child.stdin.end(bootstrapScript());
   });
 }
 
@@ -59,7 +68,7 @@ function ssh(key: string, command = "true") {
   return run("ssh", [
     "-i", key, "-p", String(PORT), "-F", "/dev/null",
     "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes", "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "KexAlgorithms=curve25519-sha256", "-o", "ConnectTimeout=5", `${USER}@127.0.0.1`, command,
+    "-o", "KexAlgorithms=curve25519-sha256", "-o", "ConnectTimeout=5", `${key === bobKey ? OTHER : USER}@127.0.0.1`, command,
   ]);
 }
 
@@ -72,35 +81,43 @@ async function loginProof(): Promise<{ status: number | null; stdout: string; st
   const marker = `podspawn-marker-${randomBytes(6).toString("hex")}`;
   const expected = `${marker}\ndefault\n${USER}\n`;
   let r = ssh(clientKey, `echo ${marker}; hostname; id -un`);
-  // Two waits are normal right after a run, and only these two: the daemon starts in the background,
-  // and sshd, reloaded with SIGHUP, re-executes itself and is briefly not listening.
-  const notYet = /session service \(podspawnd\) is not running|port \d+: Connection refused/;
+  // The one wait that is normal right after a run: sshd, reloaded with SIGHUP, re-executes itself
+  // and is briefly not listening. (The bootstrap itself waits for the daemon to answer.)
   const deadline = Date.now() + 15_000;
-  while (r.status !== 0 && notYet.test(r.stderr) && Date.now() < deadline) {
+  while (r.status !== 0 && /port \d+: Connection refused/.test(r.stderr) && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 250));
     r = ssh(clientKey, `echo ${marker}; hostname; id -un`);
   }
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, expected };
 }
 
-/** Containers of the bootstrap's instance, as Docker sees them. */
-function instanceContainers(): string[] {
-  return run("docker", ["ps", "--filter", `label=podspawn.instance=${INSTANCE}`, "--format", "{{.Names}}"]).stdout.split("\n").filter(Boolean);
+function pub(key: string): string {
+  return readFileSync(`${key}.pub`, "utf8").trim();
 }
 
 function writeUsers(users: { name: string; keys: string[] }[]): void {
-  writeFileSync(usersFile, JSON.stringify({ version: 1, users }, null, 2));
+  publishUsers(release, { version: 1, users } as never);
 }
 
-function bootstrapScript(): string {
+function status(): Record<string, unknown> {
+  return JSON.parse(readFileSync(statusFile, "utf8")) as Record<string, unknown>;
+}
+
+function renderScript(): string {
   return renderBootstrapScript({
     instance: INSTANCE,
-    artifactUrl,
-    artifactSha256: artifactSha,
-    usersUrl: `file://${usersFile}`,
+    node: NODE,
+    agentPointerUrl: release.agentPointerUrl,
+    agentBaseUrl: `${httpBase}/agent/`,
+    usersPointerUrl: release.usersPointerUrl,
+    usersBaseUrl: release.usersBaseUrl,
+    statusUrl: `file://${statusFile}`,
     sshdConfig,
     sshdPidFile: sshdPid,
     syncIntervalSeconds: 3600,
+    agentPollSeconds: 3600,
+    defaultImage: IMAGE,
+    retry: { attempts: 4, firstDelayMs: 200 },
   });
 }
 
@@ -115,34 +132,37 @@ function killPidFile(file: string, group = false): void {
   }
 }
 
-// Two bootstrap runs of ~1 s each here; the bound stays inside the runner's per-file --test-timeout (180 s).
+// One bootstrap run of a few seconds here (the image is a retag of the content-tagged default);
+// the bound stays inside the runner's per-file --test-timeout (180 s).
 describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000 }, () => {
   before(async () => {
     assert.equal(process.getuid?.(), 0, "the bootstrap e2e runs as root");
-    for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"]) {
+    for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs", "build-image.mjs"]) {
       assert.ok(existsSync(join(bundleDir, f)), `missing ${join(bundleDir, f)}: run 'npm run build' first`);
     }
-    const artifact = await writeAgentArtifact(bundleDir, join(dir, "srv"));
-    artifactSha = artifact.sha256;
+    assert.notEqual(run("docker", ["image", "inspect", IMAGE]).status, 0, `${IMAGE} exists before the run: remove it (docker rmi ${IMAGE})`);
+    artifactSha = await publishAgent(release, bundleDir, { defaultContext: join(root, "podfiles", "default") });
+    let refusedOnce = false;
     server = createServer((req, res) => {
-      if (req.url === "/agent.tar.gz") {
+      served.push(req.url ?? "");
+      const m = /^\/agent\/([0-9a-f]{64}\.tar\.gz)$/.exec(req.url ?? "");
+      if (m && !refusedOnce) {
+        // A cloud's first answer while an instance boots is often an error: it must be retried.
+        refusedOnce = true;
+        res.writeHead(503).end();
+      } else if (m && existsSync(join(release.dir, "agent", m[1] as string))) {
         res.writeHead(200, { "content-type": "application/gzip" });
-        createReadStream(artifact.path).pipe(res);
+        createReadStream(join(release.dir, "agent", m[1] as string)).pipe(res);
       } else {
         res.writeHead(404).end();
       }
     });
     await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
-    artifactUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/agent.tar.gz`;
+    httpBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-    // The node the bootstrap makes shares this machine's Docker engine. No registry exists here and
-    // the bootstrap builds no image, so the default image must come from scripts/build-image
-    // (.ci/run runs it before the tests), as it must on any node today.
-    assert.equal(run("docker", ["image", "inspect", "podspawn/default:bookworm"]).status, 0, "image podspawn/default:bookworm is missing: run node dist/scripts/build-image.js");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "host_key")]);
     writeFileSync(knownHosts, `[127.0.0.1]:${PORT} ${readFileSync(join(dir, "host_key.pub"), "utf8").split(" ").slice(0, 2).join(" ")}\n`);
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "alice@test", "-f", clientKey]);
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "stranger@test", "-f", strangerKey]);
+    for (const [k, c] of [[clientKey, "alice"], [bobKey, "bob"], [strangerKey, "stranger"]] as const) execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${c}@test`, "-f", k]);
     writeFileSync(sshdConfig, [
       `Port ${PORT}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "host_key")}`, `PidFile ${sshdPid}`,
       "UsePAM no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "LogLevel VERBOSE",
@@ -150,12 +170,13 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     ].join("\n"));
     execFileSync("mkdir", ["-p", "/run/sshd"]);
     execFileSync("/usr/sbin/sshd", ["-f", sshdConfig, "-E", sshdLog]);
-    writeUsers([{ name: USER, keys: [readFileSync(`${clientKey}.pub`, "utf8").trim()] }]);
+    writeUsers([{ name: USER, keys: [pub(clientKey)] }, { name: OTHER, keys: [pub(bobKey)] }]);
+    writeFileSync(scriptFile, renderScript(), { mode: 0o755 });
   });
 
   after(async () => {
     const runDir = `/run/${INSTANCE}-bootstrap`;
-    killPidFile(join(runDir, "sync-loop.pid"), true);
+    for (const loop of ["sync-loop", "agent-loop"]) killPidFile(join(runDir, `${loop}.pid`), true);
     killPidFile(join(runDir, "daemon.pid"), true);
     killPidFile(sshdPid);
     await new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
@@ -165,35 +186,48 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
         // delete every copy
       }
     }
-    // Sessions the daemon started for this instance (labelled by it), then the account.
+    // Sessions the daemon started for this instance (labelled by it), then the accounts.
     for (const kind of [["ps", "-aq"], ["network", "ls", "-q"]] as const) {
       const ids = run("docker", [...kind, "--filter", `label=podspawn.instance=${INSTANCE}`]).stdout.split("\n").filter(Boolean);
       if (ids.length) run("docker", [kind[0] === "ps" ? "rm" : "network", ...(kind[0] === "ps" ? ["-f"] : ["rm"]), ...ids]);
     }
-    if (run("id", [USER]).status === 0) run("userdel", [USER]);
-    run("groupdel", [USER]);
+    run("docker", ["rmi", IMAGE]);
+    for (const u of [USER, OTHER]) {
+      if (run("id", [u]).status === 0) run("userdel", [u]);
+      run("groupdel", [u]);
+    }
     for (const p of [
       `/usr/local/lib/${INSTANCE}`, `/etc/${INSTANCE}`, `/var/lib/${INSTANCE}`, `/var/lib/${INSTANCE}-bootstrap`, `/run/${INSTANCE}`, runDir,
-      `/usr/local/sbin/${INSTANCE}-sync`, `/usr/local/sbin/${INSTANCE}-block-metadata`,
-      `/var/log/${INSTANCE}-daemon.log`, `/var/log/${INSTANCE}-sync-loop.log`, dir,
+      `/usr/local/sbin/${INSTANCE}-node`, `/usr/local/sbin/${INSTANCE}-block-metadata`,
+      ...["daemon", "sync-loop", "agent-loop"].map((l) => `/var/log/${INSTANCE}-${l}.log`), dir,
     ]) {
       rmSync(p, { recursive: true, force: true });
     }
   });
 
-  it("runs to completion as root and reports the node ready", async () => {
-    const first = await runBootstrap();
+  it("runs to completion as root, retrying the failed fetch, and reports the node ready", async () => {
+    const first = await runScript(scriptFile);
     assert.equal(first.status, 0, `bootstrap failed:\n${first.stderr}`);
     assert.match(first.stderr, /node ready/);
+    assert.match(first.stderr, /attempt 1 failed, again in 200 ms: fetch_once http:\/\/127\.0\.0\.1:\d+\/agent\/[0-9a-f]{64}\.tar\.gz/);
+    assert.equal(served.filter((u) => u.endsWith(".tar.gz")).length, 2, "one 503, one retry");
     assert.doesNotMatch(first.stderr, /installing /, "packages are present: apt-get must not run");
+    assert.deepEqual({ ...status(), time: "-" }, { version: 1, node: NODE, instance: INSTANCE, state: "ready", step: "ready", agent: artifactSha, detail: "", time: "-" });
   });
 
-  it("installs the agent root-owned under /usr/local/lib/podspawn-boot with the wrapper sshd runs", () => {
-    const wrapper = `/usr/local/lib/${INSTANCE}/bin/podspawn`;
-    const st = statSync(wrapper);
-    assert.equal(st.uid, 0);
-    assert.equal(st.mode & 0o022, 0, "not group/world-writable");
+  it("installs itself and the agent root-owned, the agent verified against the pointer's sha256", () => {
+    for (const file of [`/usr/local/lib/${INSTANCE}/bin/podspawn`, `/usr/local/sbin/${INSTANCE}-node`]) {
+      const st = statSync(file);
+      assert.equal(st.uid, 0, file);
+      assert.equal(st.mode & 0o022, 0, `${file} is not group/world-writable`);
+    }
     assert.ok(existsSync(`/var/lib/${INSTANCE}-bootstrap/agent-${artifactSha}/.verified`), "artifact verified against its sha256");
+    assert.equal(readFileSync(`/var/lib/${INSTANCE}-bootstrap/agent.current`, "utf8").trim(), artifactSha);
+  });
+
+  it("provides the environment image with the agent's image kit, and points the node config at it", () => {
+    assert.equal(run("docker", ["image", "inspect", IMAGE]).status, 0, `${IMAGE} was not provided`);
+    assert.match(readFileSync(`/etc/${INSTANCE}/config.yaml`, "utf8"), new RegExp(`^image: ${IMAGE.replace(/[/.]/g, "\\$&")}$`, "m"));
   });
 
   it("blocks containers from the metadata address in DOCKER-USER", () => {
@@ -201,14 +235,14 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     assert.match(rules, new RegExp(`-d 169\\.254\\.169\\.254/32 .*--comment "?${INSTANCE}-imds"? -j DROP`));
   });
 
-  it("logs the registered key in to a session inside the project's container", async () => {
+  it("logs the registered key in to a session inside the project's container, made from that image", async () => {
     const r = await loginProof();
     assert.equal(r.stdout, r.expected, `status ${r.status}, stderr ${JSON.stringify(r.stderr)}`);
     assert.equal(r.status, 0);
     assert.match(readFileSync(sshdLog, "utf8"), new RegExp(`Accepted publickey for ${USER}`));
     const rendered = readFileSync(`/etc/${INSTANCE}/authorized_keys/${USER}`, "utf8");
     assert.match(rendered, new RegExp(`command="/usr/local/lib/${INSTANCE}/bin/podspawn spawn --user ${USER}"`));
-    assert.ok(instanceContainers().includes(`${INSTANCE}.${USER}.default`), `containers of ${INSTANCE}: ${instanceContainers().join(", ")}`);
+    assert.equal(run("docker", ["inspect", "--format", "{{.Config.Image}}", `${INSTANCE}.${USER}.default`]).stdout.trim(), IMAGE);
   });
 
   it("refuses a key that is not registered", () => {
@@ -218,16 +252,53 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
   it("is idempotent: a second run succeeds and does not fetch the artifact again", async () => {
     server?.close();
     // With the artifact server gone, a second fetch would fail the run.
-    const again = await runBootstrap();
+    const again = await runScript(scriptFile);
     assert.equal(again.status, 0, again.stderr);
     const r = await loginProof();
     assert.equal(r.stdout, r.expected, `status ${r.status}, stderr ${JSON.stringify(r.stderr)}`);
   });
 
-  it("revokes access when the user is removed from the config and the sync runs", () => {
-    writeUsers([]);
-    const sync = run(`/usr/local/sbin/${INSTANCE}-sync`, []);
+  it("makes a failure visible: a pointer to an artifact that does not match stops the run and is recorded with its step", async () => {
+    const good = readFileSync(join(release.dir, "agent", "current.sha256"), "utf8");
+    const bogus = "0".repeat(64);
+    writeFileSync(join(release.dir, "agent", `${bogus}.tar.gz`), "not the artifact");
+    writeFileSync(join(release.dir, "agent", "current.sha256"), `${bogus}\n`);
+    // The installed node script fetches over http; serve the bogus file from a file:// script instead.
+    writeFileSync(scriptFile, renderScript().replace(`AGENT_BASE_URL='${httpBase}/agent/'`, `AGENT_BASE_URL='${release.agentBaseUrl}'`));
+    try {
+      const r = await runScript(scriptFile);
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, new RegExp(`error: file://\\S+/agent/${bogus}\\.tar\\.gz does not match the sha256 its pointer names \\(${bogus}\\)`));
+      assert.match(r.stderr, /failed in step agent \(exit 1\)/);
+      const s = status();
+      assert.equal(s["state"], "failed");
+      assert.equal(s["step"], "agent");
+      assert.match(String(s["detail"]), /does not match the sha256 its pointer names/);
+      // Nothing after the failed step ran: the node still runs what it ran.
+      assert.equal(readFileSync(`/var/lib/${INSTANCE}-bootstrap/agent.current`, "utf8").trim(), artifactSha);
+    } finally {
+      writeFileSync(join(release.dir, "agent", "current.sha256"), good);
+      writeFileSync(scriptFile, renderScript());
+    }
+  });
+
+  it("revokes access when a user is removed from the users file and the sync runs", () => {
+    writeUsers([{ name: USER, keys: [pub(clientKey)] }]);
+    assert.equal(ssh(bobKey).status, 0, "bob can log in before");
+    const sync = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
     assert.equal(sync.status, 0, sync.stderr);
+    assert.match(ssh(bobKey).stderr, /Permission denied/);
+  });
+
+  it("refuses a users file that would remove every user, unless the pointer allows it", () => {
+    writeUsers([]);
+    const refused = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /refusing to sync \S+: it would remove all 1 pod user\(s\) of this node; nothing changed/);
+    assert.equal(ssh(clientKey).status, 0, "alice still logs in");
+    publishUsers(release, { version: 1, users: [] } as never, ["allow-mass-removal"]);
+    const allowed = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
+    assert.equal(allowed.status, 0, allowed.stderr);
     assert.match(ssh(clientKey).stderr, /Permission denied/);
   });
 });
