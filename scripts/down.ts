@@ -7,6 +7,9 @@
  * the install, config and registered users (so `up` is quick again), and dockerd (shared by
  * anything else on the host). Idempotent: a second run says there was nothing to stop.
  *
+ * A fleet started by `up --nodes N` goes completely: its nodes' processes, containers, networks,
+ * firewall rules, installs and state (pod users' host accounts are kept: they may be shared).
+ *
  * Usage: node dist/scripts/down.js
  */
 import { rm } from "node:fs/promises";
@@ -14,6 +17,7 @@ import { parseArgs } from "node:util";
 import { layoutFor } from "../agent/src/core/host/layout.js";
 import { $ } from "zx/core";
 import { quickstartPaths, readLivePid, stopDaemon, stopSshd } from "./local-node.js";
+import { recordedFleet, removeLocalFleet, upFleetSpec } from "./local-fleet.js";
 
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -36,6 +40,10 @@ async function main(argv: string[]): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("down needs root: run it with sudo");
   const layout = layoutFor(values.instance);
   const paths = quickstartPaths(layout.instance);
+
+  // The fleet `up --nodes N` started, if any: every node's processes, containers and trees.
+  const fleet = await recordedFleet(upFleetSpec(1).stateDir);
+  if (fleet) say(`fleet: removed nodes ${(await removeLocalFleet(fleet)).join(", ")} (pod users' host accounts kept)`);
 
   const sshd = await stopSshd(paths.sshd);
   say(sshd.stopped ? `sshd: stopped (pid ${sshd.pid})` : "sshd: was not running");

@@ -8,7 +8,11 @@
  * Idempotent: each step says whether it changed anything, and a second run finds everything running.
  * The system sshd on port 22 is left alone; `npm run down` stops what this started.
  *
- * Usage: node dist/scripts/up.js [--user NAME] [--port 2222]
+ * With --nodes N it starts a local fleet instead (scripts/local-fleet.ts): N nodes, each set up
+ * by the real node bootstrap, a fleet manifest, `podspawn client-setup` for you, and the line to
+ * `ssh dev@work.pod` through `podspawn connect`.
+ *
+ * Usage: node dist/scripts/up.js [--user NAME] [--port 2222] [--nodes N]
  */
 import { createHash } from "node:crypto";
 import { chown, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
@@ -19,6 +23,9 @@ import { $ } from "zx/core";
 import { parsePort } from "../agent/src/core/config/units.js";
 import { layoutFor, type Layout } from "../agent/src/core/host/layout.js";
 import { buildImages, describeResult } from "./build-image.js";
+import { startLocalFleet, upFleetSpec } from "./local-fleet.js";
+import { parsePublicKey } from "../agent/src/core/users/keys.js";
+import type { UsersConfig } from "../agent/src/core/config/users-config.js";
 import { daemonRunning, quickstartPaths, renderSshdConfig, runCommand, runPodspawn, sshdRunning, startDaemon, startSshd, stopDaemon, stopSshd, type SshdOptions } from "./local-node.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -150,6 +157,33 @@ async function hostKeyFingerprint(pubFile: string): Promise<string> {
   return r.stdout.trim().split(/\s+/)[1] ?? "(unknown)";
 }
 
+/** The fleet path of `up`: N bootstrapped nodes, a manifest, client-setup for the invoking user. */
+async function upFleet(count: number, user: string): Promise<void> {
+  const account = await invokingAccount();
+  const pub = await ensureClientKey(account);
+  const key = (await readFile(pub, "utf8")).trim();
+  parsePublicKey(key, pub);
+  const users = { version: 1, users: [{ name: user, keys: [key] }] } as unknown as UsersConfig;
+  say(`fleet: starting ${count} node(s) with the node bootstrap`);
+  const fleet = await startLocalFleet(upFleetSpec(count), users);
+  for (const n of fleet.nodes) say(`node ${n.name}: ${n.instance} on ${n.listen}:${n.port} (status ${n.statusFile})`);
+  say(`manifest: ${fleet.manifestFile}`);
+  const dir = join(account.home, ".ssh", "podspawn-local");
+  const bundle = join(REPO_ROOT, "dist", "bundle", "podspawn.cjs");
+  const setup = await runCommand(process.execPath, [bundle, "client-setup", "--manifest", fleet.manifestFile, "--dir", dir, "--project", "default", "--project", "work"], { env: { ...process.env, HOME: account.home } });
+  if (setup.code !== 0) throw new Error(`client-setup exited ${setup.code}:\n${indent(setup.stderr)}`);
+  if (account.uid !== 0) for (const p of [dir, join(dir, "config"), join(dir, "known_hosts")]) await chown(p, account.uid, account.gid);
+  const asUser = account.uid === 0 ? "" : ` (as ${account.name})`;
+  say("");
+  say(`A ${count}-node podspawn fleet is up. Log in${asUser}:`);
+  say("");
+  say(`  ssh -F ${join(dir, "config")} ${user}@work.pod`);
+  say("");
+  say(`or put '${setup.stdout.trim()}' at the top of ~/.ssh/config and run 'ssh ${user}@work.pod'.`);
+  say("The node is chosen by rendezvous hashing of (user, project); host keys are pinned by client-setup.");
+  say("Stop it all with: npm run down");
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -157,8 +191,19 @@ async function main(argv: string[]): Promise<void> {
       user: { type: "string", default: "dev" },
       port: { type: "string", default: "2222" },
       instance: { type: "string", default: "podspawn" },
+      nodes: { type: "string" },
     },
   });
+  if (values.nodes !== undefined) {
+    const count = Number(values.nodes);
+    if (!/^\d+$/.test(values.nodes) || count < 1 || count > 9) throw new Error(`--nodes: ${JSON.stringify(values.nodes)} is not a node count (allowed: 1-9)`);
+    if (process.getuid?.() !== 0) throw new Error("up needs root (packages, dockerd, sshd, accounts): run it with sudo");
+    say("host: provisioning (packages, docker engine)");
+    await runVisible("bash", [join(REPO_ROOT, "scripts", "provision-host.sh")]);
+    for (const r of await buildImages({ only: "default" })) say(`image: ${describeResult(r)}`);
+    await upFleet(count, values.user);
+    return;
+  }
   const port = parsePort(values.port, "--port");
   if (process.getuid?.() !== 0) throw new Error("up needs root (packages, dockerd, sshd, accounts): run it with sudo");
   const layout = layoutFor(values.instance);

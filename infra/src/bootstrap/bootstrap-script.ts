@@ -371,11 +371,14 @@ ${unitWrites(units)}
 }
 
 # Without systemd (containers, tests) long-running pieces get PID files so whoever started the
-# bootstrap can stop exactly them.
+# bootstrap can stop exactly them. A pid is alive only if it is not a zombie: where PID 1 reaps
+# nothing (a container), a stopped daemon stays a zombie and kill -0 still succeeds.
+alive() { local state; state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$state" ] && [ "$state" != Z ]; }
+
 start_bg() {
   local name=$1; shift
   local pidfile=$RUN/$name.pid
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+  if [ -f "$pidfile" ] && alive "$(cat "$pidfile")"; then return 0; fi
   # 9>&-: a child must not inherit (and so hold forever) the lock of with_lock.
   nohup setsid "$@" >>"/var/log/$INSTANCE-$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$pidfile"
@@ -385,10 +388,10 @@ stop_bg() {
   local pidfile=$RUN/$1.pid pid
   [ -f "$pidfile" ] || return 0
   pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
 }
@@ -419,7 +422,7 @@ setup_sshd() {
   PODSPAWN_INSTANCE=$INSTANCE "$COMMAND" server-setup "\${SSHD_FLAGS[@]}" --auth file >&2
   if have_systemd; then
     systemctl reload-or-restart ssh.service
-  elif [ -n "$SSHD_PID_FILE" ] && [ -f "$SSHD_PID_FILE" ] && kill -0 "$(cat "$SSHD_PID_FILE")" 2>/dev/null; then
+  elif [ -n "$SSHD_PID_FILE" ] && [ -f "$SSHD_PID_FILE" ] && alive "$(cat "$SSHD_PID_FILE")"; then
     kill -HUP "$(cat "$SSHD_PID_FILE")"
   else
     /usr/sbin/sshd -f "$SSHD_CONFIG"
