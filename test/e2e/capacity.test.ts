@@ -61,7 +61,9 @@ async function sync(users: readonly string[]): Promise<void> {
   for (const u of users) lines.push(`  - name: ${u}`, "    keys:", `      - ${(await readFile(join(work, `${u}.pub`), "utf8")).trim()}`);
   const file = join(work, "users.yaml");
   await writeFile(file, (users.length ? lines : ["version: 1", "users: []"]).join("\n") + "\n");
-  must("podspawn sync", await node.podspawn(["sync", "--file", file], { timeoutMs: 600_000 }));
+  // The clean-up removes every user at once, which sync refuses without saying it is meant.
+  const allowMass = users.length === 0 ? ["--allow-mass-removal"] : [];
+  must("podspawn sync", await node.podspawn(["sync", "--file", file, ...allowMass], { timeoutMs: 600_000 }));
 }
 
 function ssh(user: string, args: readonly string[], project?: string): Promise<CommandResult> {
