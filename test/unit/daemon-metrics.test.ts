@@ -35,7 +35,7 @@ describe("metricsLogger", () => {
       { kind: "container-removed", user: "alice", project: "web", container: "podspawn.alice.web", reason: "grace-expired" },
       { kind: "network-created", network: "podspawn.alice" },
       { kind: "network-removed", network: "podspawn.alice" },
-      { kind: "error", message: "boom" },
+      { kind: "error", code: "internal", message: "boom" },
       { kind: "warning", message: "not counted" },
     ];
     for (const e of events) log(e);

@@ -422,7 +422,7 @@ describe("Environments removal", () => {
     const advance = mockTimers(t);
     class StartFails extends FakeRuntime {
       override async start(_id: string): Promise<void> {
-        throw new UserFacingError("start-failed", "the environment could not be started");
+        throw new UserFacingError("docker-down", "the environment could not be started");
       }
     }
     const { runtime, envs } = harness({}, new StartFails(new Map([[IMAGE, image()]])));

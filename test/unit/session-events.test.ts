@@ -26,8 +26,8 @@ describe("session events -> daemon log line", () => {
     assert.equal(line({ type: "ended", session: 9, user: "alice", project: "web", exitCode: null, reason: "idle-timeout" }), "2026-01-02T03:04:05.000Z session-end user=alice project=web sessionId=9 exitCode=null reason=idle-timeout\n");
   });
 
-  it("writes a failure as an error line with the admin's detail", () => {
-    assert.deepEqual(logEventOf({ type: "failed", session: 4, user: "alice", detail: "connect ENOENT /var/run/docker.sock" }), { kind: "error", message: "session 4 for alice failed", detail: "connect ENOENT /var/run/docker.sock" });
+  it("writes a failure as an error line with its catalog code and the admin's detail", () => {
+    assert.deepEqual(logEventOf({ type: "failed", session: 4, user: "alice", code: "docker-down", detail: "connect ENOENT /var/run/docker.sock" }), { kind: "error", code: "docker-down", message: "session 4 for alice failed", detail: "connect ENOENT /var/run/docker.sock" });
   });
 
   it("keeps a refused tunnel out of the daemon log (it is the user's port, audited only)", () => {
@@ -63,7 +63,7 @@ describe("session events -> audit record", () => {
   });
 
   it("keeps failures (the admin's detail) out of the audit", () => {
-    assert.equal(auditRecordOf({ type: "failed", session: 4, user: "alice", detail: "x" }), null);
+    assert.equal(auditRecordOf({ type: "failed", session: 4, user: "alice", code: "internal", detail: "x" }), null);
   });
 });
 
@@ -72,7 +72,7 @@ const anyEvent: fc.Arbitrary<SessionEvent> = fc.oneof(
   fc.record({ type: fc.constant("started" as const), ...who, kind: fc.constantFrom("shell" as const, "command" as const, "sftp" as const, "tunnel" as const), tty: fc.boolean(), key: fc.option(fc.string(), { nil: null }), command: fc.option(fc.string(), { nil: undefined }), port: fc.option(fc.integer({ min: 1, max: 65535 }), { nil: undefined }) }, { requiredKeys: ["type", "session", "user", "project", "kind", "tty", "key"] }),
   fc.record({ type: fc.constant("ended" as const), ...who, exitCode: fc.option(fc.integer({ min: 0, max: 255 }), { nil: null }), reason: fc.constantFrom("exited" as const, "disconnected" as const, "idle-timeout" as const, "client-gone" as const, "error" as const) }),
   fc.record({ type: fc.constant("tunnel-refused" as const), ...who, port: fc.integer({ min: 1, max: 65535 }), reason: fc.string() }),
-  fc.record({ type: fc.constant("failed" as const), session: fc.nat(), user: fc.constant("alice"), detail: fc.string() }),
+  fc.record({ type: fc.constant("failed" as const), session: fc.nat(), user: fc.constant("alice"), code: fc.constantFrom("internal" as const, "docker-down" as const), detail: fc.string() }),
 );
 
 describe("sessionReporter", () => {

@@ -301,6 +301,31 @@ describe("handleSession", SUITE, () => {
     }
   });
 
+  it("logs a failure with its catalog code: the engine's own, and internal for a bug", async () => {
+    const down = await rig();
+    try {
+      await down.environments.acquire("alice", "default");
+      down.runtime.engineVanished = true;
+      down.client.send(hello("echo hi"));
+      await down.client.until((f) => f.some((x) => x.type === FrameType.Error), "ERROR");
+      assert.deepEqual(down.events.filter((e) => e.kind === "error").map((e) => (e.kind === "error" ? e.code : null)), ["docker-down"]);
+    } finally {
+      await down.close();
+    }
+    const bug = await rig();
+    try {
+      bug.runtime.exec = async () => {
+        throw new TypeError("cannot read properties of undefined");
+      };
+      bug.client.send(hello("echo hi"));
+      await bug.client.until((f) => f.some((x) => x.type === FrameType.Error), "ERROR");
+      assert.match(bug.client.text(FrameType.Error), /internal error starting the session/);
+      assert.deepEqual(bug.events.filter((e) => e.kind === "error").map((e) => (e.kind === "error" ? e.code : null)), ["internal"]);
+    } finally {
+      await bug.close();
+    }
+  });
+
   it("runs the command as the user's login shell with -c in their home", async () => {
     const r = await rig();
     try {

@@ -92,7 +92,7 @@ export class Daemon {
     if (listen) {
       // Metrics are an extra: a busy port must not keep users from their sessions.
       this.metricsServer = await listenMetrics(listen, () => this.metricsText()).catch((err: unknown) => {
-        this.log({ kind: "error", message: `metrics not served on ${describeListen(listen)}`, detail: String(err) });
+        this.log({ kind: "error", code: "metrics-listen", message: `metrics not served on ${describeListen(listen)}`, detail: String(err) });
         return null;
       });
     }
@@ -130,10 +130,10 @@ export class Daemon {
     try {
       this.config = await loadNodeConfig(this.opts.layout.configFile);
     } catch (err) {
-      this.log({ kind: "error", message: "config not reloaded, keeping the previous one", detail: String(err) });
+      this.log({ kind: "error", code: "config-reload", message: "config not reloaded, keeping the previous one", detail: String(err) });
     }
-    await this.sockets.sync().catch((err: unknown) => this.log({ kind: "error", message: "user socket sync failed", detail: String(err) }));
-    await this.evictUnregistered().catch((err: unknown) => this.log({ kind: "error", message: "cleanup of unregistered users failed", detail: String(err) }));
+    await this.sockets.sync().catch((err: unknown) => this.log({ kind: "error", code: "socket-sync", message: "user socket sync failed", detail: String(err) }));
+    await this.evictUnregistered().catch((err: unknown) => this.log({ kind: "error", code: "eviction", message: "cleanup of unregistered users failed", detail: String(err) }));
   }
 
   /**

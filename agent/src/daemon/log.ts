@@ -1,3 +1,5 @@
+import type { ErrorCode } from "../core/error-codes.js";
+
 /**
  * Daemon log events: one typed union, formatted in one place, written to stderr (journald under
  * systemd). Nothing here ever reaches a user's session streams.
@@ -21,7 +23,8 @@ export type DaemonEvent =
   | { kind: "engine-timeout"; call: string; ms: number }
   | { kind: "grace-scheduled"; user: string; project: string; ms: number }
   | { kind: "warning"; message: string }
-  | { kind: "error"; message: string; detail?: string };
+  /** `code` is from the closed catalog (core/error-codes.ts). */
+  | { kind: "error"; code: ErrorCode; message: string; detail?: string };
 
 export type Logger = (event: DaemonEvent) => void;
 

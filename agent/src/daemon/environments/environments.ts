@@ -249,7 +249,7 @@ export class Environments {
     try {
       return await this.accounts.provision(id, imageId, target.user, target.spec);
     } catch (err) {
-      await this.opts.runtime.remove(id).catch((e: unknown) => this.opts.log({ kind: "error", message: `removing half-made ${target.spec.name} failed`, detail: String(e) }));
+      await this.opts.runtime.remove(id).catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing half-made ${target.spec.name} failed`, detail: String(e) }));
       throw err;
     }
   }
@@ -336,7 +336,7 @@ export class Environments {
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
       if (!this.hasAnyFor(env.user)) this.networks.release(env.user);
     } catch (err) {
-      this.opts.log({ kind: "error", message: `removing ${env.key} failed`, detail: String(err) });
+      this.opts.log({ kind: "error", code: "container-remove", message: `removing ${env.key} failed`, detail: String(err) });
     }
   }
 

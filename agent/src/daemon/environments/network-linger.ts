@@ -148,7 +148,7 @@ export class NetworkLinger {
       this.opts.log({ kind: "network-removed", network: net, reason });
       return true;
     } catch (err) {
-      this.opts.log({ kind: "error", message: `removing network ${net} failed`, detail: String(err) });
+      this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${net} failed`, detail: String(err) });
       return false;
     }
   }

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../../core/error-codes.js";
 import type { DaemonEvent, Logger } from "../log.js";
 
 /** What a session runs: the exec plan's kinds, or a TCP tunnel into the container. */
@@ -31,7 +32,7 @@ export type SessionEvent =
   | (Who & { readonly type: "ended"; readonly exitCode: number | null; readonly reason: SessionEndReason })
   | (Who & { readonly type: "tunnel-refused"; readonly port: number; readonly reason: string })
   /** Something went wrong that the user saw as one line; `detail` is the admin's side of it. */
-  | { readonly type: "failed"; readonly session: number; readonly user: string; readonly detail: string };
+  | { readonly type: "failed"; readonly session: number; readonly user: string; readonly code: ErrorCode; readonly detail: string };
 
 export type AuditRecord = { readonly event: string } & Readonly<Record<string, unknown>>;
 
@@ -43,7 +44,7 @@ export function logEventOf(e: SessionEvent): DaemonEvent | null {
     case "ended":
       return { kind: "session-end", user: e.user, project: e.project, sessionId: e.session, exitCode: e.exitCode, reason: e.reason };
     case "failed":
-      return { kind: "error", message: `session ${e.session} for ${e.user} failed`, detail: e.detail };
+      return { kind: "error", code: e.code, message: `session ${e.session} for ${e.user} failed`, detail: e.detail };
     case "tunnel-refused":
       return null;
   }

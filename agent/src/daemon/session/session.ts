@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { InputError } from "../../core/errors.js";
+import { errorCodeOf, InputError } from "../../core/errors.js";
 import { FrameType } from "../../core/protocol/frames.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
@@ -138,7 +138,7 @@ export class Session {
   /** Anything thrown while starting or running: one line for the user, the detail for the admin. */
   fail(err: unknown): void {
     const detail = adminDetailOf(err);
-    if (detail !== null) this.parts.report({ type: "failed", session: this.id, user: this.user, detail });
+    if (detail !== null) this.parts.report({ type: "failed", session: this.id, user: this.user, code: errorCodeOf(err), detail });
     this.end({ kind: "error", message: userMessageOf(err) });
   }
 
