@@ -306,7 +306,7 @@ describe("a daemon whose engine stops answering", () => {
       assert.ok(waited < 20_000, `the session ended after the deadline, not with the engine (${waited} ms)`);
       const log = (await readFile(daemonLog)).subarray(logStart).toString("utf8");
       assert.match(log, /engine-timeout call="container inspect" ms=2000/);
-      assert.match(log, /error message="session \d+ for cap-first failed" detail="the container engine on this node did not answer within 2 s: container inspect \(GET \/containers\/[^ ]+\/json\) got no answer within 2000 ms"/);
+      assert.match(log, /error code=engine-timeout message="session \d+ for cap-first failed" detail="the container engine on this node did not answer within 2 s: container inspect \(GET \/containers\/[^ ]+\/json\) got no answer within 2000 ms"/);
       assert.ok(((await metric('podspawn_engine_timeouts_total{call="container inspect"}')) ?? 0) >= 1);
 
       proxy.hang = false;
