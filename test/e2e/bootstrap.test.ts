@@ -140,7 +140,10 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs", "build-image.mjs"]) {
       assert.ok(existsSync(join(bundleDir, f)), `missing ${join(bundleDir, f)}: run 'npm run build' first`);
     }
-    assert.notEqual(run("docker", ["image", "inspect", IMAGE]).status, 0, `${IMAGE} exists before the run: remove it (docker rmi ${IMAGE})`);
+    // The tag is this test's own: a run killed before its clean-up (or an earlier CI run on the same
+    // machine) leaves it, and the run must prove the kit provides it, so it goes first.
+    run("docker", ["rmi", "-f", IMAGE]);
+    assert.notEqual(run("docker", ["image", "inspect", IMAGE]).status, 0, `${IMAGE} still exists before the run`);
     artifactSha = await publishAgent(release, bundleDir, { defaultContext: join(root, "podfiles", "default") });
     let refusedOnce = false;
     server = createServer((req, res) => {
