@@ -78,6 +78,7 @@ engine:
   timeout: 45s
   inspect_timeout: 5s
 network_linger: 2m
+build_timeout: 10m
 oci_runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
 metrics_listen: 127.0.0.1:9464
@@ -91,6 +92,7 @@ metrics_listen: 127.0.0.1:9464
       network: { pool: { base: (10 * 256 + 200) * 65536, prefix: 14 }, subnetPrefix: 27 },
       engineTimeouts: { callMs: 45_000, inspectMs: 5_000 },
       networkLingerMs: 120_000,
+      buildTimeoutMs: 600_000,
       ociRuntime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
       metricsListen: { host: "127.0.0.1", port: 9464 },

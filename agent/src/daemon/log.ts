@@ -22,6 +22,8 @@ export type DaemonEvent =
   /** A Docker Engine API call got no answer within its budget. */
   | { kind: "engine-timeout"; call: string; ms: number }
   | { kind: "grace-scheduled"; user: string; project: string; ms: number }
+  | { kind: "image-built"; image: string; environment: string; ms: number; steps: number; log: string }
+  | { kind: "image-build-failed"; image: string; environment: string; reason: string; log: string; detail: string }
   | { kind: "warning"; message: string }
   /** `code` is from the closed catalog (core/error-codes.ts). */
   | { kind: "error"; code: ErrorCode; message: string; detail?: string };

@@ -6,7 +6,8 @@ import { BUILD_ERROR_TAIL_LINES, ImageBuildError, type BuildContextFile, type Bu
  * DockerImageBuilder. Images are file maps shared with a FakeRuntime (`new FakeRuntime(images)`),
  * so what it builds can be run. Its Dockerfile reader knows the instructions podspawn writes;
  * RUN understands a deliberately tiny shell: `;`/`&&`-separated `echo WORDS [>&2]`, `exit N`,
- * `true`, `false`, `test -e|-f PATH` and `sleep N` (which lasts until the build is stopped).
+ * `true`, `false`, `test -e|-f PATH`, `find` (a no-op: the compiled Dockerfile's setuid sweep) and
+ * `sleep N` (which lasts until the build is stopped).
  */
 
 const KNOWN = new Set(["FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "LABEL", "USER", "WORKDIR", "CMD", "ENTRYPOINT", "EXPOSE", "SHELL", "STOPSIGNAL", "VOLUME", "HEALTHCHECK", "ONBUILD"]);
@@ -156,7 +157,7 @@ export class FakeImageBuilder implements ImageBuilder {
   private async command(build: Build, verb: string, args: string[], cmd: string): Promise<number> {
     switch (verb) {
       case "echo":
-        this.output(build, args.filter((a) => a !== ">&2").join(" "));
+        this.output(build, cmd.replace(/^echo\s*/, "").replace(/\s*>&2$/, "").replace(/^(["'])(.*)\1$/, "$2"));
         return 0;
       case "true":
         return 0;
@@ -168,8 +169,11 @@ export class FakeImageBuilder implements ImageBuilder {
         return build.files.has(args[1] ?? "") ? 0 : 1;
       case "sleep":
         return build.stopped;
+      case "find":
+        // The compiled Dockerfile's last step strips setuid bits; the fake's images have none.
+        return 0;
       default:
-        this.output(build, `/bin/sh: ${verb}: not found (the fake builder's shell runs only echo, exit, true, false, test, sleep: ${cmd})`);
+        this.output(build, `/bin/sh: ${verb}: not found (the fake builder's shell runs only echo, exit, true, false, test, find, sleep: ${cmd})`);
         return 127;
     }
   }

@@ -124,6 +124,7 @@ const NODE_CONFIG_FILE = z
     network,
     engine,
     network_linger: defaulted(timer(), "10m"),
+    build_timeout: defaulted(duration({ maxMs: TIMER_MAX_MS }), "30m"),
     oci_runtime: OCI_RUNTIME.nullish(),
     /** The old name of oci_runtime, still read. */
     runtime: OCI_RUNTIME.nullish(),
@@ -170,6 +171,11 @@ const NODE_CONFIG_FILE = z
      * cold login skips creating it (~65 ms). 0 removes it with the last container. @default 10 min
      */
     networkLingerMs: c.network_linger,
+    /**
+     * The longest a Podfile environment's image build may take before the login that needs it
+     * is told it failed. @default 30 min
+     */
+    buildTimeoutMs: c.build_timeout,
     /** @default "runc"; "runsc" is gVisor when installed and registered with dockerd. */
     ociRuntime: c.oci_runtime ?? c.runtime ?? "runc",
     /** SSH_ORIGINAL_COMMAND values that mean "sftp subsystem". */

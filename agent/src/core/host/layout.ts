@@ -18,8 +18,14 @@ export interface Layout {
   readonly usersDir: string;
   /** `<user>`: rendered authorized lines for sshd's AuthorizedKeysFile, root:<user> 0640. */
   readonly authorizedKeysDir: string;
+  /** `<project>.json`: the project registry, root 0600 in a root 0700 directory. */
+  readonly projectsDir: string;
   /** Daemon state (audit log), root 0700. */
   readonly stateDir: string;
+  /** Full logs of image builds, one file per build (a failed login names it in the daemon log). */
+  readonly buildLogsDir: string;
+  /** Clones of `--repo` projects, each checked out at the commit its record pins. */
+  readonly projectReposDir: string;
   /** Sockets: control.sock (root only) and u/<user>/spawn.sock (reachable by that user only). */
   readonly runDir: string;
   readonly controlSocket: string;
@@ -48,7 +54,10 @@ export function layoutFor(instance: string = DEFAULT_INSTANCE): Layout {
     configFile: `${etcDir}/config.yaml`,
     usersDir: `${etcDir}/users`,
     authorizedKeysDir: `${etcDir}/authorized_keys`,
+    projectsDir: `${etcDir}/projects`,
     stateDir: `/var/lib/${instance}`,
+    buildLogsDir: `/var/lib/${instance}/builds`,
+    projectReposDir: `/var/lib/${instance}/projects`,
     runDir,
     controlSocket: `${runDir}/control.sock`,
     pidFile: `${runDir}/daemon.pid`,
