@@ -14,6 +14,9 @@ import { Environments, type Environment } from "../../agent/src/daemon/environme
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { handleSession, HELLO_TIMEOUT_MS } from "../../agent/src/daemon/session/session.js";
 import { PROBE_EVERY_MS } from "../../agent/src/daemon/session/client-link.js";
+import { FakeImageBuilder } from "../../agent/src/adapters/fake/fake-image-builder.js";
+import { ImageBuilds } from "../../agent/src/daemon/projects/image-builds.js";
+import { Planner } from "../../agent/src/daemon/projects/planner.js";
 import { eventually, listenerPeak, turns } from "./helpers/slow-streams.js";
 
 const IMAGE = "podspawn/test:fake";
@@ -103,8 +106,8 @@ class CountingEnvironments extends Environments {
   acquired = 0;
   released = 0;
 
-  override async acquire(user: string, project: string): Promise<Environment> {
-    const env = await super.acquire(user, project);
+  override async acquire(user: string, project: string, want?: { readonly image?: string }): Promise<Environment> {
+    const env = await super.acquire(user, project, want);
     this.acquired++;
     return env;
   }
@@ -200,6 +203,9 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   };
   const config: NodeConfig = opts.idleMs === undefined ? CONFIG : { ...CONFIG, session: { ...CONFIG.session, idleTimeoutMs: opts.idleMs } };
   const environments = new CountingEnvironments({ instance: "pst", runtime, config: () => config, log });
+  // No projects registered: every session here is in the node's default environment.
+  const builds = new ImageBuilds({ builder: new FakeImageBuilder(runtime.images), logDir: dir, timeoutMs: () => 60_000, log });
+  const planner = new Planner({ instance: "pst", config: () => config, project: async () => null, builds });
   const path = join(dir, `s${++socketSeq}.sock`);
   let serverSocket: Socket | null = null;
   let serverClosed!: () => void;
@@ -207,7 +213,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   const server: Server = createServer((sock) => {
     serverSocket = sock;
     sock.once("close", () => serverClosed());
-    handleSession(sock, "alice", { runtime, environments, config: () => config, log, audit: (r) => audit.push(r), now: opts.now });
+    handleSession(sock, "alice", { runtime, environments, planner, config: () => config, log, audit: (r) => audit.push(r), now: opts.now });
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const socket = connect(path);

@@ -20,12 +20,17 @@ import { memoryCgroup } from "../adapters/cgroup/memory-cgroup.js";
 import { listEnvironments } from "./control/list-environments.js";
 import { stopForAdmin } from "./control/stop-environments.js";
 import { LiveSessions } from "./live-sessions.js";
+import { ImageBuilds } from "./projects/image-builds.js";
+import { Planner } from "./projects/planner.js";
+import { fsProjectRegistry } from "../adapters/fs/project-registry.js";
+import type { ImageBuilder } from "../core/ports/image-builder.js";
 import { UserSockets } from "./user-sockets.js";
 import { CoalescedRun } from "../support/coalesced-run.js";
 
 export interface DaemonOptions {
   readonly layout: Layout;
   readonly runtime: ContainerRuntime;
+  readonly builder: ImageBuilder;
   readonly log: Logger;
   /** Re-scan the registry this often even without a notification. @default 10 s */
   readonly rescanMs?: number;
@@ -57,12 +62,15 @@ export class Daemon {
     const drainState = drainFile(layout.stateDir);
     this.drain = new DrainGate({ load: () => loadDrainState(drainState), save: (s) => saveDrainState(drainState, s) });
     this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log, refuseNew: () => this.drain.refusal() });
+    const builds = new ImageBuilds({ builder: opts.builder, logDir: layout.buildLogsDir, timeoutMs: () => this.config.buildTimeoutMs, log });
+    const projects = fsProjectRegistry(layout.projectsDir);
+    const planner = new Planner({ instance: layout.instance, config: () => this.config, project: (name) => projects.read(name), builds });
     const audit = (record: Record<string, unknown>): void => {
       const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
       appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
     };
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
-    const sessionDeps = { runtime, environments: this.environments, config: () => this.config, log, audit, watchExit };
+    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit };
     this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 

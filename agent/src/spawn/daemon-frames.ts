@@ -77,6 +77,9 @@ export class DaemonFrames {
       case FrameType.Info:
         if (this.sinks.showInfo) this.stderrGate.afterWrite(this.sinks.stderr.write(frame.payload), this.valve.handle("stderr"));
         return null;
+      case FrameType.Progress:
+        this.stderrGate.afterWrite(this.sinks.stderr.write(`podspawn: ${frame.payload.toString("utf8")}\n`), this.valve.handle("stderr"));
+        return null;
       case FrameType.Error:
         return { kind: "refused", message: errorMessageOf(frame.payload) };
       case FrameType.Exit:

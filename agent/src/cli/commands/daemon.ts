@@ -1,3 +1,4 @@
+import { DockerImageBuilder } from "../../adapters/docker/docker-image-builder.js";
 import { DockerRuntime } from "../../adapters/docker/docker-runtime.js";
 import { DEFAULT_NODE_CONFIG } from "../../core/config/node-config.js";
 import { UserFacingError } from "../../core/errors.js";
@@ -21,14 +22,15 @@ Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.`,
   async ({ flags }, io) => {
     if (process.getuid?.() !== 0) throw new UserFacingError("not-root", "the daemon must run as root (it owns the Docker socket and the per-user sockets)");
     const log = stderrLogger(io.stderr);
+    const socketPath = flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock";
     // The runtime reads the deadlines from the daemon's config at every call, so a reload applies them.
     let daemon: Daemon | null = null;
     const runtime = new DockerRuntime({
-      socketPath: flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock",
+      socketPath,
       timeouts: () => daemon?.nodeConfig.engineTimeouts ?? DEFAULT_NODE_CONFIG.engineTimeouts,
       onTimeout: (call, ms) => daemon?.log({ kind: "engine-timeout", call, ms }),
     });
-    daemon = new Daemon({ layout: io.layout, runtime, log });
+    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath), log });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);

@@ -21,6 +21,11 @@ export const FrameType = {
    * its input): a write is how a client that went away meanwhile is noticed.
    */
   Ping: 0x16,
+  /**
+   * One line the user sees on stderr with or without a terminal (an image build: minutes of
+   * silence otherwise). Unlike INFO, scripts get it too: on stderr it cannot corrupt a protocol.
+   */
+  Progress: 0x17,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 

@@ -139,12 +139,13 @@ export class Environments {
   /**
    * Make sure the container for (user, project) exists, runs and has the user's account, and count
    * one more session on it. The per-user lock serialises concurrent first logins (and the per-user
-   * network creation).
+   * network creation). `want.image`: the image the project's plan runs (default: config.image).
    */
-  async acquire(user: string, project: string): Promise<Environment> {
+  async acquire(user: string, project: string, want: { readonly image?: string } = {}): Promise<Environment> {
     return this.lock.run(user, async () => {
       const config = this.opts.config();
-      const target: Target = { key: Environments.key(user, project), user, project, spec: containerSpec(this.opts.instance, user, project, config) };
+      const shaped = want.image === undefined ? config : { ...config, image: want.image };
+      const target: Target = { key: Environments.key(user, project), user, project, spec: containerSpec(this.opts.instance, user, project, shaped) };
       const known = this.table.get(target.key) ?? null;
       const admitted = this.admit(target, known, config);
       if (known) this.cancelRemoval(known);

@@ -5,6 +5,7 @@ import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { Dial } from "../../adapters/net/tcp-relay.js";
 import type { Environments } from "../environments/environments.js";
+import type { EnvironmentPlanner } from "../projects/planner.js";
 import type { Logger } from "../log.js";
 import type { Channel } from "./channel.js";
 import { ClientInput } from "./client-input.js";
@@ -18,6 +19,8 @@ import { startSession } from "./start-session.js";
 export interface SessionDeps {
   readonly runtime: ContainerRuntime;
   readonly environments: Environments;
+  /** What each (user, project) environment is, its image built when needed. */
+  readonly planner: EnvironmentPlanner;
   readonly config: () => NodeConfig;
   readonly log: Logger;
   readonly audit: (record: AuditRecord) => void;
@@ -99,6 +102,11 @@ export class Session {
   /** One of our lines on the user's stderr (shown with and without a terminal; stdout stays clean). */
   notice(line: string): void {
     if (this.phaseNow !== "ended") this.link.send(FrameType.Stderr, noticeText(line));
+  }
+
+  /** A line for the user's stderr even without a terminal (build progress); spawn adds `podspawn: `. */
+  progress(line: string): void {
+    if (this.phaseNow !== "ended") this.link.send(FrameType.Progress, line);
   }
 
   /** The environment is held for this session; given back at once if the session ended meanwhile. */

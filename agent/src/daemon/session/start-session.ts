@@ -7,6 +7,7 @@ import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { Dial } from "../../adapters/net/tcp-relay.js";
 import type { Environment, Environments } from "../environments/environments.js";
 import { lifetimeLeftMs, lifetimeWarning } from "../../core/container/lifetime-notice.js";
+import type { EnvironmentPlanner } from "../projects/planner.js";
 import type { Channel } from "./channel.js";
 import { openExecChannel } from "./exec-channel.js";
 import { NO_EXIT_WATCH, type WatchExit } from "./exit-notice.js";
@@ -16,6 +17,7 @@ import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
 export interface StartDeps {
   readonly runtime: ContainerRuntime;
   readonly environments: Environments;
+  readonly planner: EnvironmentPlanner;
   readonly config: () => NodeConfig;
   readonly dial?: Dial;
   readonly now?: () => number;
@@ -53,17 +55,23 @@ function parseHello(payload: Buffer): SessionRequest {
 }
 
 async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<Environment> {
-  if (!deps.environments.has(session.user, project)) {
-    // A cold start: make sure the engine answers before promising anything.
-    await deps.runtime.ping();
-    session.info(`podspawn: starting your ${project} environment...\r\n`);
-  }
-  // A warm login pays no ping; when acquiring fails for a reason of ours, the ping says whether
-  // the engine is down (its one clear line) instead of a raw connection error.
-  return deps.environments.acquire(session.user, project).catch(async (err: unknown) => {
+  const cold = !deps.environments.has(session.user, project);
+  try {
+    // Refuses a project the node does not have; builds the image of a new Podfile, its steps on
+    // the user's stderr (PROGRESS frames: shown without a terminal too, stdout stays clean).
+    const plan = await deps.planner.planFor(session.user, project, { onProgress: (line) => session.progress(line) });
+    if (cold) {
+      // A cold start: make sure the engine answers before promising anything.
+      await deps.runtime.ping();
+      session.info(`podspawn: starting your ${project} environment...\r\n`);
+    }
+    return await deps.environments.acquire(session.user, project, { image: plan.container.image });
+  } catch (err) {
+    // A warm login pays no ping; when it fails for a reason of ours, the ping says whether the
+    // engine is down (its one clear line) instead of a raw connection error.
     if (!(err instanceof InputError || err instanceof UserFacingError)) await deps.runtime.ping();
     throw err;
-  });
+  }
 }
 
 async function openChannel(session: Session, req: SessionRequest, env: Environment, deps: StartDeps): Promise<Channel | null> {
