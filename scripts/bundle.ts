@@ -38,6 +38,9 @@ async function main(): Promise<void> {
       sourcemap: false,
       legalComments: "none",
       metafile: true,
+      // ESM builds first: jsonc-parser's UMD build requires its parts by computed paths, which a
+      // bundle cannot resolve (its ESM build imports them plainly).
+      mainFields: ["module", "main"],
       // ssh2 (via docker-modem) has optional native parts we never use: unix sockets only.
       external: ["cpu-features", "./crypto/build/Release/sshcrypto.node"],
       logLevel: "warning",

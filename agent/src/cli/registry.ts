@@ -23,6 +23,13 @@ import { setupCommand } from "./commands/client/setup.js";
 import { sshCommand } from "./commands/client/ssh.js";
 import { stopCommand } from "./commands/ops/stop.js";
 import { versionCommand } from "./commands/ops/version.js";
+import { addProjectCommand } from "./commands/projects/add-project.js";
+import { updateProjectCommand } from "./commands/projects/update-project.js";
+import { removeProjectCommand } from "./commands/projects/remove-project.js";
+import { listProjectsCommand } from "./commands/projects/list-projects.js";
+import { podfileCommand } from "./commands/podfile/podfile.js";
+import { prebuildCommand } from "./commands/podfile/prebuild.js";
+import { initCommand } from "./commands/podfile/init.js";
 
 /**
  * Every CLI command, one file each under ./commands. Imported eagerly: this is the full `podspawn`
@@ -35,6 +42,13 @@ export const COMMANDS: readonly Command[] = [
   removeUserCommand,
   listUsersCommand,
   syncCommand,
+  addProjectCommand,
+  updateProjectCommand,
+  removeProjectCommand,
+  listProjectsCommand,
+  podfileCommand,
+  prebuildCommand,
+  initCommand,
   drainCommand,
   undrainCommand,
   statusCommand,

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { userInfo } from "node:os";
 import { userSocketPath, type Layout } from "../core/host/layout.js";
-import { buildHello, parseUserFlag } from "./hello.js";
+import { buildHello, parseProjectFlag, parseUserFlag } from "./hello.js";
 import { say, SPAWN_FAILURE, type SpawnIo } from "./io.js";
 import { SpawnSession } from "./spawn-session.js";
 
@@ -24,6 +24,6 @@ export function runSpawn(argv: readonly string[], layout: Layout, io: SpawnIo): 
     say(io.stderr, `this account is ${JSON.stringify(me)}, not ${JSON.stringify(user)}; refusing`);
     return Promise.resolve(SPAWN_FAILURE);
   }
-  const hello = buildHello(io);
+  const hello = buildHello(io, parseProjectFlag(argv));
   return new SpawnSession(io, hello, connect(userSocketPath(layout, user))).run();
 }

@@ -15,6 +15,15 @@ export function parseUserFlag(argv: readonly string[]): string | null {
 }
 
 /**
+ * `--project P` of the forced command: a key line can pin its logins to one project, which the
+ * user's SetEnv cannot override. Validated by the daemon like PODSPAWN_PROJECT.
+ */
+export function parseProjectFlag(argv: readonly string[]): string | null {
+  const i = argv.indexOf("--project");
+  return i >= 0 ? (argv[i + 1] ?? null) : null;
+}
+
+/**
  * The public key sshd accepted, from the ExposeAuthInfo file (`publickey <type> <base64>` lines;
  * the last one is the method that succeeded). Only for the audit log: failures are ignored.
  */
@@ -29,7 +38,7 @@ export function acceptedKey(path: string | undefined): string | null {
 }
 
 /** What the daemon is asked for: sshd's view of the session. The daemon validates all of it. */
-export function buildHello(io: SpawnIo): Hello {
+export function buildHello(io: SpawnIo, projectFlag: string | null = null): Hello {
   const tty = Boolean(io.env["SSH_TTY"]) && io.stdin.isTTY === true;
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(io.env)) if ((k === "LANG" || k === "LANGUAGE" || k.startsWith("LC_")) && v !== undefined) env[k] = v;
@@ -41,7 +50,7 @@ export function buildHello(io: SpawnIo): Hello {
     rows: tty ? io.stdout.rows || 24 : 0,
     term: io.env["TERM"] ?? null,
     env,
-    project: io.env["PODSPAWN_PROJECT"] ?? null,
+    project: projectFlag ?? io.env["PODSPAWN_PROJECT"] ?? null,
     authKey: acceptedKey(io.env["SSH_USER_AUTH"]),
   };
   return { tty, json: JSON.stringify(hello) };

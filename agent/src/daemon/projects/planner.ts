@@ -1,9 +1,8 @@
 import { DEFAULT_PROJECT } from "../../core/container/project.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import { describeError, InputError, UserFacingError } from "../../core/errors.js";
-import { nodeResourceCaps, planEnvironment, resolvePodfile, type EnvironmentPlan, type ResolvedPodfile, type ResourceCaps } from "../../core/podfile/index.js";
-import { EMPTY_PODFILE } from "../../core/podfile/merge.js";
-import { snapshotLoader } from "../../core/projects/podfile-snapshot.js";
+import { nodeResourceCaps, planEnvironment, type EnvironmentPlan, type ResolvedPodfile, type ResourceCaps } from "../../core/podfile/index.js";
+import { resolveRecord } from "../../core/projects/resolve-record.js";
 import type { ProjectRecord } from "../../core/projects/project-record.js";
 import type { ImageBuilds, ImageRequest } from "./image-builds.js";
 
@@ -38,14 +37,6 @@ export interface PlannerOptions {
   readonly caps?: (config: NodeConfig) => ResourceCaps;
 }
 
-/**
- * The node's default environment as a resolved Podfile: its configured image as it is, nothing
- * added. Built directly: config.yaml's image reference is already validated by its own rules.
- */
-export function defaultEnvironment(config: NodeConfig): ResolvedPodfile {
-  return { ...EMPTY_PODFILE, base: config.image };
-}
-
 export const UNKNOWN_PROJECT_ALLOWED = "a project this node's admin has added, or no PODSPAWN_PROJECT for the default environment";
 
 /** The build a plan asks for, as the image builds take it. */
@@ -73,10 +64,9 @@ export class Planner implements EnvironmentPlanner {
   }
 
   private async resolve(project: string, config: NodeConfig, caps: ResourceCaps): Promise<ResolvedPodfile> {
-    const snapshot = (await this.record(project))?.podfile ?? null;
-    if (snapshot === null) return defaultEnvironment(config);
+    const record = await this.record(project);
     try {
-      return (await resolvePodfile(snapshot.files[snapshot.entry] ?? "", snapshot.entry, { load: snapshotLoader(snapshot), bundledBaseImage: config.image, caps })).podfile;
+      return await resolveRecord(record, config, caps);
     } catch (err) {
       throw this.unfit(project, err);
     }

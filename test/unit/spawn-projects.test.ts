@@ -4,6 +4,8 @@ import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { encodeFrame, FrameType } from "../../agent/src/core/protocol/frames.js";
 import { DaemonFrames, type DaemonVerdict } from "../../agent/src/spawn/daemon-frames.js";
+import { buildHello, parseProjectFlag } from "../../agent/src/spawn/hello.js";
+import type { SpawnIo } from "../../agent/src/spawn/io.js";
 
 function sinks(showInfo: boolean): { stdout: PassThrough; stderr: PassThrough; out: () => string; err: () => string; showInfo: boolean } {
   const stdout = new PassThrough();
@@ -43,5 +45,22 @@ describe("spawn: PROGRESS frames", () => {
     const r = feed(true, build);
     assert.equal(r.err, "podspawn: starting your web environment...\r\npodspawn: building environment web: step 1/3 : FROM podspawn/default:bookworm\npodspawn: building environment web: step 2/3 : RUN make\n");
     assert.equal(r.out, "session bytes");
+  });
+});
+
+describe("spawn --project", () => {
+  const io = (env: Record<string, string>) => ({ stdin: { isTTY: false }, stdout: { columns: 0, rows: 0 }, stderr: {}, env }) as unknown as SpawnIo;
+
+  it("selects the project from PODSPAWN_PROJECT without the flag, and none without either", () => {
+    assert.equal(JSON.parse(buildHello(io({ PODSPAWN_PROJECT: "web" })).json).project, "web");
+    assert.equal(JSON.parse(buildHello(io({})).json).project, null);
+  });
+
+  it("lets the forced command's --project win over the user's SetEnv", () => {
+    const argv = ["--user", "alice", "--project", "api"];
+    assert.equal(parseProjectFlag(argv), "api");
+    assert.equal(JSON.parse(buildHello(io({ PODSPAWN_PROJECT: "web" }), parseProjectFlag(argv)).json).project, "api");
+    assert.equal(parseProjectFlag(["--user", "alice"]), null);
+    assert.equal(parseProjectFlag(["--user", "alice", "--project"]), null);
   });
 });
