@@ -1,44 +1,65 @@
 /**
  * Builds podspawn's images without a registry (nothing can be pulled on these machines):
  *
- *   podspawn/base:<suite>      debootstrap --variant=minbase, trimmed, `docker import`ed.
- *                              The trimmed rootfs tarball is cached in /var/cache/podspawn/.
- *   podspawn/default:bookworm  podfiles/default/Dockerfile on top of the base (classic builder:
- *                              the engine is 20.10 and BuildKit is absent).
- *   podspawn/busybox:test      FROM scratch + the host's static busybox: an image without bash or
- *                              sftp-server, for tests.
+ *   podspawn/base:<suite>         debootstrap --variant=minbase, trimmed, `docker import`ed.
+ *                                 The trimmed rootfs tarball is cached in /var/cache/podspawn/.
+ *   podspawn/default:bookworm     the default environment, podfiles/default/podfile.yaml: a
+ *                                 Podfile over the base, compiled and built by the same code the
+ *                                 daemon uses for a project's first login (core/podfile's
+ *                                 compiler, daemon/projects/image-builds, the Engine API's
+ *                                 classic /build: the engine is 20.10 and BuildKit is absent).
+ *   podspawn/postgres:15-bookworm the postgres service image of the examples,
+ *                                 podfiles/services/postgres/ (a Dockerfile over the base).
+ *   podspawn/busybox:test         FROM scratch + the host's static busybox: an image without bash
+ *                                 or sftp-server, for tests.
  *
- * Every image also gets a content tag `<repo>:<sha of its inputs>` (recipe, base rootfs, build
- * context). If that tag exists the build is skipped ("image up to date"), so re-runs and CI cost
- * nothing while an edited Dockerfile rebuilds.
+ * Every image also gets a content tag: `<repo>:podfile-<12 hex of its compiled Dockerfile>` for a
+ * Podfile (whose base is pinned to the base's own content tag, so a new rootfs rebuilds it), and
+ * `<repo>:<12 hex of its inputs>` (recipe, base, context files) for a Dockerfile context. If that
+ * tag exists the build is skipped ("image up to date"), so re-runs and CI cost seconds while an
+ * edited Podfile or Dockerfile rebuilds.
  *
- * Usage: node dist/scripts/build-image.js [--force] [--refresh-base] [--tag T] [--busybox-tag T]
- *          [--only default|busybox] [--default-context DIR] [--busybox-context DIR]
+ * Usage: node dist/scripts/build-image.js [--force] [--refresh-base] [--only default|postgres|busybox]
+ *          [--tag T] [--default-context DIR] [--postgres-tag T] [--postgres-context DIR]
+ *          [--busybox-tag T] [--busybox-context DIR]
+ * A --default-context DIR with a podfile.yaml is built as a Podfile, one with a Dockerfile as a
+ * Dockerfile context (BASE_IMAGE set to the base).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { $, type ProcessOutput, type ProcessPromise } from "zx/core";
+import { DockerImageBuilder } from "../agent/src/adapters/docker/docker-image-builder.js";
+import { hostLoader } from "../agent/src/adapters/fs/podfile-files.js";
+import { UserFacingError } from "../agent/src/core/errors.js";
+import { compileDockerfile, dockerfileDigest, PODFILE_TAG_PREFIX, resolvePodfile } from "../agent/src/core/podfile/index.js";
+import type { BuildContextFile } from "../agent/src/core/ports/image-builder.js";
+import { ImageBuilds, type ImageRequest } from "../agent/src/daemon/projects/image-builds.js";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Bump when the debootstrap/trim steps change: it renames the cached tarball, forcing a new base. */
 const BASE_RECIPE = "r1";
-/** Bump when the way images are built on top of the base changes (build args, labels). */
-const BUILD_RECIPE = "b1";
+/** Bump when the way Dockerfile contexts are built on top of the base changes (build args, labels). */
+const BUILD_RECIPE = "b2";
+/** The longest one image build may take here (the postgres image is ~40 s, a cold default ~30 s). */
+const BUILD_TIMEOUT_MS = 30 * 60_000;
 
 export interface BuildOptions {
   /** Rebuild images even when their content tag exists (the cached rootfs is still reused). */
   readonly force: boolean;
   /** Throw the cached rootfs away and debootstrap again. */
   readonly refreshBase: boolean;
-  readonly only: "default" | "busybox" | "all";
+  readonly only: "default" | "postgres" | "busybox" | "all";
   readonly defaultTag: string;
+  readonly postgresTag: string;
   readonly busyboxTag: string;
+  /** A directory with a podfile.yaml (built as a Podfile) or a Dockerfile. */
   readonly defaultContext: string;
+  readonly postgresContext: string;
   readonly busyboxContext: string;
   readonly cacheDir: string;
   readonly suite: string;
@@ -52,8 +73,10 @@ export const DEFAULT_BUILD_OPTIONS: BuildOptions = {
   refreshBase: false,
   only: "all",
   defaultTag: "podspawn/default:bookworm",
+  postgresTag: "podspawn/postgres:15-bookworm",
   busyboxTag: "podspawn/busybox:test",
   defaultContext: join(REPO_ROOT, "podfiles", "default"),
+  postgresContext: join(REPO_ROOT, "podfiles", "services", "postgres"),
   busyboxContext: join(REPO_ROOT, "podfiles", "busybox-test"),
   cacheDir: "/var/cache/podspawn",
   suite: "bookworm",
@@ -72,8 +95,6 @@ export interface ImageResult {
 
 /** Probes and clean-up: the output is ours to read, a non-zero exit is an answer, not an error. */
 const sh = $({ quiet: true, nothrow: true });
-/** Long steps (debootstrap, docker build): the command and its output go to our stderr as they come. */
-const loud = $({ verbose: true, nothrow: true });
 
 /** Awaits a step that must succeed; on failure throws the command and the tail of its output. */
 async function must(p: ProcessPromise): Promise<ProcessOutput> {
@@ -267,75 +288,109 @@ async function ensureBase(o: BuildOptions, steps: Record<string, number>): Promi
   return tag;
 }
 
-// ---- images on top ----------------------------------------------------------------------------
-
-interface ImageSpec {
-  readonly tag: string;
-  readonly context: string;
-  readonly inputsSha: string;
-  readonly buildArgs: Readonly<Record<string, string>>;
-}
+// ---- images on top: the daemon's own compiler and builder ---------------------------------------
 
 /** Removes other content tags of the same repo so rebuilt images do not pile up (an image still used by a container stays). */
 async function pruneOldContentTags(repo: string, keep: string): Promise<void> {
   const r = await sh`docker image ls --format ${"{{.Repository}}:{{.Tag}}"} ${repo}`;
   for (const ref of r.stdout.split("\n").map((s) => s.trim())) {
-    if (ref !== keep && /:[0-9a-f]{12}$/.test(ref)) await sh`docker rmi ${ref}`;
+    if (ref !== keep && new RegExp(`:(${PODFILE_TAG_PREFIX})?[0-9a-f]{12}$`).test(ref)) await sh`docker rmi ${ref}`;
   }
 }
 
-async function buildOnTop(spec: ImageSpec, o: BuildOptions, steps: Record<string, number>): Promise<{ contentTag: string; built: boolean }> {
-  const contentTag = `${repoOf(spec.tag)}:${spec.inputsSha.slice(0, 12)}`;
-  const existing = await imageId(contentTag);
-  if (existing && !o.force) {
-    if ((await imageId(spec.tag)) !== existing) await must(sh`docker tag ${contentTag} ${spec.tag}`);
-    return { contentTag, built: false };
+/** Every file of a context directory, README.md left out (docs never rebuild an image), modes kept. */
+async function contextFiles(dir: string): Promise<BuildContextFile[]> {
+  const out: BuildContextFile[] = [];
+  async function walk(d: string): Promise<void> {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (relative(dir, p) !== "README.md") out.push({ path: relative(dir, p), data: await readFile(p), mode: (await stat(p)).mode & 0o777 });
+    }
   }
-  const args = ["build", "--rm", "--force-rm", "-t", contentTag, "-t", spec.tag, "--label", `podspawn.inputs.sha256=${spec.inputsSha}`];
-  for (const [k, v] of Object.entries(spec.buildArgs)) args.push("--build-arg", `${k}=${v}`);
-  if (o.force) args.push("--no-cache");
-  args.push(spec.context);
-  await step(steps, `docker build ${spec.tag}`, o.log, () =>
-    must(loud({ env: { ...process.env, DOCKER_BUILDKIT: "0" } })`docker ${args}`),
-  );
-  await pruneOldContentTags(repoOf(spec.tag), contentTag);
-  return { contentTag, built: true };
+  await walk(dir);
+  return out;
+}
+
+/**
+ * Makes sure `req.tag` (a content tag) exists and `name` points at it: a tag move when it exists,
+ * else a build through ImageBuilds (progress lines to the log, the full output in its build log).
+ */
+async function ensureImage(name: string, req: ImageRequest, o: BuildOptions, steps: Record<string, number>): Promise<{ contentTag: string; built: boolean }> {
+  const existing = await imageId(req.tag);
+  if (existing && !o.force) {
+    if ((await imageId(name)) !== existing) await must(sh`docker tag ${req.tag} ${name}`);
+    return { contentTag: req.tag, built: false };
+  }
+  const builds = new ImageBuilds({ builder: new DockerImageBuilder(), logDir: join(o.cacheDir, "build-logs"), timeoutMs: () => BUILD_TIMEOUT_MS, log: () => undefined, maxWaiting: 0 });
+  await step(steps, `build ${name}`, o.log, async () => {
+    try {
+      await builds.ensure({ ...req, alsoTag: [name], force: o.force }, (line) => o.log(line));
+    } catch (err) {
+      throw err instanceof UserFacingError && err.detail ? new Error(`${err.message}\n${err.detail}`) : err;
+    }
+  });
+  await pruneOldContentTags(repoOf(name), req.tag);
+  return { contentTag: req.tag, built: true };
+}
+
+/** A Podfile context: resolved, its `base` pinned to the base's content tag, compiled, built. */
+async function podfileImage(name: string, dir: string, base: string, o: BuildOptions, steps: Record<string, number>): Promise<{ contentTag: string; built: boolean }> {
+  const file = join(dir, "podfile.yaml");
+  const { podfile } = await resolvePodfile(await readFile(file, "utf8"), file, { load: hostLoader, bundledBaseImage: base });
+  const pinned = podfile.base === `podspawn/base:${o.suite}` ? { ...podfile, base } : podfile;
+  const dockerfile = compileDockerfile(pinned);
+  const tag = `${repoOf(name)}:${PODFILE_TAG_PREFIX}${dockerfileDigest(dockerfile).slice(0, 12)}`;
+  const context = [{ path: "Dockerfile", data: Buffer.from(dockerfile) }];
+  return ensureImage(name, { environment: podfile.name ?? name, tag, base: pinned.base, context }, o, steps);
+}
+
+/** A Dockerfile context, with BASE_IMAGE and the inputs' hash as its label. */
+async function dockerfileImage(name: string, dir: string, extra: readonly BuildContextFile[], hashExtra: Readonly<Record<string, string>>, buildArgs: Readonly<Record<string, string>>, o: BuildOptions, steps: Record<string, number>): Promise<{ contentTag: string; built: boolean }> {
+  const inputsSha = await hashContext(dir, { recipe: BUILD_RECIPE, ...hashExtra });
+  const context = [...(await contextFiles(dir)), ...extra];
+  const req: ImageRequest = { environment: name, tag: `${repoOf(name)}:${inputsSha.slice(0, 12)}`, base: null, context, buildArgs, labels: { "podspawn.inputs.sha256": inputsSha } };
+  return ensureImage(name, req, o, steps);
+}
+
+async function timed(image: string, build: (steps: Record<string, number>) => Promise<{ contentTag: string; built: boolean }>): Promise<ImageResult> {
+  const t0 = performance.now();
+  const steps: Record<string, number> = {};
+  const r = await build(steps);
+  return { image, ...r, ms: Math.round(performance.now() - t0), steps };
 }
 
 async function buildDefault(o: BuildOptions): Promise<ImageResult> {
-  const t0 = performance.now();
-  const steps: Record<string, number> = {};
-  const base = await ensureBase(o, steps);
-  const inputsSha = await hashContext(o.defaultContext, { recipe: BUILD_RECIPE, base });
-  const r = await buildOnTop({ tag: o.defaultTag, context: o.defaultContext, inputsSha, buildArgs: { BASE_IMAGE: base } }, o, steps);
-  return { image: o.defaultTag, ...r, ms: Math.round(performance.now() - t0), steps };
+  return timed(o.defaultTag, async (steps) => {
+    const base = await ensureBase(o, steps);
+    const isPodfile = await stat(join(o.defaultContext, "podfile.yaml")).then(() => true, () => false);
+    return isPodfile ? podfileImage(o.defaultTag, o.defaultContext, base, o, steps) : dockerfileImage(o.defaultTag, o.defaultContext, [], { base }, { BASE_IMAGE: base }, o, steps);
+  });
 }
 
+async function buildPostgres(o: BuildOptions): Promise<ImageResult> {
+  return timed(o.postgresTag, async (steps) => {
+    const base = await ensureBase(o, steps);
+    return dockerfileImage(o.postgresTag, o.postgresContext, [], { base }, { BASE_IMAGE: base }, o, steps);
+  });
+}
+
+/** The binary comes from the host's busybox-static: it joins the context, and its hash the inputs. */
 async function buildBusybox(o: BuildOptions): Promise<ImageResult> {
-  const t0 = performance.now();
-  const steps: Record<string, number> = {};
-  const busybox = "/bin/busybox";
-  const busyboxSha = await sha256File(busybox);
-  const inputsSha = await hashContext(o.busyboxContext, { recipe: BUILD_RECIPE, busybox: busyboxSha });
-  // The binary comes from the host's busybox-static, so the context is assembled in a temp dir.
-  const ctx = await mkdtemp(join(o.cacheDir, "busybox-ctx-"));
-  try {
-    for (const f of await readdir(o.busyboxContext)) await copyFile(join(o.busyboxContext, f), join(ctx, f));
-    await copyFile(busybox, join(ctx, "busybox"));
-    await chmod(join(ctx, "busybox"), 0o755);
-    const r = await buildOnTop({ tag: o.busyboxTag, context: ctx, inputsSha, buildArgs: {} }, o, steps);
-    return { image: o.busyboxTag, ...r, ms: Math.round(performance.now() - t0), steps };
-  } finally {
-    await rm(ctx, { recursive: true, force: true });
-  }
+  return timed(o.busyboxTag, async (steps) => {
+    const busybox = "/bin/busybox";
+    const binary: BuildContextFile = { path: "busybox", data: await readFile(busybox), mode: 0o755 };
+    return dockerfileImage(o.busyboxTag, o.busyboxContext, [binary], { busybox: await sha256File(busybox) }, {}, o, steps);
+  });
 }
 
 export async function buildImages(options: Partial<BuildOptions> = {}): Promise<ImageResult[]> {
   const o: BuildOptions = { ...DEFAULT_BUILD_OPTIONS, ...options };
   await mkdir(o.cacheDir, { recursive: true, mode: 0o755 });
   const results: ImageResult[] = [];
-  if (o.only !== "busybox") results.push(await buildDefault(o));
-  if (o.only !== "default") results.push(await buildBusybox(o));
+  if (o.only === "all" || o.only === "default") results.push(await buildDefault(o));
+  if (o.only === "all" || o.only === "postgres") results.push(await buildPostgres(o));
+  if (o.only === "all" || o.only === "busybox") results.push(await buildBusybox(o));
   return results;
 }
 
@@ -352,22 +407,26 @@ async function main(argv: string[]): Promise<void> {
       force: { type: "boolean", default: false },
       "refresh-base": { type: "boolean", default: false },
       tag: { type: "string" },
+      "postgres-tag": { type: "string" },
       "busybox-tag": { type: "string" },
       only: { type: "string", default: "all" },
       "default-context": { type: "string" },
+      "postgres-context": { type: "string" },
       "busybox-context": { type: "string" },
     },
   });
   const only = values.only;
-  if (only !== "all" && only !== "default" && only !== "busybox") throw new Error(`--only: expected default|busybox, got ${JSON.stringify(only)}`);
+  if (only !== "all" && only !== "default" && only !== "postgres" && only !== "busybox") throw new Error(`--only: expected default|postgres|busybox, got ${JSON.stringify(only)}`);
   if (process.getuid?.() !== 0) throw new Error("build-image needs root (debootstrap, docker)");
   const results = await buildImages({
     force: values.force,
     refreshBase: values["refresh-base"],
     only,
     ...(values.tag ? { defaultTag: values.tag } : {}),
+    ...(values["postgres-tag"] ? { postgresTag: values["postgres-tag"] } : {}),
     ...(values["busybox-tag"] ? { busyboxTag: values["busybox-tag"] } : {}),
     ...(values["default-context"] ? { defaultContext: resolve(values["default-context"]) } : {}),
+    ...(values["postgres-context"] ? { postgresContext: resolve(values["postgres-context"]) } : {}),
     ...(values["busybox-context"] ? { busyboxContext: resolve(values["busybox-context"]) } : {}),
   });
   for (const r of results) process.stdout.write(`${describeResult(r)}\n`);

@@ -13,6 +13,7 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "
 const BUILD_SCRIPT = join(REPO_ROOT, "dist", "scripts", "build-image.js");
 const DEFAULT = "podspawn/default:bookworm";
 const BUSYBOX = "podspawn/busybox:test";
+const POSTGRES = "podspawn/postgres:15-bookworm";
 
 function buildImage(args: readonly string[] = []): Promise<CommandResult> {
   return runCommand(process.execPath, [BUILD_SCRIPT, ...args], { timeoutMs: 600_000 });
@@ -55,6 +56,40 @@ void describe("podspawn images built without a registry", { timeout: 170_000 }, 
     }
   });
 
+  void it("the default image carries what users expect over ssh, and sshd without host keys or a service", async () => {
+    const r = await inImage(
+      DEFAULT,
+      [
+        "for p in rsync ssh curl less vi ps git; do command -v $p >/dev/null && echo $p=yes; done",
+        "test -x /usr/sbin/sshd && echo sshd=yes",
+        "ls /etc/ssh/ssh_host_* >/dev/null 2>&1 || echo hostkeys=absent",
+        "test -e /etc/init.d/ssh || test -e /lib/systemd/system/ssh.service || echo service=absent",
+        'echo "lang=$LANG"',
+      ].join("; "),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    for (const want of ["rsync=yes", "ssh=yes", "curl=yes", "less=yes", "vi=yes", "ps=yes", "git=yes", "sshd=yes", "hostkeys=absent", "service=absent", "lang=C.UTF-8"]) {
+      assert.match(r.stdout, new RegExp(`^${want}$`, "m"), `missing ${want} in:\n${r.stdout}`);
+    }
+  });
+
+  void it("the default image is its Podfile's build: also tagged with the Podfile's content tag", async () => {
+    const r = await runCommand("docker", ["image", "ls", "--format", "{{.Tag}} {{.ID}}", "podspawn/default"]);
+    const tags = new Map(r.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]));
+    const podfileTags = [...tags.keys()].filter((t) => /^podfile-[0-9a-f]{12}$/.test(t));
+    assert.equal(podfileTags.length, 1, r.stdout);
+    assert.equal(tags.get(podfileTags[0] as string), tags.get("bookworm"));
+  });
+
+  void it("the postgres service image runs as postgres, has the server and no setuid programs", async () => {
+    const user = await runCommand("docker", ["image", "inspect", "--format", "{{.Config.User}}", POSTGRES]);
+    assert.equal(user.stdout.trim(), "postgres");
+    // Its entrypoint starts the server; look inside with a root shell instead (find reads everything).
+    const r = await runCommand("docker", ["run", "--rm", "--network", "none", "--entrypoint", "/bin/sh", "--user", "0", POSTGRES, "-c", "test -x /usr/lib/postgresql/15/bin/postgres && echo server=yes; find / -xdev -type f -perm /6000"], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split("\n"), ["server=yes"]);
+  });
+
   void it("the default image creates nothing user-specific and has no setuid programs", async () => {
     const r = await inImage(DEFAULT, "awk -F: '$3 >= 1000 && $3 < 65534' /etc/passwd; ls -A /home; find / -xdev -type f -perm /6000");
     assert.equal(r.code, 0, r.stderr);
@@ -68,15 +103,16 @@ void describe("podspawn images built without a registry", { timeout: 170_000 }, 
   });
 
   void it("a second build with unchanged inputs rebuilds nothing", async () => {
-    const before = [await imageId(DEFAULT), await imageId(BUSYBOX)];
+    const before = [await imageId(DEFAULT), await imageId(POSTGRES), await imageId(BUSYBOX)];
     const t0 = performance.now();
     const r = await buildImage();
     const ms = performance.now() - t0;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^podspawn\/default:bookworm image up to date/m);
+    assert.match(r.stdout, /^podspawn\/postgres:15-bookworm image up to date/m);
     assert.match(r.stdout, /^podspawn\/busybox:test image up to date/m);
-    assert.doesNotMatch(r.stderr, /debootstrap|docker build|docker import/);
-    assert.deepEqual([await imageId(DEFAULT), await imageId(BUSYBOX)], before);
+    assert.doesNotMatch(r.stderr, /debootstrap|building environment|docker import/);
+    assert.deepEqual([await imageId(DEFAULT), await imageId(POSTGRES), await imageId(BUSYBOX)], before);
     assert.ok(ms < 10_000, `a no-op build took ${Math.round(ms)} ms`);
   });
 
