@@ -8,7 +8,7 @@
 # namespace it would fight the first one over docker0 and iptables.
 set -euo pipefail
 
-PACKAGES=(docker.io openssh-server openssh-sftp-server openssh-client busybox-static debootstrap
+PACKAGES=(docker.io openssh-server openssh-sftp-server openssh-client rsync busybox-static debootstrap
   tmux iproute2 iptables ca-certificates procps)
 DOCKERD_PID_FILE=/run/podspawn-dockerd.pid
 DOCKERD_LOG=/var/log/podspawn-dockerd.log

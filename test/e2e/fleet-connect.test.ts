@@ -88,7 +88,7 @@ before(async () => {
   clientDir = await mkdtemp(join(tmpdir(), "podspawn-fleet-client-"));
   must("ssh-keygen", await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${USER}@fleet-e2e`, "-f", join(clientDir, USER)]));
   const users = new Map([[USER, join(clientDir, `${USER}.pub`)]]);
-  for (const spec of FLEET_NODES) nodes.push(await startFleetNode(spec, users));
+  for (const spec of FLEET_NODES) nodes.push(await startFleetNode(spec, users, ["work", otherProject]));
   sshConfig = await setUpClient("good", manifest((n) => n.hostPublicKey), ["work", otherProject]);
 });
 

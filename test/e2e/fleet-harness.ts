@@ -72,9 +72,10 @@ function daemonLog(spec: FleetNodeSpec): string {
  * Installs and starts one node, registering `users` (name -> public key file). Clean up every node
  * first (stopFleetNode): removing a user from one instance deletes the shared host account. A user whose host
  * account the other instance already created is registered too: add-user accepts an existing
- * account that is in podspawn-users and not in docker.
+ * account that is in podspawn-users and not in docker. `projects` are registered as the default
+ * environment under their names.
  */
-export async function startFleetNode(spec: FleetNodeSpec, users: ReadonlyMap<string, string>): Promise<FleetNode> {
+export async function startFleetNode(spec: FleetNodeSpec, users: ReadonlyMap<string, string>, projects: readonly string[] = []): Promise<FleetNode> {
   preflight();
   const layout = layoutFor(spec.instance);
   const sshd = sshdOptionsFor(spec, layout);
@@ -83,6 +84,8 @@ export async function startFleetNode(spec: FleetNodeSpec, users: ReadonlyMap<str
   await startDaemon({ instance: spec.instance, logFile: daemonLog(spec) });
   const started = await startSshd(sshd);
   must(`server-setup ${spec.instance}`, await runPodspawn(spec.instance, ["server-setup", "--sshd-config", started.configFile, "--sshd-pid-file", started.pidFile]));
+  // A login naming a project the node has not registered is refused: these take the default environment.
+  for (const project of projects) must(`add-project ${project} (${spec.instance})`, await runPodspawn(spec.instance, ["add-project", project]));
   const addUserOutput = new Map<string, string>();
   for (const [user, keyFile] of users) addUserOutput.set(user, must(`add-user ${user} (${spec.instance})`, await runPodspawn(spec.instance, ["add-user", user, "--key-file", keyFile])));
   return {

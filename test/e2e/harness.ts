@@ -64,11 +64,21 @@ resources:
 network_linger: 2s
 `;
 
-export async function startNode(users: readonly string[]): Promise<NodeHandle> {
+export interface NodeOptions {
+  /**
+   * Projects registered with `podspawn add-project NAME` (the default environment under their own
+   * name): a login naming any other project is refused.
+   */
+  readonly projects?: readonly string[];
+}
+
+export async function startNode(users: readonly string[], opts: NodeOptions = {}): Promise<NodeHandle> {
   preflight();
   await stopDaemon(INSTANCE);
   await stopSshd(sshdOptions);
   removeInstanceContainers(INSTANCE);
+  // Projects a previous run (or another test file) left registered would answer logins here.
+  await rm(layout.projectsDir, { recursive: true, force: true });
   must("podspawn install", await runCommand(process.execPath, [join(bundleDir, "podspawn.cjs"), "install", "--instance", INSTANCE, "--bundle-dir", bundleDir]));
   await writeFile(layout.configFile, DEFAULT_TEST_CONFIG, { mode: 0o644 });
   await startDaemon({ instance: INSTANCE, logFile: daemonLog });
@@ -85,6 +95,7 @@ export async function startNode(users: readonly string[]): Promise<NodeHandle> {
     await runPodspawn(INSTANCE, ["remove-user", user, "--force"]);
     must(`add-user ${user}`, await runPodspawn(INSTANCE, ["add-user", user, "--key-file", join(clientDir, `${user}.pub`)]));
   }
+  for (const project of opts.projects ?? []) must(`add-project ${project}`, await runPodspawn(INSTANCE, ["add-project", project]));
   const keyFor = (user: string): string => join(clientDir, user);
   const sshArgs = (user: string, key?: string): string[] => [
     "-p", String(PORT),
@@ -127,6 +138,7 @@ export async function startNode(users: readonly string[]): Promise<NodeHandle> {
       await stopDaemon(INSTANCE);
       for (const user of users) await runPodspawn(INSTANCE, ["remove-user", user, "--force"]);
       removeInstanceContainers(INSTANCE);
+      await rm(layout.projectsDir, { recursive: true, force: true });
       await rm(clientDir, { recursive: true, force: true });
     },
   };

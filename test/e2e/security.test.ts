@@ -15,7 +15,8 @@ const OTHER = "e2e-other";
 let node: NodeHandle;
 
 before(async () => {
-  node = await startNode([USER, OTHER]);
+  // nodaemon never reaches a daemon; the others are logins into a registered project.
+  node = await startNode([USER, OTHER], { projects: ["audit", "web", "noimage"] });
 });
 after(async () => {
   await node?.stop();

@@ -12,7 +12,7 @@ const BOB = "e2e-bob";
 let node: NodeHandle;
 
 before(async () => {
-  node = await startNode([ALICE, BOB]);
+  node = await startNode([ALICE, BOB], { projects: ["keep", "orphan"] });
 });
 after(async () => {
   await node?.stop();
