@@ -5,6 +5,7 @@ import { formatDurationMs } from "../../core/config/units.js";
 import { ImageBuildError, type BuildContextFile, type FailedStep, type ImageBuilder, type ImageBuildOptions, type ImageBuildResult } from "../../core/ports/image-builder.js";
 import { packTar } from "../../support/tar.js";
 import { BuildStreamParser } from "./build-stream.js";
+import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, type DeadlineOptions } from "./engine-deadline.js";
 
 /**
  * Builds through the Engine API's `/build` with the classic builder (`version=1`: engine 20.10
@@ -66,14 +67,23 @@ class BuildAbort {
 
 export class DockerImageBuilder implements ImageBuilder {
   private readonly docker: Docker;
+  /** Inspects go through a client with the engine deadlines (a login checks its image with one). */
+  private readonly inspector: Docker;
 
-  constructor(socketPath = "/var/run/docker.sock") {
+  /** The build itself runs under its own timeout (ImageBuildOptions.timeoutMs): minutes, not the engine call's seconds. */
+  constructor(socketPath = "/var/run/docker.sock", deadlines: DeadlineOptions = { timeouts: () => DEFAULT_ENGINE_TIMEOUTS }) {
     this.docker = new Docker({ socketPath });
+    this.inspector = new Docker({ socketPath });
+    applyDeadlines(this.inspector.modem, deadlines);
+  }
+
+  private inspect(image: string): Promise<Docker.ImageInspectInfo> {
+    return this.inspector.getImage(image).inspect();
   }
 
   async exists(image: string): Promise<boolean> {
     try {
-      await this.docker.getImage(image).inspect();
+      await this.inspect(image);
       return true;
     } catch (err) {
       if (statusCode(err) === 404) return false;
@@ -97,7 +107,7 @@ export class DockerImageBuilder implements ImageBuilder {
     parser.end();
     if (parser.error !== null) throw new ImageBuildError("step-failed", `${parser.step ? `step ${parser.step.step}/${parser.step.total} (${parser.step.instruction}) failed` : "the build failed"}: ${parser.error}`, parser.step, [...parser.tail, parser.error]);
     const tag = opts.tags[0] as string;
-    const imageId = (await this.docker.getImage(tag).inspect()).Id;
+    const imageId = (await this.inspect(tag)).Id;
     return { imageId, steps: parser.step?.step ?? 0 };
   }
 

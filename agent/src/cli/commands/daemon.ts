@@ -25,12 +25,12 @@ Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.`,
     const socketPath = flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock";
     // The runtime reads the deadlines from the daemon's config at every call, so a reload applies them.
     let daemon: Daemon | null = null;
-    const runtime = new DockerRuntime({
-      socketPath,
+    const deadlines = {
       timeouts: () => daemon?.nodeConfig.engineTimeouts ?? DEFAULT_NODE_CONFIG.engineTimeouts,
-      onTimeout: (call, ms) => daemon?.log({ kind: "engine-timeout", call, ms }),
-    });
-    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath), log });
+      onTimeout: (call: string, ms: number) => daemon?.log({ kind: "engine-timeout", call, ms }),
+    };
+    const runtime = new DockerRuntime({ socketPath, ...deadlines });
+    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath, deadlines), log });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);
