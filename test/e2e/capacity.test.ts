@@ -103,7 +103,7 @@ async function metric(series: string): Promise<number | undefined> {
 const containerName = (user: string, project = "default"): string => `${INSTANCE}.${user}.${project}`;
 
 before(async () => {
-  node = await startNode([]);
+  node = await startNode([], { projects: ["alpha", "beta", "gamma"] });
   work = await mkdtemp(join(tmpdir(), "podspawn-e2e-capacity-"));
   const t0 = Date.now();
   await pool(USERS, 8, async (u) => must("ssh-keygen", await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${u}@e2e`, "-f", join(work, u)])));

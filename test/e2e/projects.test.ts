@@ -1,7 +1,7 @@
 /**
  * Projects over real ssh: a registered project's login lands in the image its Podfile builds, an
  * unknown one is refused before anything exists, a cold project's first login builds with its
- * progress on stderr while scp's bytes stay exact, and rsync works both ways in the default
+ * progress on stderr while scp's bytes stay exact (over the legacy protocol and over sftp), and rsync works both ways in the default
  * environment (whose image, the default Podfile, carries rsync).
  */
 import assert from "node:assert/strict";
@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerLines, runCommand } from "../../scripts/local-node.js";
-import { INSTANCE, PORT, startNode, type NodeHandle } from "./harness.js";
+import { daemonLog, INSTANCE, PORT, startNode, type NodeHandle } from "./harness.js";
 
 const USER = "e2e-proj";
 let node: NodeHandle;
@@ -28,7 +28,7 @@ after(async () => {
   await node?.stop();
   if (work) await rm(work, { recursive: true, force: true });
   // The cold image is unique to this run: leave no tag of it behind.
-  for (const ref of dockerLines(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", `podspawn/${COLD}`])) await runCommand("docker", ["rmi", ref]);
+  for (const repo of [COLD, `${COLD}-sftp`]) for (const ref of dockerLines(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", `podspawn/${repo}`])) await runCommand("docker", ["rmi", ref]);
 });
 
 async function addPodfileProject(name: string, podfile: string): Promise<void> {
@@ -78,18 +78,21 @@ describe("project selection over ssh", () => {
 });
 
 describe("a cold project: the first login builds", () => {
-  it("scp into it builds the image with progress on stderr, and the file's bytes arrive exact both ways", async () => {
+  const projectImages = (project: string): string[] => dockerLines(["image", "ls", "--format", "{{.Tag}}", `podspawn/${project}`]);
+
+  it("scp -O into it builds the image with progress on stderr while its stdout protocol carries the file exactly", async () => {
     await addPodfileProject(COLD, `base: podspawn/default:bookworm\nextra_commands:\n  - echo ${nonce} > /etc/podspawn-nonce\n`);
-    assert.deepEqual(dockerLines(["image", "ls", "--format", "{{.Tag}}", `podspawn/${COLD}`]), [], "the project's image is not there before the login");
+    assert.deepEqual(projectImages(COLD), [], "the project's image is not there before the login");
     const payload = randomBytes(300_000);
     const local = join(work, "payload.bin");
     await writeFile(local, payload);
     const opts = [...transportArgs(), "-P", String(PORT), "-o", `SetEnv=PODSPAWN_PROJECT=${COLD}`];
-    const up = await runCommand("scp", [...opts, local, `${USER}@127.0.0.1:payload.bin`], { timeoutMs: 300_000 });
+    // The legacy protocol runs over the session's stdout: one stray byte there breaks the copy.
+    const up = await runCommand("scp", ["-O", ...opts, local, `${USER}@127.0.0.1:payload.bin`], { timeoutMs: 300_000 });
     assert.equal(up.code, 0, up.stderr);
-    assert.match(up.stderr, new RegExp(`^building environment ${COLD}: step 1/\\d+ : FROM `, "m"), up.stderr);
-    assert.doesNotMatch(up.stderr, /internal error/);
-    assert.equal(dockerLines(["image", "ls", "--format", "{{.Tag}}", `podspawn/${COLD}`]).length, 1, "one image built");
+    assert.match(up.stderr, new RegExp(`^podspawn: building environment ${COLD}: step 1/\\d+ : FROM podspawn/default:bookworm$`, "m"), up.stderr);
+    assert.ok(up.stderr.split("\n").filter((l) => l !== "").every((l) => l.startsWith(`podspawn: building environment ${COLD}: step `)), up.stderr);
+    assert.equal(projectImages(COLD).length, 1, "one image built");
     const check = await node.ssh(USER, ["-o", `SetEnv=PODSPAWN_PROJECT=${COLD}`, "cat /etc/podspawn-nonce; sha256sum < payload.bin"]);
     const sha = (await runCommand("sha256sum", [local])).stdout.split(" ")[0];
     assert.equal(check.stdout, `${nonce}\n${sha}  -\n`, check.stderr);
@@ -100,6 +103,26 @@ describe("a cold project: the first login builds", () => {
       assert.equal(down.code, 0, down.stderr);
       assert.ok((await readFile(back)).equals(payload), `scp ${legacy.join(" ")} download differs`);
     }
+  });
+
+  it("scp over sftp into a cold project waits for the build and copies the bytes exactly", async () => {
+    const project = `${COLD}-sftp`;
+    await addPodfileProject(project, `base: podspawn/default:bookworm\nextra_commands:\n  - echo ${nonce} > /etc/podspawn-nonce-sftp\n`);
+    assert.deepEqual(projectImages(project), []);
+    const payload = randomBytes(200_000);
+    const local = join(work, "payload-sftp.bin");
+    await writeFile(local, payload);
+    const opts = [...transportArgs(), "-P", String(PORT), "-o", `SetEnv=PODSPAWN_PROJECT=${project}`];
+    // OpenSSH's sftp-mode clients (scp's default, sftp) do not show the server's stderr; the
+    // progress lines are sent all the same, and nothing of them may reach the sftp stream.
+    const up = await runCommand("scp", [...opts, local, `${USER}@127.0.0.1:payload.bin`], { timeoutMs: 300_000 });
+    assert.equal(up.code, 0, up.stderr);
+    assert.equal(projectImages(project).length, 1, "the login built the image");
+    const back = join(work, "back-sftp.bin");
+    const down = await runCommand("scp", [...opts, `${USER}@127.0.0.1:payload.bin`, back], { timeoutMs: 60_000 });
+    assert.equal(down.code, 0, down.stderr);
+    assert.ok((await readFile(back)).equals(payload));
+    assert.match(await readFile(daemonLog, "utf8"), new RegExp(`image-built image=podspawn/${project}:podfile-[0-9a-f]{12} environment=${project} `));
   });
 });
 
