@@ -62,6 +62,9 @@ async function main(): Promise<void> {
     format: "esm",
     minify: true,
     legalComments: "none",
+    // It builds through the daemon's own builder (dockerode): the same module and native choices.
+    mainFields: ["module", "main"],
+    external: ["cpu-features", "./crypto/build/Release/sshcrypto.node"],
     // zx's CommonJS dependencies call require(); an ESM bundle has none of its own.
     banner: { js: 'import { createRequire as __podspawnRequire } from "node:module"; const require = __podspawnRequire(import.meta.url);' },
     logLevel: "warning",

@@ -19,7 +19,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 let node: NodeHandle;
 
 before(async () => {
-  node = await startNode([USER, GONE]);
+  node = await startNode([USER, GONE], { projects: ["restart", "crash", "engine", "oom", "stuck", "gone"] });
 });
 after(async () => {
   await ensureDocker();

@@ -22,7 +22,7 @@ import { after, before, describe, it } from "node:test";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
 import { publishAgent } from "../../infra/src/ops/file-release.js";
 import { BUNDLE_DIR, bootNode, daemonPid, removeLocalFleet, startLocalFleet, stopNode, type LocalFleet, type LocalFleetSpec, type LocalNode } from "../../scripts/local-fleet.js";
-import { dockerLines, runCommand, type CommandResult } from "../../scripts/local-node.js";
+import { dockerLines, runCommand, runPodspawn, type CommandResult } from "../../scripts/local-node.js";
 import { preflight } from "./harness.js";
 
 const USER = "flt-carol";
@@ -126,6 +126,8 @@ before(async () => {
   assert.equal(keygen.code, 0, keygen.stderr);
   const key = (await readFile(join(clientDir, `${USER}.pub`), "utf8")).trim();
   fleet = await startLocalFleet(SPEC, { version: 1, users: [{ name: USER, keys: [key] }] } as never);
+  // Logins name projects: each node registers them with its default environment.
+  for (const n of fleet.nodes) for (const p of Object.keys(FIRST)) assert.equal((await runPodspawn(n.instance, ["add-project", p])).code, 0, `add-project ${p} on ${n.name}`);
   const setup = await runCommand(process.execPath, [join(BUNDLE_DIR, "podspawn.cjs"), "client-setup", "--manifest", fleet.manifestFile, "--dir", join(clientDir, "fleet"), ...Object.keys(FIRST).flatMap((p) => ["--project", p])]);
   assert.equal(setup.code, 0, setup.stderr);
   sshConfig = join(clientDir, "ssh_config");

@@ -14,7 +14,7 @@ const QUIET = "e2e-quiet";
 let node: NodeHandle;
 
 before(async () => {
-  node = await startNode([OP, QUIET]);
+  node = await startNode([OP, QUIET], { projects: ["web", "api", "keep", "short"] });
 });
 after(async () => {
   await node?.stop();

@@ -13,6 +13,10 @@ import { LiveSessions } from "../../agent/src/daemon/live-sessions.js";
 import { makeWatchExit, type WatchExit } from "../../agent/src/daemon/session/exit-notice.js";
 import { noticeText } from "../../agent/src/daemon/session/outcome.js";
 import { handleSession } from "../../agent/src/daemon/session/session.js";
+import { FakeImageBuilder } from "../../agent/src/adapters/fake/fake-image-builder.js";
+import { ImageBuilds } from "../../agent/src/daemon/projects/image-builds.js";
+import { Planner } from "../../agent/src/daemon/projects/planner.js";
+import type { ProjectRecord } from "../../agent/src/core/projects/project-record.js";
 
 const IMAGE = "podspawn/test:fake";
 const MIN = 60_000;
@@ -81,7 +85,11 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   const environments = new Environments({ instance: "pst", runtime, config: () => config, log: () => undefined, now: () => T0 });
   const live = new LiveSessions();
   const path = join(dir, `n${++seq}.sock`);
-  const deps = { runtime, environments, config: () => config, log: () => undefined, audit: () => undefined, now: () => opts.now ?? T0, ...(opts.watchExit ? { watchExit: opts.watchExit(runtime) } : {}) };
+  // Projects web and api are registered with the node's default environment.
+  const builds = new ImageBuilds({ builder: new FakeImageBuilder(runtime.images), logDir: dir, timeoutMs: () => 60_000, log: () => undefined });
+  const registered = (name: string): ProjectRecord | null => (["web", "api"].includes(name) ? { version: 1, name, source: { kind: "default" }, podfile: null, notes: [] } : null);
+  const planner = new Planner({ instance: "pst", config: () => config, project: async (name) => registered(name), builds });
+  const deps = { runtime, environments, planner, config: () => config, log: () => undefined, audit: () => undefined, now: () => opts.now ?? T0, ...(opts.watchExit ? { watchExit: opts.watchExit(runtime) } : {}) };
   const server: Server = createServer((sock) => void live.track(handleSession(sock, "alice", deps), sock));
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const clients: Socket[] = [];

@@ -20,6 +20,10 @@ export const ERROR_CODES = {
   "environments-per-user": "the user has limits.environments_per_user environments already",
   "max-environments": "the node holds limits.max_environments environments",
   "address-pool": "network.pool has no free block for a new user network",
+  "project-broken": "the project's registry record on the node could not be read",
+  "project-unfit": "the project's Podfile does not fit this node (a resource cap, a base image the node lacks)",
+  "build-busy": "every image build slot is taken; the login may try again in a few minutes",
+  "build-failed": "building the environment's image failed or passed build_timeout; the full log is under the state dir",
 
   // ---- the daemon's own housekeeping (log only) --------------------------------------------------
   "config-reload": "config.yaml could not be re-read; the previous config stays in force",
