@@ -65,8 +65,18 @@ async function main(): Promise<void> {
     // It builds through the daemon's own builder (dockerode): the same module and native choices.
     mainFields: ["module", "main"],
     external: ["cpu-features", "./crypto/build/Release/sshcrypto.node"],
-    // zx's CommonJS dependencies call require(); an ESM bundle has none of its own.
-    banner: { js: 'import { createRequire as __podspawnRequire } from "node:module"; const require = __podspawnRequire(import.meta.url);' },
+    // zx's and dockerode's CommonJS dependencies call require() and read __dirname (ssh2 locates
+    // its optional native part with it); an ESM bundle has neither of its own.
+    banner: {
+      js: [
+        'import { createRequire as __podspawnRequire } from "node:module";',
+        'import { fileURLToPath as __podspawnPath } from "node:url";',
+        'import { dirname as __podspawnDir } from "node:path";',
+        "const require = __podspawnRequire(import.meta.url);",
+        "const __filename = __podspawnPath(import.meta.url);",
+        "const __dirname = __podspawnDir(__filename);",
+      ].join(" "),
+    },
     logLevel: "warning",
   });
   process.stderr.write(`bundle build-image.mjs ${((await readFile(join(outdir, "build-image.mjs"))).length / 1024).toFixed(1)} KiB\n`);
