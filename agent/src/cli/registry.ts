@@ -8,6 +8,7 @@ import { drainCommand } from "./commands/node/drain.js";
 import { undrainCommand } from "./commands/node/undrain.js";
 import { forwardCommand } from "./commands/client/forward.js";
 import { installCommand } from "./commands/node/install.js";
+import { hostCaCommand } from "./commands/node/host-ca.js";
 import { listUsersCommand } from "./commands/users/list-users.js";
 import { metricsCommand } from "./commands/ops/metrics.js";
 import { removeUserCommand } from "./commands/users/remove-user.js";
@@ -38,6 +39,7 @@ import { initCommand } from "./commands/podfile/init.js";
 export const COMMANDS: readonly Command[] = [
   installCommand,
   serverSetupCommand,
+  hostCaCommand,
   addUserCommand,
   removeUserCommand,
   listUsersCommand,

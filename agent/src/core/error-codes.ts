@@ -24,6 +24,9 @@ export const ERROR_CODES = {
   "project-unfit": "the project's Podfile does not fit this node (a resource cap, a base image the node lacks)",
   "build-busy": "every image build slot is taken; the login may try again in a few minutes",
   "build-failed": "building the environment's image failed or passed build_timeout; the full log is under the state dir",
+  "no-sshd": "an IDE-mode session (podspawn-sshd) found no sshd binary in the environment's image",
+  "no-ide-mode": "this daemon was started without the IDE mode (podspawn-sshd)",
+  "host-ca": "the node's host CA for inner sshd certificates could not be opened or generated",
 
   // ---- the daemon's own housekeeping (log only) --------------------------------------------------
   "config-reload": "config.yaml could not be re-read; the previous config stays in force",

@@ -26,6 +26,9 @@ import { fsProjectRegistry } from "../adapters/fs/project-registry.js";
 import type { ImageBuilder } from "../core/ports/image-builder.js";
 import { UserSockets } from "./user-sockets.js";
 import { CoalescedRun } from "../support/coalesced-run.js";
+import { hostCaDir, openHostCa, type HostCa } from "../adapters/ssh/host-ca.js";
+import { readUserKeys } from "../adapters/fs/user-registry.js";
+import { InnerSshd } from "./session/inner-sshd-channel.js";
 
 export interface DaemonOptions {
   readonly layout: Layout;
@@ -54,6 +57,7 @@ export class Daemon {
   private readonly abort = new AbortController();
   private readonly reloads = new CoalescedRun(() => this.reloadOnce());
   private readonly drain: DrainGate;
+  private hostCaOpening: Promise<HostCa> | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     const { layout, runtime } = opts;
@@ -70,7 +74,8 @@ export class Daemon {
       appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
     };
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
-    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit };
+    const innerSshd = new InnerSshd({ instance: layout.instance, hostCa: () => this.hostCa(), keysOf: async (user) => (await readUserKeys(layout, user)) ?? [] });
+    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd };
     this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 
@@ -94,6 +99,8 @@ export class Daemon {
     await ensureMetadataBlock(this.log);
     const drained = await this.drain.load();
     if (drained.drained) this.log({ kind: "warning", message: `node is drained since ${drained.since ?? "?"}${drained.reason ? ` (${drained.reason})` : ""}: no new environments until 'podspawn undrain'` });
+    // The IDE mode's CA is made now, so its public key is there to publish before any session.
+    await this.hostCa().catch((err: unknown) => this.log({ kind: "error", code: "host-ca", message: "host CA not available; IDE-mode sessions will fail until it is", detail: String(err) }));
     await this.reload();
     this.control = await listenControl(layout.controlSocket, this.controlHandlers());
     const listen = this.config.metricsListen;
@@ -109,6 +116,15 @@ export class Daemon {
     this.rescan.unref();
     void this.watchRegistry();
     this.log({ kind: "started", instance: layout.instance, users: this.sockets.users().length, containers: recovered });
+  }
+
+  /** The node's host CA for inner sshd certificates, opened once (a failed open is retried next time). */
+  hostCa(): Promise<HostCa> {
+    this.hostCaOpening ??= openHostCa(hostCaDir(this.opts.layout.stateDir), `podspawn host CA (${this.opts.layout.instance})`).catch((err: unknown) => {
+      this.hostCaOpening = null;
+      throw err;
+    });
+    return this.hostCaOpening;
   }
 
   private controlHandlers(): ControlHandlers {

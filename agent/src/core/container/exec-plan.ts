@@ -10,7 +10,7 @@ export interface ContainerAccount {
 }
 
 export interface ExecPlan {
-  readonly kind: "shell" | "command" | "sftp";
+  readonly kind: "shell" | "command" | "sftp" | "inner-sshd";
   readonly argv: readonly string[];
   readonly tty: boolean;
   readonly env: readonly string[];

@@ -2,7 +2,7 @@ import type { ErrorCode } from "../../core/error-codes.js";
 import type { DaemonEvent, Logger } from "../log.js";
 
 /** What a session runs: the exec plan's kinds, or a TCP tunnel into the container. */
-export type SessionKind = "shell" | "command" | "sftp" | "tunnel";
+export type SessionKind = "shell" | "command" | "sftp" | "tunnel" | "inner-sshd";
 
 /** Why a session ended. `client-gone`: the client left before its session had started. */
 export type SessionEndReason = "exited" | "disconnected" | "idle-timeout" | "client-gone" | "error";

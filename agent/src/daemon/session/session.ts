@@ -15,6 +15,7 @@ import type { WatchExit } from "./exit-notice.js";
 import { adminDetailOf, endReason, finalFrame, noticeText, userMessageOf, type SessionOutcome } from "./outcome.js";
 import { sessionReporter, type AuditRecord, type SessionReporter } from "./session-events.js";
 import { startSession } from "./start-session.js";
+import type { InnerSshd } from "./inner-sshd-channel.js";
 
 export interface SessionDeps {
   readonly runtime: ContainerRuntime;
@@ -30,6 +31,8 @@ export interface SessionDeps {
   readonly watchExit?: WatchExit;
   /** How a tunnel connects into the container. @default a TCP connect with a timeout */
   readonly dial?: Dial;
+  /** The IDE mode (`podspawn-sshd`). @default absent */
+  readonly innerSshd?: InnerSshd;
 }
 
 export type SessionPhase = "greeting" | "starting" | "running" | "ended";

@@ -13,6 +13,8 @@ import { openExecChannel } from "./exec-channel.js";
 import { NO_EXIT_WATCH, type WatchExit } from "./exit-notice.js";
 import type { Session } from "./session.js";
 import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
+import { isInnerSshdCommand } from "../../core/ide/inner-sshd.js";
+import type { InnerSshd } from "./inner-sshd-channel.js";
 
 export interface StartDeps {
   readonly runtime: ContainerRuntime;
@@ -22,6 +24,8 @@ export interface StartDeps {
   readonly dial?: Dial;
   readonly now?: () => number;
   readonly watchExit?: WatchExit;
+  /** The IDE mode (`podspawn-sshd`). @default absent: such a session is refused in one line */
+  readonly innerSshd?: InnerSshd;
 }
 
 /**
@@ -78,8 +82,12 @@ async function openChannel(session: Session, req: SessionRequest, env: Environme
   const port = parseTunnelRequest(req.command);
   if (port !== null) return openTunnel(session, env, port, deps);
   if (!env.account) throw new Error("environment has no account");
-  const plan = planExec(req, env.account, deps.config().sftpSubsystems);
   const explainer = await (deps.watchExit ?? NO_EXIT_WATCH)({ containerId: env.containerId, user: session.user, project: session.project });
+  if (isInnerSshdCommand(req.command)) {
+    if (!deps.innerSshd) throw new UserFacingError("no-ide-mode", "the IDE mode (podspawn-sshd) is not available on this node");
+    return deps.innerSshd.open({ runtime: deps.runtime, containerId: env.containerId, user: session.user, account: env.account, request: req, explainer });
+  }
+  const plan = planExec(req, env.account, deps.config().sftpSubsystems);
   return openExecChannel(deps.runtime, env.containerId, plan, req.command, explainer);
 }
 
