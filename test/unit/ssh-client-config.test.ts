@@ -112,3 +112,39 @@ describe("the Include line", () => {
     assert.ok(edit.text.indexOf("Include") < edit.text.indexOf("Host x"));
   });
 });
+
+describe("renderClientConfig with the IDE mode", () => {
+  const caA = freshEd25519().split(" ").slice(0, 2).join(" ");
+  const caB = freshEd25519().split(" ").slice(0, 2).join(" ");
+  const withCas: FleetManifest = { ...manifest, nodes: [{ ...manifest.nodes[0]!, hostCa: caA }, { ...manifest.nodes[1]!, hostCa: caB }] };
+  const text = renderClientConfig({ ...input, manifest: withCas, ide: true });
+
+  it("gives each project an <project>.ide.<domain> block whose ProxyCommand is the plain session running podspawn-sshd", () => {
+    assert.match(text, /^Host work\.ide\.pod work\.ide\.dev\.pod\n {2}ProxyCommand ssh -T -o ClearAllForwardings=yes -o ForwardAgent=no -o RequestTTY=no %r@work\.pod podspawn-sshd\n {2}HostKeyAlias podspawn-ide\n {2}UserKnownHostsFile \/home\/al\/\.ssh\/podspawn\/known_hosts\n {2}StrictHostKeyChecking yes\n {2}UpdateHostKeys no\n/m);
+    assert.match(text, /^Host web\.ide\.pod web\.ide\.dev\.pod$/m);
+  });
+
+  it("puts the IDE blocks before the catch-all (ssh keeps the first value) and never turns host key checking off", () => {
+    assert.ok(text.indexOf("Host work.ide.pod") < text.indexOf("Host *.pod"));
+    assert.doesNotMatch(text, /StrictHostKeyChecking (no|accept-new|off)/i);
+  });
+
+  it("writes no IDE block without the flag", () => {
+    assert.doesNotMatch(renderClientConfig({ ...input, manifest: withCas }), /\.ide\./);
+  });
+
+  it("pins every node's host CA as @cert-authority for the inner alias, in the known_hosts file", () => {
+    const kh = renderFleetKnownHosts(withCas, true);
+    assert.ok(kh.split("\n").includes(`@cert-authority podspawn-ide ${caA}`));
+    assert.ok(kh.split("\n").includes(`@cert-authority podspawn-ide ${caB}`));
+    assert.doesNotMatch(renderFleetKnownHosts(withCas), /@cert-authority/);
+  });
+
+  it("refuses --ide when a node has no hostCa, naming the node", () => {
+    assert.throws(() => renderClientConfig({ ...input, ide: true }), /--ide: the manifest has no hostCa for node\(s\) fa, fb/);
+  });
+
+  it("refuses --ide for a fleet named ide, whose names the IDE names would shadow", () => {
+    assert.throws(() => renderClientConfig({ ...input, manifest: { ...withCas, fleet: "ide" }, ide: true }), /--ide: the fleet is named "ide"/);
+  });
+});

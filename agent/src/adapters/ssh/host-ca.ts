@@ -11,7 +11,7 @@ import { describeExit, processMessage, runProcess, type RunProcess } from "../pr
  * and its certificate cost ~5 ms of two ssh-keygen runs, nothing next to a login).
  */
 export interface HostCa {
-  /** The CA's public key line (`ssh-ed25519 AAAA... comment`). */
+  /** The CA's public key as `type base64` (no comment): the manifest's nodes[].hostCa. */
   readonly publicKey: string;
   /** A new host key signed for `identity`, both as file contents. */
   issue(identity: string): Promise<HostKeyFiles>;
@@ -38,7 +38,7 @@ export async function openHostCa(dir: string, comment: string, run: RunProcess =
   await chmod(dir, 0o700);
   if (!(await exists(keyFile))) await keygen(run, caKeygenArgs(keyFile, comment));
   await chmod(keyFile, 0o600);
-  const publicKey = (await readFile(`${keyFile}.pub`, "utf8")).trim();
+  const publicKey = (await readFile(`${keyFile}.pub`, "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
   return {
     publicKey,
     issue: (identity) => issueHostKey(run, dir, keyFile, identity),

@@ -40,6 +40,12 @@ const MANIFEST_NODE = z.strictObject({
   hostKeys: hint(z.array(hostKey).min(1), { allowed: "at least one host public key" }),
   /** Taken out of rotation: clients try it only after every other node (see docs/client.md). */
   drained: z.boolean().optional(),
+  /**
+   * The node's host CA (`podspawn host-ca`), `type base64`: it signs the inner sshd host key of
+   * every container on the node (the IDE mode); clients trust it as `@cert-authority podspawn-ide`.
+   * @default - absent: client-setup --ide cannot verify this node's inner sshd and says so
+   */
+  hostCa: hostKey.optional(),
 });
 
 const FLEET_MANIFEST_SCHEMA = z.strictObject({

@@ -2,6 +2,8 @@ import { InputError } from "../errors.js";
 import type { FleetManifest } from "./fleet-manifest.js";
 import { podHostNames } from "./pod-name.js";
 import { validateProject } from "../container/project.js";
+import { INNER_HOST_PRINCIPAL } from "../ide/host-cert.js";
+import { INNER_SSHD_COMMAND } from "../ide/inner-sshd.js";
 
 /**
  * The client side's generated text: an ssh_config snippet the user `Include`s at the top of
@@ -33,6 +35,19 @@ export interface ClientConfigInput {
   readonly configFile: string;
   /** Projects that get a `Host` block with `SetEnv PODSPAWN_PROJECT=<project>`. */
   readonly projects: readonly string[];
+  /**
+   * Also write `<project>.ide.<domain>` names for the IDE mode (full SSH inside the container).
+   * @default false
+   */
+  readonly ide?: boolean;
+}
+
+/** The label that marks an IDE-mode name: `work.ide.pod` is project `work` in the IDE mode. */
+export const IDE_LABEL = "ide";
+
+/** The IDE-mode `Host` patterns of `project`: `<project>.ide.<domain>` and `<project>.ide.<fleet>.<domain>`. */
+export function ideHostNames(project: string, d: { readonly domain: string; readonly fleet: string }): [string, string] {
+  return [`${project}.${IDE_LABEL}.${d.domain}`, `${project}.${IDE_LABEL}.${d.fleet}.${d.domain}`];
 }
 
 export function hostKeyAlias(fleet: string): string {
@@ -91,7 +106,42 @@ function checkInput(input: ClientConfigInput): string[] {
   checkAbsolute(input.configFile, "config file");
   if (input.projects.length === 0) throw new InputError("--project", "no projects given", "at least one project name");
   const projects = [...new Set(input.projects.map((p) => validateProject(p, "--project")))];
+  if (input.ide) checkIdeManifest(input.manifest);
   return projects;
+}
+
+function checkIdeManifest(manifest: FleetManifest): void {
+  // `<project>.ide.<domain>` would read as project.fleet.domain for a fleet named "ide".
+  if (manifest.fleet === IDE_LABEL) throw new InputError("--ide", `the fleet is named ${JSON.stringify(IDE_LABEL)}, which the IDE-mode names <project>.${IDE_LABEL}.<domain> would shadow`, "a fleet with another name");
+  const missing = manifest.nodes.filter((n) => n.hostCa === undefined).map((n) => n.name);
+  if (missing.length > 0) {
+    throw new InputError("--ide", `the manifest has no hostCa for node(s) ${missing.join(", ")}, so their inner sshd could not be verified`, "a manifest whose every node carries hostCa (podspawn host-ca on the node)");
+  }
+}
+
+/**
+ * The IDE mode's blocks: the client speaks SSH to the inner sshd through a ProxyCommand that is the
+ * plain session (`ssh %r@<project>.<domain> podspawn-sshd`, itself routed and pinned by the blocks
+ * below), and checks the inner host certificate against the nodes' CAs under one alias.
+ */
+function ideBlocks(input: ClientConfigInput, projects: readonly string[]): string[] {
+  const { domain } = input.manifest;
+  const lines = [
+    `# IDE mode (full SSH inside the container: -L/-R/-D/-A, VS Code, JetBrains): <project>.${IDE_LABEL}.${domain}.`,
+    "# The inner host key is a certificate from a node's host CA; the outer hop is the plain session.",
+  ];
+  for (const project of projects) {
+    lines.push(
+      `Host ${ideHostNames(project, input.manifest).join(" ")}`,
+      `  ProxyCommand ssh -T -o ClearAllForwardings=yes -o ForwardAgent=no -o RequestTTY=no %r@${project}.${domain} ${INNER_SSHD_COMMAND}`,
+      `  HostKeyAlias ${INNER_HOST_PRINCIPAL}`,
+      `  UserKnownHostsFile ${configPath(input.knownHostsFile)}`,
+      "  StrictHostKeyChecking yes",
+      "  UpdateHostKeys no",
+      "",
+    );
+  }
+  return lines;
 }
 
 /** The ssh_config snippet for one fleet. */
@@ -114,6 +164,7 @@ export function renderClientConfig(input: ClientConfigInput): string {
       "",
     );
   }
+  if (input.ide) lines.push(...ideBlocks(input, projects));
   lines.push(
     `# Every .${domain} name: routing and the fleet's pinned host keys. A name without a project block`,
     "# above is refused by connect (its project could not reach the node).",
@@ -128,14 +179,20 @@ export function renderClientConfig(input: ClientConfigInput): string {
   return lines.join("\n");
 }
 
-/** Every node's host keys under the fleet's single alias, each key once, in manifest order. */
-export function renderFleetKnownHosts(manifest: FleetManifest): string {
+/**
+ * Every node's host keys under the fleet's single alias, each key once, in manifest order; with
+ * `ide`, every node's host CA as `@cert-authority` for the inner sshd's alias too.
+ */
+export function renderFleetKnownHosts(manifest: FleetManifest, ide = false): string {
   const alias = hostKeyAlias(manifest.fleet);
   const keys = [...new Set(manifest.nodes.flatMap((n) => n.hostKeys))];
+  const cas = ide ? [...new Set(manifest.nodes.flatMap((n) => (n.hostCa === undefined ? [] : [n.hostCa])))] : [];
   return [
     `# podspawn fleet ${manifest.fleet}: the host keys of every node (${manifest.nodes.map((n) => n.name).join(", ")}),`,
     `# under one alias because any node may answer for any .${manifest.domain} name. Written by 'podspawn client-setup'.`,
     ...keys.map((k) => `${alias} ${k}`),
+    ...(cas.length > 0 ? [`# The nodes' host CAs: inner sshd host certificates (the IDE mode) under ${INNER_HOST_PRINCIPAL}.`] : []),
+    ...cas.map((k) => `@cert-authority ${INNER_HOST_PRINCIPAL} ${k}`),
     "",
   ].join("\n");
 }

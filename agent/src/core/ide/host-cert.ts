@@ -26,7 +26,7 @@ export interface HostCertRequest {
 
 /** The certificate's key id (`-I`): what sshd logs show and `ssh-keygen -L` prints, nothing secret. */
 export function hostCertIdentity(req: HostCertRequest): string {
-  if (!/^[0-9a-f]{12,64}$/.test(req.containerId)) throw new Error(`not a container id: ${JSON.stringify(req.containerId)}`);
+  if (!/^[0-9A-Za-z]{1,64}$/.test(req.containerId)) throw new Error(`not a container id: ${JSON.stringify(req.containerId)}`);
   return `${req.instance}:${req.user}:${validateProject(req.project, "project")}:${req.containerId.slice(0, 12)}`;
 }
 

@@ -86,6 +86,7 @@ export function makeClientSetupCommand(deps: ClientSetupDeps = {}, name = "clien
         },
         dir: { type: "string", value: "DIR", defaultText: "~/.ssh/podspawn; created 0700", description: "where the two files go" },
         command: { type: "string", value: "PATH", defaultText: "this node binary and this bundle", description: "the podspawn program for the ProxyCommand, absolute" },
+        ide: { type: "boolean", description: "also write <project>.ide.<domain> names: full SSH inside the container (see docs/client.md)" },
         "write-include": { type: "boolean", description: "also add the Include line at the top of ~/.ssh/config (once)" },
         "dry-run": { type: "boolean", description: "print what would be written; write nothing" },
       },
@@ -118,8 +119,9 @@ the Include line that must go at the TOP of ~/.ssh/config.`,
         throw new UserFacingError("discovery-mismatch", `the TXT record of ${values.discover ?? "?"} names fleet ${expectFleet}, but its manifest is for fleet ${loaded.manifest.fleet}; nothing written`);
       }
       const projects = values.project.length > 0 ? values.project : [DEFAULT_PROJECT];
-      const config = renderClientConfig({ manifest: loaded.manifest, command, manifestSource: loaded.source, knownHostsFile, configFile, projects });
-      const knownHosts = renderFleetKnownHosts(loaded.manifest);
+      const ide = values.ide === true;
+      const config = renderClientConfig({ manifest: loaded.manifest, command, manifestSource: loaded.source, knownHostsFile, configFile, projects, ide });
+      const knownHosts = renderFleetKnownHosts(loaded.manifest, ide);
       const include = includeLine(configFile);
 
       if (values["dry-run"]) {
@@ -134,6 +136,7 @@ the Include line that must go at the TOP of ~/.ssh/config.`,
         const b = await ensureFile(knownHostsFile, knownHosts, { mode: 0o644, uid, gid });
         io.stderr.write(`${configFile}: ${a}\n${knownHostsFile}: ${b} (${loaded.manifest.nodes.length} node(s) of fleet ${loaded.manifest.fleet})\n`);
         io.stderr.write(`projects: ${[...new Set(projects)].map((p) => `${p}.${loaded.manifest.domain}`).join(", ")}\n`);
+        if (ide) io.stderr.write(`IDE mode: ${[...new Set(projects)].map((p) => `${p}.ide.${loaded.manifest.domain}`).join(", ")}\n`);
       }
       if (values["write-include"]) await addInclude(io, include, values["dry-run"]);
       else if (!values["dry-run"]) io.stderr.write("add this line at the TOP of ~/.ssh/config (or rerun with --write-include):\n");
