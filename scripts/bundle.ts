@@ -7,8 +7,9 @@
  *                image kit a fleet node builds its default environment image with
  * The hot-path bundles are checked to not pull in heavy modules: that is the latency budget.
  */
-import { build } from "esbuild";
+import { build, type Plugin } from "esbuild";
 import { mkdir, readFile } from "node:fs/promises";
+import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +24,32 @@ const entries = {
 
 /** Modules that must never reach a hot-path bundle. */
 const HEAVY = ["dockerode", "docker-modem", "yaml", "zod", "ssh2", "zx", "cdktf"];
+
+/**
+ * ssh2 (via docker-modem) tries two optional native modules we never use (unix sockets only).
+ * Left external, `require("cpu-features")` would make Node search node_modules in every ancestor
+ * of the install dir, $HOME/.node_modules and the global folders: a module planted in any of them
+ * ran as root in the daemon. Each becomes a stub that throws, exactly as when it is not installed.
+ */
+const NATIVE_OPTIONAL = /^(cpu-features|\.\/crypto\/build\/Release\/sshcrypto\.node)$/;
+const stubNativeOptional: Plugin = {
+  name: "stub-native-optional",
+  setup(b) {
+    b.onResolve({ filter: NATIVE_OPTIONAL }, (args) => ({ path: args.path, namespace: "native-stub" }));
+    b.onLoad({ filter: /.*/, namespace: "native-stub" }, (args) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`${args.path} is not bundled`)}), { code: "MODULE_NOT_FOUND" });`,
+      loader: "js",
+    }));
+  },
+};
+
+const BUILTIN = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+/** Every `require("x")` left in a bundle that is not a Node built-in: it would be looked up on the host. */
+function foreignRequires(code: string): string[] {
+  const names = [...code.matchAll(/\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g)].map((m) => m[2] as string);
+  return [...new Set(names.filter((n) => !BUILTIN.has(n)))];
+}
 
 async function main(): Promise<void> {
   await mkdir(outdir, { recursive: true });
@@ -41,8 +68,7 @@ async function main(): Promise<void> {
       // ESM builds first: jsonc-parser's UMD build requires its parts by computed paths, which a
       // bundle cannot resolve (its ESM build imports them plainly).
       mainFields: ["module", "main"],
-      // ssh2 (via docker-modem) has optional native parts we never use: unix sockets only.
-      external: ["cpu-features", "./crypto/build/Release/sshcrypto.node"],
+      plugins: [stubNativeOptional],
       logLevel: "warning",
     });
     if (name !== "podspawn") {
@@ -50,7 +76,10 @@ async function main(): Promise<void> {
       const heavy = inputs.filter((p) => HEAVY.some((h) => p.includes(`node_modules/${h}/`)));
       if (heavy.length > 0) throw new Error(`${name} bundle pulls in heavy modules: ${heavy.slice(0, 5).join(", ")}`);
     }
-    const size = (await readFile(join(outdir, `${name}.cjs`))).length;
+    const code = await readFile(join(outdir, `${name}.cjs`), "utf8");
+    const foreign = foreignRequires(code);
+    if (foreign.length > 0) throw new Error(`${name} bundle requires modules from outside itself (Node would search the host for them): ${foreign.join(", ")}`);
+    const size = Buffer.byteLength(code);
     process.stderr.write(`bundle ${name}.cjs ${(size / 1024).toFixed(1)} KiB\n`);
   }
   await build({
@@ -64,7 +93,8 @@ async function main(): Promise<void> {
     legalComments: "none",
     // It builds through the daemon's own builder (dockerode): the same module and native choices.
     mainFields: ["module", "main"],
-    external: ["cpu-features", "./crypto/build/Release/sshcrypto.node"],
+    // It runs as root on a node too: the same stubs, and the same check below.
+    plugins: [stubNativeOptional],
     // zx's and dockerode's CommonJS dependencies call require() and read __dirname (ssh2 locates
     // its optional native part with it); an ESM bundle has neither of its own.
     banner: {
@@ -79,7 +109,10 @@ async function main(): Promise<void> {
     },
     logLevel: "warning",
   });
-  process.stderr.write(`bundle build-image.mjs ${((await readFile(join(outdir, "build-image.mjs"))).length / 1024).toFixed(1)} KiB\n`);
+  const kit = await readFile(join(outdir, "build-image.mjs"), "utf8");
+  const kitForeign = foreignRequires(kit);
+  if (kitForeign.length > 0) throw new Error(`build-image.mjs requires modules from outside itself (Node would search the host for them): ${kitForeign.join(", ")}`);
+  process.stderr.write(`bundle build-image.mjs ${(Buffer.byteLength(kit) / 1024).toFixed(1)} KiB\n`);
 }
 
 main().catch((err: unknown) => {

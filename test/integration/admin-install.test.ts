@@ -91,6 +91,29 @@ describe("podspawn install (real system, as root)", () => {
     }
   });
 
+  it("refuses a node binary that a non-root account could replace (file or a dir on its path, through a symlink), before changing anything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pst-node-"));
+    chmodSync(dir, 0o755);
+    try {
+      mkdirSync(join(dir, "bin"), { mode: 0o755 });
+      const node = join(dir, "bin", "node");
+      execFileSync("cp", [process.execPath, node]);
+      execFileSync("chown", ["nobody", node]);
+      const link = join(dir, "node-link");
+      execFileSync("ln", ["-s", node, link]);
+      for (const candidate of [node, link]) {
+        const r = await cli(layout, "install", "--instance", "podspawn-adm1", "--bundle-dir", bundleDir, "--node", candidate);
+        assert.equal(r.code, 2, r.stderr);
+        assert.ok(r.stderr.includes(`--node: ${candidate} is not safe to run as root: `), r.stderr);
+        assert.ok(r.stderr.includes(`${node} is owned by uid 65534, not root`), r.stderr);
+        assert.ok(r.stderr.includes("/tmp is group- or world-writable"), r.stderr);
+        assert.ok(!readFileSync(layout.command, "utf8").includes(candidate), "the installed wrapper is unchanged");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("writes the systemd unit when systemd is present (unit dir injected)", async () => {
     const unitDir = mkdtempSync(join(tmpdir(), "pst-units-"));
     const calls: string[] = [];

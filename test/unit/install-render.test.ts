@@ -16,8 +16,8 @@ describe("renderWrapper", () => {
     const text = renderWrapper(layout, "/usr/bin/node");
     assert.ok(text.startsWith("#!/bin/sh\n"));
     assert.match(text, /^export PODSPAWN_INSTANCE=podspawn-unit$/m);
-    assert.match(text, /^ {2}spawn\) shift; exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/spawn\.cjs "\$@" ;;$/m);
-    assert.match(text, /^ {2}auth-keys\) shift; exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/auth-keys\.cjs "\$@" ;;$/m);
+    assert.match(text, /^ {2}spawn\) shift; HOME=\/ exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/spawn\.cjs "\$@" ;;$/m);
+    assert.match(text, /^ {2}auth-keys\) shift; HOME=\/ exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/auth-keys\.cjs "\$@" ;;$/m);
     assert.match(text, /^ {2}\*\) exec \/usr\/bin\/node \/usr\/local\/lib\/podspawn-unit\/podspawn\.cjs "\$@" ;;$/m);
   });
 
@@ -45,14 +45,35 @@ describe("renderWrapper", () => {
         "#!/bin/sh",
         "# Written by `podspawn install`; re-run it instead of editing this file.",
         "export PODSPAWN_INSTANCE=podspawn-unit",
+        "export NODE_PATH=",
         'case "$1" in',
-        '  spawn) shift; exec /usr/bin/node /usr/local/lib/podspawn-unit/spawn.cjs "$@" ;;',
-        '  auth-keys) shift; exec /usr/bin/node /usr/local/lib/podspawn-unit/auth-keys.cjs "$@" ;;',
+        '  spawn) shift; HOME=/ exec /usr/bin/node /usr/local/lib/podspawn-unit/spawn.cjs "$@" ;;',
+        '  auth-keys) shift; HOME=/ exec /usr/bin/node /usr/local/lib/podspawn-unit/auth-keys.cjs "$@" ;;',
+        '  daemon) HOME=/ exec /usr/bin/node /usr/local/lib/podspawn-unit/podspawn.cjs "$@" ;;',
         '  *) exec /usr/bin/node /usr/local/lib/podspawn-unit/podspawn.cjs "$@" ;;',
         "esac",
         "",
       ].join("\n"),
     );
+  });
+
+  it("gives node an empty NODE_PATH everywhere and HOME=/ for spawn, auth-keys and the daemon, whatever the caller's environment", () => {
+    const dir = mkdtempSync(join(tmpdir(), "pst-wrap-"));
+    try {
+      const fakeNode = join(dir, "node");
+      writeFileSync(fakeNode, '#!/bin/sh\nprintf "%s|%s|%s" "$HOME" "${NODE_PATH-unset}" "$2"\n');
+      chmodSync(fakeNode, 0o755);
+      const script = join(dir, "podspawn");
+      writeFileSync(script, renderWrapper(layout, fakeNode));
+      const env = { PATH: "/usr/bin:/bin", HOME: "/home/planted", NODE_PATH: "/home/planted/node_modules" };
+      const run = (...args: string[]): string => execFileSync("/bin/sh", [script, ...args], { encoding: "utf8", env });
+      assert.equal(run("spawn", "--user", "alice"), "/||--user");
+      assert.equal(run("auth-keys", "alice"), "/||alice");
+      assert.equal(run("daemon"), "/||daemon");
+      assert.equal(run("client-setup", "x"), "/home/planted||client-setup");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses a relative, shell-unsafe or parent-climbing node path, saying what is allowed", () => {
@@ -84,6 +105,7 @@ Wants=docker.service
 Type=simple
 ExecStart=/usr/local/lib/podspawn-unit/bin/podspawn daemon
 Environment=PODSPAWN_INSTANCE=podspawn-unit
+Environment=HOME=/ NODE_PATH=
 Restart=always
 RestartSec=1
 RuntimeDirectory=podspawn-unit

@@ -18,6 +18,8 @@ export function renderSystemdUnit(layout: Layout): string {
     "Type=simple",
     `ExecStart=${layout.command} daemon`,
     `Environment=PODSPAWN_INSTANCE=${layout.instance}`,
+    // No module search path a non-root account could write to (see the wrapper).
+    "Environment=HOME=/ NODE_PATH=",
     "Restart=always",
     "RestartSec=1",
     `RuntimeDirectory=${layout.runDir.replace(/^\/run\//, "")}`,

@@ -54,6 +54,12 @@ async function checkNodePath(nodePath: string): Promise<void> {
   } catch {
     throw new InputError("--node", `${nodePath} is not an executable file`);
   }
+  // node runs as root (the daemon, admin commands) and for every login: whoever can replace it,
+  // or a dir on its way, owns the node. Both the path as given (a symlink's dir) and its target.
+  const problems = [...new Set([...(await rootOwnedPathProblems(dirname(nodePath))), ...(await rootOwnedPathProblems(nodePath))])];
+  if (problems.length > 0) {
+    throw new InputError("--node", `${nodePath} is not safe to run as root: ${problems.join("; ")}`, "a node binary whose file and every parent dir are root-owned and not group/world-writable, e.g. /usr/bin/node");
+  }
 }
 
 type Note = (what: string, outcome: Outcome | boolean) => void;
