@@ -70,6 +70,8 @@ export interface NodeOptions {
    * name): a login naming any other project is refused.
    */
   readonly projects?: readonly string[];
+  /** Global sshd lines after ours, as a site's own config would have them (e.g. a user CA). */
+  readonly sshdExtraConfig?: readonly string[];
 }
 
 export async function startNode(users: readonly string[], opts: NodeOptions = {}): Promise<NodeHandle> {
@@ -82,7 +84,7 @@ export async function startNode(users: readonly string[], opts: NodeOptions = {}
   must("podspawn install", await runCommand(process.execPath, [join(bundleDir, "podspawn.cjs"), "install", "--instance", INSTANCE, "--bundle-dir", bundleDir]));
   await writeFile(layout.configFile, DEFAULT_TEST_CONFIG, { mode: 0o644 });
   await startDaemon({ instance: INSTANCE, logFile: daemonLog });
-  const sshd = await startSshd(sshdOptions);
+  const sshd = await startSshd({ ...sshdOptions, extraConfig: opts.sshdExtraConfig });
   must("server-setup", await runPodspawn(INSTANCE, ["server-setup", "--sshd-config", sshd.configFile, "--sshd-pid-file", sshd.pidFile]));
   // Client side: keys and a known_hosts pinned to this sshd's host key (never StrictHostKeyChecking no).
   const clientDir = await mkdtemp(join(tmpdir(), "podspawn-e2e-client-"));

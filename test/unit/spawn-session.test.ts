@@ -232,10 +232,16 @@ describe("SpawnSession: user -> daemon", SUITE, () => {
 describe("runSpawn", SUITE, () => {
   const layout = { ...layoutFor("podspawn-unit"), runDir: dir };
 
-  it("refuses without a valid --user, in one line and 255", async () => {
+  it("refuses an invalid --user, in one line and 255", async () => {
+    const t = io();
+    assert.equal(await runSpawn(["--user", "Root;id"], layout, t), SPAWN_FAILURE);
+    assert.equal(t.err.bytes.toString(), "podspawn: spawn needs --user NAME with a valid pod username; it is meant to be run by sshd as a forced command\n");
+  });
+
+  it("without --user (sshd's ForceCommand) serves the running account, and refuses one that is no pod user (root here)", async () => {
     const t = io();
     assert.equal(await runSpawn([], layout, t), SPAWN_FAILURE);
-    assert.equal(t.err.bytes.toString(), "podspawn: spawn needs --user NAME with a valid pod username; it is meant to be run by sshd as a forced command\n");
+    assert.equal(t.err.bytes.toString(), 'podspawn: this account ("root") is not a pod user; spawn is meant to be run by sshd as a forced command\n');
   });
 
   it("refuses to run for another account than the one running it", async () => {

@@ -30,6 +30,20 @@ describe("renderSshdDropin", () => {
     assert.ok(text.endsWith("Match all\n"));
   });
 
+  it("allows public keys only, turning off every other way in a site may enable globally (CA, Kerberos, GSSAPI, host-based)", () => {
+    for (const mode of ["file", "command"] as const) {
+      const text = renderSshdDropin(layout, mode);
+      for (const line of [
+        "AuthenticationMethods publickey", "PermitEmptyPasswords no", "HostbasedAuthentication no", "GSSAPIAuthentication no",
+        "KerberosAuthentication no", "TrustedUserCAKeys none", "AuthorizedPrincipalsFile none",
+      ]) assert.ok(text.includes(`    ${line}\n`), `${mode}: ${line}`);
+    }
+  });
+
+  it("forces spawn with sshd's ForceCommand too, so no login of a pod user can reach a host shell", () => {
+    assert.ok(renderSshdDropin(layout, "file").includes("    ForceCommand /usr/local/lib/podspawn-unit/bin/podspawn spawn\n"));
+  });
+
   it("names the drop-in after the instance next to the given sshd_config", () => {
     assert.equal(sshdDropinPath("/tmp/x/sshd_config", layout), "/tmp/x/sshd_config.d/50-podspawn-unit.conf");
   });

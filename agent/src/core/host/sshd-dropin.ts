@@ -42,9 +42,22 @@ export function renderSshdDropin(layout: Layout, mode: AuthMode): string {
     "PermitUserRC no",
     // spawn reads SSH_USER_AUTH so the daemon's audit log records which key opened the session.
     "ExposeAuthInfo yes",
+    // Only our key lines may let a pod user in: every other way sshd knows (a user CA, Kerberos,
+    // GSSAPI, host-based, passwords) would log in without their forced command. A site may
+    // enable any of them globally; in this block they are off, whatever the main config says.
+    "AuthenticationMethods publickey",
     "PasswordAuthentication no",
     "KbdInteractiveAuthentication no",
+    "PermitEmptyPasswords no",
+    "HostbasedAuthentication no",
+    "GSSAPIAuthentication no",
+    "KerberosAuthentication no",
+    "TrustedUserCAKeys none",
+    "AuthorizedPrincipalsFile none",
     "AcceptEnv LANG LC_* PODSPAWN_PROJECT",
+    // The second layer: should anything let a pod user in without a key line's command, sshd
+    // still runs spawn, never a host shell (spawn takes the user from the account running it).
+    `ForceCommand ${layout.command} spawn`,
   ];
   return [
     `# Written by \`podspawn server-setup\` (instance ${layout.instance}, auth ${mode}); re-run it instead of editing.`,
