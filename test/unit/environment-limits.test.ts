@@ -109,7 +109,7 @@ describe("Environments: node capacity", () => {
   });
 
   it("refuses with the node-full line when the address pool has no block left, creating no container", async () => {
-    const { runtime, envs, events } = harness(config({ network: { pool: cidr("10.99.0.0/27"), subnetPrefix: 28 } }));
+    const { runtime, envs, events } = harness(config({ network: { pool: cidr("10.99.0.0/27"), subnetPrefix: 28, blockPrivateRanges: false } }));
     await envs.acquire("u1", "default");
     await envs.acquire("u2", "default");
     await assert.rejects(envs.acquire("u3", "default"), refusedWith("address-pool", "this node is full (2 environments); try again later or ask the admin"));
@@ -129,7 +129,7 @@ describe("Environments: node capacity", () => {
       }
     }
     const runtime = new Counting(new Map([[IMAGE, image()]]));
-    const c = config({ network: { pool: cidr("10.99.0.0/26"), subnetPrefix: 28 } });
+    const c = config({ network: { pool: cidr("10.99.0.0/26"), subnetPrefix: 28, blockPrivateRanges: false } });
     await harness(c, runtime).envs.acquire("u1", "default");
     runtime.addForeignNetwork("other-program", cidr("10.99.0.16/28"));
     const restarted = harness(c, runtime).envs;

@@ -74,6 +74,7 @@ limits:
 network:
   pool: 10.200.0.0/14
   subnet_size: 27
+  block_private_ranges: true
 engine:
   timeout: 45s
   inspect_timeout: 5s
@@ -89,7 +90,7 @@ metrics_listen: 127.0.0.1:9464
       resources: { cpus: 1.5, memoryBytes: 512 * MiB, pids: 256 },
       limits: { maxEnvironments: 800, environmentsPerUser: 3, sessionsPerUser: 50 },
       resourceCaps: { cpus: 8, memoryBytes: 16 * GiB, pids: 8192 },
-      network: { pool: { base: (10 * 256 + 200) * 65536, prefix: 14 }, subnetPrefix: 27 },
+      network: { pool: { base: (10 * 256 + 200) * 65536, prefix: 14 }, subnetPrefix: 27, blockPrivateRanges: true },
       engineTimeouts: { callMs: 45_000, inspectMs: 5_000 },
       networkLingerMs: 120_000,
       buildTimeoutMs: 600_000,
@@ -202,7 +203,8 @@ describe("capacity keys: limits, network, engine", () => {
   });
 
   it("defaults user networks to /28 blocks of 198.18.0.0/15, which no LAN, VPC or Docker default uses", () => {
-    assert.deepEqual(DEFAULT_NODE_CONFIG.network, { pool: { base: (198 * 256 + 18) * 65536, prefix: 15 }, subnetPrefix: 28 });
+    assert.deepEqual(DEFAULT_NODE_CONFIG.network, { pool: { base: (198 * 256 + 18) * 65536, prefix: 15 }, subnetPrefix: 28, blockPrivateRanges: false });
+    assert.throws(() => parseNodeConfig({ network: { block_private_ranges: "yes" } }), refusedOn("network.block_private_ranges"));
   });
 
   it("defaults engine calls to 30 s and inspections to 10 s", () => {

@@ -18,6 +18,7 @@ import { FakeImageBuilder } from "../../agent/src/adapters/fake/fake-image-build
 import { ImageBuilds } from "../../agent/src/daemon/projects/image-builds.js";
 import { Planner } from "../../agent/src/daemon/projects/planner.js";
 import { eventually, listenerPeak, turns } from "./helpers/slow-streams.js";
+import { UserFacingError } from "../../agent/src/core/errors.js";
 
 const IMAGE = "podspawn/test:fake";
 const GRACE = 60_000;
@@ -192,6 +193,7 @@ function show(frames: readonly Frame[]): string {
 interface RigOptions {
   readonly idleMs?: number;
   readonly now?: () => number;
+  readonly egress?: () => Promise<void>;
 }
 
 async function rig(opts: RigOptions = {}): Promise<Rig> {
@@ -213,7 +215,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   const server: Server = createServer((sock) => {
     serverSocket = sock;
     sock.once("close", () => serverClosed());
-    handleSession(sock, "alice", { runtime, environments, planner, config: () => config, log, audit: (r) => audit.push(r), now: opts.now });
+    handleSession(sock, "alice", { runtime, environments, planner, config: () => config, log, audit: (r) => audit.push(r), egress: opts.egress ?? (async () => undefined), now: opts.now });
   });
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const socket = connect(path);
@@ -289,6 +291,31 @@ describe("handleSession", SUITE, () => {
       warm.client.send(hello("echo hi; exit 3"));
       await warm.client.until(hasExit, "EXIT");
       assert.equal(warm.client.frames.filter((f) => f.type === FrameType.Info).length, 0, "a reattach is silent");
+    } finally {
+      await warm.close();
+    }
+  });
+
+  it("refuses every session, cold and warm, with one line when the egress firewall is not in place, creating nothing", async () => {
+    const refusal = new UserFacingError("egress-firewall", "this node cannot keep containers away from the cloud metadata service", "iptables: not found");
+    const r = await rig({ egress: async () => Promise.reject(refusal) });
+    try {
+      r.client.send(hello("echo hi"));
+      await r.client.until((f) => f.some((x) => x.type === FrameType.Error), "ERROR");
+      assert.equal(JSON.parse(r.client.text(FrameType.Error)).message, refusal.message);
+      assert.equal(r.client.bytes(FrameType.Stdout).length, 0);
+      assert.equal(r.runtime.calls.create, 0, "no container created");
+      assert.equal(r.runtime.execs.length, 0, "nothing run");
+    } finally {
+      await r.close();
+    }
+    const warm = await rig({ egress: async () => Promise.reject(refusal) });
+    try {
+      await warm.environments.acquire("alice", "default");
+      warm.client.send(hello("echo hi"));
+      await warm.client.until((f) => f.some((x) => x.type === FrameType.Error), "ERROR");
+      assert.equal(JSON.parse(warm.client.text(FrameType.Error)).message, refusal.message);
+      assert.equal(warm.runtime.execs.length, 0, "nothing run in the existing container");
     } finally {
       await warm.close();
     }

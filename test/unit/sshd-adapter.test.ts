@@ -1,8 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { listeningSocketInodes, reloadSshd, testSshdConfig, type ReloadDeps } from "../../agent/src/adapters/sshd/sshd.js";
-import { ensureMetadataBlock } from "../../agent/src/adapters/firewall/metadata-firewall.js";
-import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { scriptedRunner } from "./helpers/scripted-runner.js";
 
 describe("testSshdConfig", () => {
@@ -78,27 +76,5 @@ describe("reloadSshd", () => {
     const gone = deps({ readText: async () => Promise.reject(new Error("ENOENT")) });
     assert.match(await reloadSshd("/run/none.pid", gone), /sshd is not running \(no \/run\/none\.pid\)/);
     assert.deepEqual(gone.signals, []);
-  });
-});
-
-describe("ensureMetadataBlock", () => {
-  const rule = "DOCKER-USER -d 169.254.169.254/32 -j DROP";
-
-  it("inserts the DROP rule only when the check says it is missing", async () => {
-    const present = scriptedRunner([]);
-    await ensureMetadataBlock(() => undefined, "iptables", present.run);
-    assert.deepEqual(present.calls, [`iptables -w -C ${rule}`]);
-    const missing = scriptedRunner([(_f, args) => (args[1] === "-C" ? { code: 1 } : undefined)]);
-    await ensureMetadataBlock(() => undefined, "iptables", missing.run);
-    assert.deepEqual(missing.calls, [`iptables -w -C ${rule}`, `iptables -w -I ${rule}`]);
-    assert.ok(missing.options.every((o) => (o?.timeoutMs ?? 0) > 0));
-  });
-
-  it("logs one warning when the rule cannot be installed, and does not throw", async () => {
-    const events: DaemonEvent[] = [];
-    const failing = scriptedRunner([() => ({ code: 4, stderr: "iptables: Permission denied\n" })]);
-    await ensureMetadataBlock((e) => void events.push(e), "iptables", failing.run);
-    assert.equal(events.length, 1);
-    assert.match(JSON.stringify(events[0]), /could not install the metadata block rule in DOCKER-USER: exit 4: iptables: Permission denied/);
   });
 });

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   "no-sshd": "an IDE-mode session (podspawn-sshd) found no sshd binary in the environment's image",
   "no-ide-mode": "this daemon was started without the IDE mode (podspawn-sshd)",
   "host-ca": "the node's host CA for inner sshd certificates could not be opened or generated",
+  "egress-firewall": "the firewall rules that keep containers off the metadata service and the host could not be put in place, so sessions are refused",
 
   // ---- the daemon's own housekeeping (log only) --------------------------------------------------
   "config-reload": "config.yaml could not be re-read; the previous config stays in force",

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, rm, stat, writeFile, watch } from "node:fs/promises";
+import { appendFile, mkdir, readFile, rm, stat, writeFile, watch } from "node:fs/promises";
 import type { Server } from "node:net";
 import { containerName } from "../core/container/container-spec.js";
 import type { Layout } from "../core/host/layout.js";
@@ -11,7 +11,8 @@ import { DrainGate } from "./environments/drain-gate.js";
 import { listenControl, type ControlHandlers } from "./control/control-server.js";
 import { Environments } from "./environments/environments.js";
 import type { Logger } from "./log.js";
-import { ensureMetadataBlock } from "../adapters/firewall/metadata-firewall.js";
+import { EgressFirewall } from "../adapters/firewall/egress-firewall.js";
+import { egressRules, resolversOf } from "../core/net/egress-rules.js";
 import { DaemonMetrics, metricsLogger } from "./control/metrics.js";
 import { describeListen, listenMetrics, type MetricsServer } from "./control/metrics-http.js";
 import { handleSession } from "./session/session.js";
@@ -58,6 +59,8 @@ export class Daemon {
   private readonly reloads = new CoalescedRun(() => this.reloadOnce());
   private readonly drain: DrainGate;
   private hostCaOpening: Promise<HostCa> | null = null;
+  private resolvers: readonly string[] = [];
+  private readonly egress = new EgressFirewall({ rules: () => egressRules({ ...this.config.network, resolvers: this.resolvers }) });
 
   constructor(private readonly opts: DaemonOptions) {
     const { layout, runtime } = opts;
@@ -75,7 +78,7 @@ export class Daemon {
     };
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
     const innerSshd = new InnerSshd({ instance: layout.instance, hostCa: () => this.hostCa(), keysOf: async (user) => (await readUserKeys(layout, user)) ?? [] });
-    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd };
+    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require() };
     this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 
@@ -96,7 +99,6 @@ export class Daemon {
     } catch (err) {
       this.log({ kind: "warning", message: `container engine not reachable at start; sessions will fail until it is: ${String(err)}` });
     }
-    await ensureMetadataBlock(this.log);
     const drained = await this.drain.load();
     if (drained.drained) this.log({ kind: "warning", message: `node is drained since ${drained.since ?? "?"}${drained.reason ? ` (${drained.reason})` : ""}: no new environments until 'podspawn undrain'` });
     // The IDE mode's CA is made now, so its public key is there to publish before any session.
@@ -156,8 +158,16 @@ export class Daemon {
     } catch (err) {
       this.log({ kind: "error", code: "config-reload", message: "config not reloaded, keeping the previous one", detail: String(err) });
     }
+    await this.ensureEgress();
     await this.sockets.sync().catch((err: unknown) => this.log({ kind: "error", code: "socket-sync", message: "user socket sync failed", detail: String(err) }));
     await this.evictUnregistered().catch((err: unknown) => this.log({ kind: "error", code: "eviction", message: "cleanup of unregistered users failed", detail: String(err) }));
+  }
+
+  /** Re-asserted on every reload (Docker recreates DOCKER-USER when it restarts); sessions wait on it. */
+  private async ensureEgress(): Promise<void> {
+    this.resolvers = resolversOf(await readFile("/etc/resolv.conf", "utf8").catch(() => ""));
+    const problem = await this.egress.ensure();
+    if (problem !== null) this.log({ kind: "error", code: "egress-firewall", message: "egress firewall rules not in place: sessions are refused until they are", detail: problem });
   }
 
   /**

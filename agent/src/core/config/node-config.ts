@@ -99,6 +99,8 @@ const network = section({
   /** 198.18.0.0/15 (RFC 2544): no LAN, VPN, cloud VPC or Docker default uses it. See docs/operations.md. */
   pool: defaulted(hint(z.string(), { allowed: CIDR_ALLOWED }).transform(viaParsed(readCidr, CIDR_ALLOWED)), "198.18.0.0/15"),
   subnet_size: defaulted(hint(z.int().min(16).max(29), { allowed: "a prefix length 16-29 (28: 14 addresses per user network)" }), 28),
+  /** For nodes in a shared VPC: containers reach no private address (the host's resolvers excepted). */
+  block_private_ranges: defaulted(hint(z.boolean(), { allowed: "true or false" }), false),
 });
 
 const ENGINE_TIMEOUT_MIN_MS = 100;
@@ -163,7 +165,7 @@ const NODE_CONFIG_FILE = z
       pids: c.limits.max_pids ?? Math.max(DEFAULT_RESOURCE_CAPS.pids, c.resources.pids),
     },
     /** Where user networks get their subnets. @default 198.18.0.0/15 in /28s (8192 networks) */
-    network: { pool: c.network.pool, subnetPrefix: c.network.subnet_size },
+    network: { pool: c.network.pool, subnetPrefix: c.network.subnet_size, blockPrivateRanges: c.network.block_private_ranges },
     /** Deadlines of Docker Engine API calls. @default 30 s, 10 s for ping/inspect/list */
     engineTimeouts: { callMs: c.engine.timeout, inspectMs: c.engine.inspect_timeout },
     /**

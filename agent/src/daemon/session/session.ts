@@ -25,6 +25,8 @@ export interface SessionDeps {
   readonly config: () => NodeConfig;
   readonly log: Logger;
   readonly audit: (record: AuditRecord) => void;
+  /** Resolves when the node's egress firewall is in place, else throws the refusal (fail closed). */
+  readonly egress: () => Promise<void>;
   /** The idle timeout's and the lifetime warning's clock. @default Date.now */
   readonly now?: () => number;
   /** Explains an exit the status cannot (OOM kill, engine gone). @default none */

@@ -21,6 +21,7 @@ export interface StartDeps {
   readonly environments: Environments;
   readonly planner: EnvironmentPlanner;
   readonly config: () => NodeConfig;
+  readonly egress: () => Promise<void>;
   readonly dial?: Dial;
   readonly now?: () => number;
   readonly watchExit?: WatchExit;
@@ -59,6 +60,8 @@ function parseHello(payload: Buffer): SessionRequest {
 }
 
 async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<Environment> {
+  // No session, warm or cold, on a node that cannot keep containers off the metadata service.
+  await deps.egress();
   const cold = !deps.environments.has(session.user, project);
   try {
     // Refuses a project the node does not have; builds the image of a new Podfile, its steps on

@@ -1,0 +1,131 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, type AddressInfo, type Server } from "node:net";
+import { after, before, describe, it } from "node:test";
+import { EGRESS_REFUSAL } from "../../agent/src/adapters/firewall/egress-firewall.js";
+import { runCommand } from "../../scripts/local-node.js";
+import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+
+/**
+ * What a pod container can reach, tried from inside a real container over real connections, each
+ * against a listener that answers whoever gets through (checked from the host first):
+ * - the cloud metadata address: a stand-in listens on 169.254.169.254:80 in a network namespace
+ *   of this test's own, routed from the host exactly as a cloud node routes it;
+ * - the host's own services, on the user's bridge gateway and on the host's other addresses.
+ * And the rules are a precondition: with iptables unable to answer, sessions are refused.
+ */
+const USER = "e2e-reach";
+const NS = "pst-meta";
+const HOST_IF = "pst-meta-h";
+let node: NodeHandle;
+let standIn: ChildProcess | null = null;
+
+async function must(cmd: string, args: string[]): Promise<void> {
+  const r = await runCommand(cmd, args);
+  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
+}
+
+async function removeNamespace(): Promise<void> {
+  await runCommand("ip", ["route", "del", "169.254.169.254/32", "dev", HOST_IF]);
+  await runCommand("ip", ["link", "del", HOST_IF]);
+  await runCommand("ip", ["netns", "del", NS]);
+}
+
+/** A namespace holding 169.254.169.254 with an HTTP-ish listener on port 80 that answers "METADATA". */
+async function startMetadataStandIn(): Promise<void> {
+  await removeNamespace();
+  await must("ip", ["netns", "add", NS]);
+  await must("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", "pst-meta-n"]);
+  await must("ip", ["link", "set", "pst-meta-n", "netns", NS]);
+  await must("ip", ["addr", "add", "169.254.169.1/32", "dev", HOST_IF]);
+  await must("ip", ["link", "set", HOST_IF, "up"]);
+  await must("ip", ["route", "add", "169.254.169.254/32", "dev", HOST_IF]);
+  const inNs = (args: string[]): Promise<void> => must("ip", ["netns", "exec", NS, ...args]);
+  await inNs(["ip", "link", "set", "lo", "up"]);
+  await inNs(["ip", "addr", "add", "169.254.169.254/32", "dev", "pst-meta-n"]);
+  await inNs(["ip", "link", "set", "pst-meta-n", "up"]);
+  await inNs(["ip", "route", "add", "default", "dev", "pst-meta-n"]);
+  const js = `require("net").createServer(s=>{s.on("error",()=>{});s.end("METADATA\\n")}).listen(80,"169.254.169.254",()=>console.log("ready"))`;
+  standIn = spawn("ip", ["netns", "exec", NS, process.execPath, "-e", js], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  standIn.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  assert.ok(await eventually(() => out.includes("ready"), 10_000), "the stand-in listens");
+}
+
+/** Connect from inside the user's container; prints the first line the far end sends, then rc. */
+function probe(host: string, port: number): string {
+  return `timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port} && head -1 <&3'; echo "rc=$?"`;
+}
+
+async function fromHost(host: string, port: number): Promise<string> {
+  return (await runCommand("bash", ["-c", probe(host, port)])).stdout;
+}
+
+before(async () => {
+  node = await startNode([USER]);
+  await startMetadataStandIn();
+});
+after(async () => {
+  standIn?.kill();
+  await removeNamespace();
+  await node?.stop();
+});
+
+describe("reachability from inside a container", () => {
+  it("the cloud metadata address is unreachable (a live stand-in on 169.254.169.254:80 answers the host, never the container)", async () => {
+    assert.equal(await fromHost("169.254.169.254", 80), "METADATA\nrc=0\n", "the stand-in answers when reached");
+    const r = await node.ssh(USER, [probe("169.254.169.254", 80)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /METADATA/);
+    assert.match(r.stdout, /^rc=(124|1)\n$/);
+  });
+
+  it("the host's own services are unreachable: a listener on all host addresses answers the host, not the container (bridge gateway or host address)", async () => {
+    const server: Server = createServer((s) => {
+      s.on("error", () => undefined);
+      s.end("HOST-SERVICE\n");
+    });
+    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const network = `${INSTANCE}.${USER}`;
+      await node.ssh(USER, ["true"]);
+      const gateway = (await runCommand("docker", ["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network])).stdout.trim();
+      assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+      const hostAddress = (await runCommand("bash", ["-c", "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | grep -v '^198\\.18\\.' | grep -v '^172\\.17\\.' | head -1"])).stdout.trim();
+      for (const target of [gateway, hostAddress]) {
+        assert.equal(await fromHost(target, port), "HOST-SERVICE\nrc=0\n", `${target} answers the host`);
+        const r = await node.ssh(USER, [probe(target, port)]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /HOST-SERVICE/, target);
+        assert.match(r.stdout, /^rc=(124|1)\n$/, target);
+      }
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("the firewall is a precondition of every session", () => {
+  it("with iptables unable to answer (the xtables lock held), a login is refused with one line and creates nothing; once it answers, logins work", async () => {
+    await node.ssh(USER, ["true"]);
+    const containersBefore = node.containers().length;
+    // A shell of its own process group holds the lock; killing the group frees it.
+    const holder = spawn("sh", ["-c", "exec 9>/run/xtables.lock; flock 9; echo locked; exec sleep 60"], { stdio: ["ignore", "pipe", "inherit"], detached: true });
+    let said = "";
+    holder.stdout!.setEncoding("utf8").on("data", (d: string) => (said += d));
+    try {
+      assert.ok(await eventually(() => said.includes("locked"), 5000), "the xtables lock is held");
+      await node.restartDaemon();
+      const r = await node.ssh(USER, ["echo in"]);
+      assert.equal(r.code, 255, r.stdout);
+      assert.equal(r.stdout, "");
+      assert.equal(r.stderr, `podspawn: ${EGRESS_REFUSAL}\n`);
+      assert.equal(node.containers().length, containersBefore, "nothing created");
+    } finally {
+      process.kill(-(holder.pid as number), "SIGKILL");
+    }
+    const ok = await node.ssh(USER, ["echo in"]);
+    assert.equal(ok.stdout, "in\n", ok.stderr);
+  });
+});
