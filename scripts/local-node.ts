@@ -283,6 +283,8 @@ export interface DaemonOptions {
   readonly timeoutMs?: number;
   /** Added to the daemon's minimal environment. */
   readonly env?: NodeJS.ProcessEnv;
+  /** A command that runs the daemon's argv (tests: e.g. `unshare -m ...` to fake a host fault). */
+  readonly launcher?: readonly string[];
 }
 
 /** Connects to a unix socket and closes again: true if something accepts connections there. */
@@ -317,7 +319,8 @@ export async function startDaemon(o: DaemonOptions): Promise<{ readonly pid: num
   let exited: string | undefined;
   try {
     // A plain spawn, not zx: the daemon outlives this process (detached, writing its own log fd).
-    const child = spawn(layout.command, ["daemon"], {
+    const argv = [...(o.launcher ?? []), layout.command, "daemon"];
+    const child = spawn(argv[0] as string, argv.slice(1), {
       detached: true,
       stdio: ["ignore", fd, fd],
       env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8", ...o.env },

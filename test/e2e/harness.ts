@@ -34,7 +34,7 @@ export interface NodeHandle {
   networks(): string[];
   reload(): Promise<void>;
   status(): Promise<{ sessions: { user: string; project: string }[]; containers: { user: string; sessions: number }[] }>;
-  restartDaemon(env?: NodeJS.ProcessEnv, extraArgs?: readonly string[]): Promise<void>;
+  restartDaemon(env?: NodeJS.ProcessEnv, extraArgs?: readonly string[], launcher?: readonly string[]): Promise<void>;
   writeConfig(yaml: string): Promise<void>;
   stop(): Promise<void>;
 }
@@ -127,9 +127,9 @@ export async function startNode(users: readonly string[], opts: NodeOptions = {}
     reload: async () => {
       must("control reload", await runCommand(process.execPath, ["-e", controlScript('{"op":"reload"}')]));
     },
-    restartDaemon: async (env) => {
+    restartDaemon: async (env, _extraArgs, launcher) => {
       await stopDaemon(INSTANCE);
-      await startDaemon({ instance: INSTANCE, logFile: daemonLog, env });
+      await startDaemon({ instance: INSTANCE, logFile: daemonLog, env, launcher });
     },
     writeConfig: async (yaml) => {
       await mkdir(layout.etcDir, { recursive: true });

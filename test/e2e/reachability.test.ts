@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EGRESS_REFUSAL } from "../../agent/src/adapters/firewall/egress-firewall.js";
 import { runCommand } from "../../scripts/local-node.js";
-import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { daemonLog, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 
 /**
  * What a pod container can reach, tried from inside a real container over real connections, each
@@ -107,23 +110,26 @@ describe("reachability from inside a container", () => {
 });
 
 describe("the firewall is a precondition of every session", () => {
-  it("with iptables unable to answer (the xtables lock held), a login is refused with one line and creates nothing; once it answers, logins work", async () => {
+  it("with iptables failing for the daemon, a login is refused with one line and creates nothing; with it back, logins work", async () => {
     await node.ssh(USER, ["true"]);
     const containersBefore = node.containers().length;
-    // A shell of its own process group holds the lock; killing the group frees it.
-    const holder = spawn("sh", ["-c", "exec 9>/run/xtables.lock; flock 9; echo locked; exec sleep 60"], { stdio: ["ignore", "pipe", "inherit"], detached: true });
-    let said = "";
-    holder.stdout!.setEncoding("utf8").on("data", (d: string) => (said += d));
+    // The daemon runs in a mount namespace of its own where iptables is a program that fails: the
+    // host's iptables, Docker's rules and every other process are untouched.
+    const dir = await mkdtemp(join(tmpdir(), "pst-iptables-"));
+    const stub = join(dir, "iptables");
+    await writeFile(stub, "#!/bin/sh\necho 'iptables: stand-in failure' >&2\nexit 4\n", { mode: 0o755 });
+    const logBefore = (await readFile(daemonLog, "utf8")).length;
     try {
-      assert.ok(await eventually(() => said.includes("locked"), 5000), "the xtables lock is held");
-      await node.restartDaemon();
+      await node.restartDaemon(undefined, undefined, ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /usr/sbin/iptables && exec "$@"', stub]);
       const r = await node.ssh(USER, ["echo in"]);
       assert.equal(r.code, 255, r.stdout);
       assert.equal(r.stdout, "");
       assert.equal(r.stderr, `podspawn: ${EGRESS_REFUSAL}\n`);
       assert.equal(node.containers().length, containersBefore, "nothing created");
+      assert.match((await readFile(daemonLog, "utf8")).slice(logBefore), /egress firewall rules not in place.*iptables: stand-in failure/);
     } finally {
-      process.kill(-(holder.pid as number), "SIGKILL");
+      await node.restartDaemon();
+      await rm(dir, { recursive: true, force: true });
     }
     const ok = await node.ssh(USER, ["echo in"]);
     assert.equal(ok.stdout, "in\n", ok.stderr);

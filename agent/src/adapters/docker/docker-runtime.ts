@@ -136,7 +136,7 @@ export class DockerRuntime implements ContainerRuntime {
         // Keep-alive process; tini (Init) reaps whatever the sessions leave behind.
         Entrypoint: ["sleep"],
         Cmd: ["infinity"],
-        User: "0:0",
+        User: spec.keepAliveUser,
         Tty: false,
         OpenStdin: false,
         NetworkDisabled: false,

@@ -30,6 +30,12 @@ export interface ContainerSpec {
    * and home through the archive API before start, so nothing inside needs root powers.
    */
   readonly capAdd: readonly string[];
+  /**
+   * uid:gid of the container's own processes (init and the keep-alive `sleep`): nobody, not root.
+   * Root in the container is root on the host (no user namespace), even without capabilities:
+   * it owns the rootfs and would be the one to gain from an escape. Sessions run as the user.
+   */
+  readonly keepAliveUser: string;
   /** `persistent` mode: a named volume mounted at the user's home, kept when the container goes. */
   readonly homeVolume: { readonly name: string; readonly target: string; readonly labels: Readonly<Record<string, string>> } | null;
 }
@@ -65,6 +71,9 @@ export function networkSpec(instance: string, user: string, subnet: Cidr | null 
   return { name: networkName(instance, user), labels: { [LABEL.managed]: "true", [LABEL.instance]: instance, [LABEL.user]: user }, subnet };
 }
 
+/** nobody:nogroup on Debian and most images; a number, so the image needs no passwd entry for it. */
+export const KEEP_ALIVE_USER = "65534:65534";
+
 /** Inputs are validated ids only (username, project, config): nothing typed at login. */
 export function containerSpec(instance: string, user: string, project: string, config: NodeConfig): ContainerSpec {
   const base = {
@@ -77,6 +86,7 @@ export function containerSpec(instance: string, user: string, project: string, c
     memoryBytes: config.resources.memoryBytes,
     pidsLimit: config.ociRuntime === "runsc" ? Math.max(config.resources.pids, 1024) : config.resources.pids,
     capAdd: [] as string[],
+    keepAliveUser: KEEP_ALIVE_USER,
     homeVolume:
       config.session.mode === "persistent"
         ? { name: homeVolumeName(instance, user, project), target: `/home/${user}`, labels: { [LABEL.managed]: "true", [LABEL.instance]: instance, [LABEL.user]: user, [LABEL.project]: project } }
