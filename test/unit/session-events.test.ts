@@ -1,4 +1,5 @@
 import { describe, it } from "node:test";
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { formatEvent, type DaemonEvent } from "../../agent/src/daemon/log.js";
@@ -46,7 +47,20 @@ describe("session events -> audit record", () => {
       kind: "command",
       tty: false,
       command: "make test",
+      commandSha256: "22cc66aa7d2624b4eb4d5b61658614cd6c32477b123afbf7dbc7fc3d7d0f3713",
     });
+  });
+
+  it("keeps the first 1 KiB of a long command (on a character boundary) with the length and the hash of all of it", () => {
+    const command = "é".repeat(256 * 1024 / 2);
+    const r = auditRecordOf({ type: "started", session: 1, user: "alice", project: "web", kind: "command", tty: false, key: null, command }) as Record<string, unknown>;
+    assert.equal(r["command"], "é".repeat(512));
+    assert.equal(r["commandBytes"], 256 * 1024);
+    assert.equal(r["commandTruncated"], true);
+    assert.equal(r["commandSha256"], createHash("sha256").update(command).digest("hex"));
+    const odd = "a" + "é".repeat(600);
+    assert.equal((auditRecordOf({ type: "started", session: 1, user: "alice", project: "web", kind: "command", tty: false, key: null, command: odd }) as Record<string, unknown>)["command"], "a" + "é".repeat(511));
+    assert.ok(JSON.stringify(r).length < 2 * 1024);
   });
 
   it("records a shell's start without a command, and a null key as null", () => {

@@ -89,7 +89,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
   const builds = new ImageBuilds({ builder: new FakeImageBuilder(runtime.images), logDir: dir, timeoutMs: () => 60_000, log: () => undefined });
   const registered = (name: string): ProjectRecord | null => (["web", "api"].includes(name) ? { version: 1, name, source: { kind: "default" }, podfile: null, notes: [] } : null);
   const planner = new Planner({ instance: "pst", config: () => config, project: async (name) => registered(name), builds });
-  const deps = { runtime, environments, planner, config: () => config, log: () => undefined, audit: () => undefined, now: () => opts.now ?? T0, ...(opts.watchExit ? { watchExit: opts.watchExit(runtime) } : {}) };
+  const deps = { runtime, environments, planner, config: () => config, log: () => undefined, audit: () => undefined, egress: async () => undefined, now: () => opts.now ?? T0, ...(opts.watchExit ? { watchExit: opts.watchExit(runtime) } : {}) };
   const server: Server = createServer((sock) => void live.track(handleSession(sock, "alice", deps), sock));
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const clients: Socket[] = [];

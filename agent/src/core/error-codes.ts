@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   "eviction": "removing what unregistered users left (containers, volumes) failed",
   "container-remove": "removing a container failed (the next reconcile tries again)",
   "network-remove": "removing a user network failed (the next reconcile tries again)",
+  "audit-write": "an audit record could not be written to the state dir's audit.log",
   "metrics-listen": "the metrics endpoint could not listen on metrics_listen",
 
   // ---- spawn <-> daemon ---------------------------------------------------------------------------

@@ -1,10 +1,11 @@
-import { appendFile, mkdir, readFile, rm, stat, writeFile, watch } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile, watch } from "node:fs/promises";
 import type { Server } from "node:net";
 import { containerName } from "../core/container/container-spec.js";
 import type { Layout } from "../core/host/layout.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../core/config/node-config.js";
 import type { ContainerRuntime } from "../core/ports/container-runtime.js";
 import { loadNodeConfig } from "../adapters/fs/node-config-file.js";
+import { AuditLog } from "../adapters/fs/audit-log.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
 import { drainFile, loadDrainState, saveDrainState } from "../adapters/fs/drain-file.js";
 import { DrainGate } from "./environments/drain-gate.js";
@@ -72,10 +73,8 @@ export class Daemon {
     const builds = new ImageBuilds({ builder: opts.builder, logDir: layout.buildLogsDir, timeoutMs: () => this.config.buildTimeoutMs, log });
     const projects = fsProjectRegistry(layout.projectsDir);
     const planner = new Planner({ instance: layout.instance, config: () => this.config, project: (name) => projects.read(name), builds });
-    const audit = (record: Record<string, unknown>): void => {
-      const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
-      appendFile(`${layout.stateDir}/audit.log`, line, { mode: 0o600 }).catch(() => undefined);
-    };
+    const auditLog = new AuditLog({ path: `${layout.stateDir}/audit.log`, onError: (err) => log({ kind: "error", code: "audit-write", message: "audit record not written", detail: String(err) }) });
+    const audit = (record: Record<string, unknown>): void => auditLog.write(record);
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
     const innerSshd = new InnerSshd({ instance: layout.instance, hostCa: () => this.hostCa(), keysOf: async (user) => (await readUserKeys(layout, user)) ?? [] });
     const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require() };

@@ -1,5 +1,22 @@
+import { createHash } from "node:crypto";
 import type { ErrorCode } from "../../core/error-codes.js";
 import type { DaemonEvent, Logger } from "../log.js";
+
+/**
+ * The audit keeps the start of a command and a hash of all of it: a command may be 256 KiB (and
+ * carry secrets pasted on a command line); the head says what ran, the hash matches a copy.
+ */
+export const AUDIT_COMMAND_MAX_BYTES = 1024;
+
+function auditedCommand(command: string): Record<string, unknown> {
+  const bytes = Buffer.byteLength(command);
+  const sha256 = createHash("sha256").update(command).digest("hex");
+  if (bytes <= AUDIT_COMMAND_MAX_BYTES) return { command, commandSha256: sha256 };
+  // Cut on a character boundary: a split UTF-8 sequence would decode as U+FFFD.
+  let head = Buffer.from(command).subarray(0, AUDIT_COMMAND_MAX_BYTES).toString("utf8");
+  if (head.endsWith("\uFFFD")) head = head.slice(0, -1);
+  return { command: head, commandSha256: sha256, commandBytes: bytes, commandTruncated: true };
+}
 
 /** What a session runs: the exec plan's kinds, or a TCP tunnel into the container. */
 export type SessionKind = "shell" | "command" | "sftp" | "tunnel" | "inner-sshd";
@@ -62,7 +79,7 @@ export function auditRecordOf(e: SessionEvent): AuditRecord | null {
         key: e.key,
         kind: e.kind,
         tty: e.tty,
-        ...(e.command === undefined ? {} : { command: e.command }),
+        ...(e.command === undefined ? {} : auditedCommand(e.command)),
         ...(e.port === undefined ? {} : { port: e.port }),
       };
     case "ended":
