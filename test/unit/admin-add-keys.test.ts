@@ -52,6 +52,22 @@ describe("addKeys (add-user)", () => {
     assert.deepEqual(w.log, []);
   });
 
+  it("refuses a key past 100 per user and changes nothing, so the registry stays readable and a later revocation still works", async () => {
+    const w = adminWorld();
+    const lines = keyLines(101);
+    await addKeys({ ...none, name: "alice", keys: lines.slice(0, 100) }, w.deps);
+    w.log.length = 0;
+    await assert.rejects(
+      addKeys({ ...none, name: "alice", keys: [lines[100] as string] }, w.deps),
+      (e: unknown) => e instanceof InputError && e.message === "add-user: alice: with the 100 registered, 101 keys is more than 100 per user (allowed: at most 100 keys per user; remove some first (sync with a users file))",
+    );
+    assert.deepEqual(w.log, []);
+    assert.equal(w.registry.keys.get("alice")?.keys.length, 100);
+    const w2 = adminWorld();
+    await assert.rejects(addKeys({ ...none, name: "bob", keys: keyLines(150) }, w2.deps), /add-user: bob: 150 keys is more than 100 per user/);
+    assert.equal(w2.accounts.users.has("bob"), false, "no account made");
+  });
+
   it("refuses a key that belongs to another pod user, naming them, and changes nothing", async () => {
     const w = adminWorld();
     const [shared, mine] = keyLines(2) as [string, string];

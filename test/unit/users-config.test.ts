@@ -27,6 +27,11 @@ describe("parseUsersConfig", () => {
     });
   });
 
+  it("refuses more than 100 keys for one user, naming the user's keys and the cap", () => {
+    const keys = Array.from({ length: 101 }, (_, i) => `      - ${freshEd25519(`k${i}`)}`).join("\n");
+    refuses(`version: 1\nusers:\n  - name: alice\n    keys:\n${keys}\n`, /users\[0\]\.keys: 101 keys is more than 100 per user \(allowed: at most 100 keys and 1048576 bytes of keys per user\)/);
+  });
+
   it("accepts an empty user list (sync then removes everyone)", () => {
     assert.deepEqual(parseUsersConfig("version: 1\nusers: []\n", "u.yaml").users, []);
   });

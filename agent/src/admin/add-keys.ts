@@ -2,6 +2,7 @@ import { describeError, InputError } from "../core/errors.js";
 import { validateGithubLogin } from "../core/users/github-login.js";
 import { parseKeyFile, parsePublicKey, uniqueKeys, type PublicKey } from "../core/users/keys.js";
 import { keyConflicts } from "../core/users/user-plan.js";
+import { MAX_KEYS_PER_USER, registryCapProblem } from "../core/users/key-registry.js";
 import { validateUsername } from "../core/users/username.js";
 import { githubKeys, type KeysFetcher } from "../adapters/github/github-keys.js";
 import type { AdminDeps, ReadText } from "./deps.js";
@@ -71,6 +72,8 @@ export async function addKeys(request: AddKeysRequest, deps: AddKeysDeps): Promi
 
   const existing = registry.get(name) ?? [];
   const merged = uniqueKeys([...existing, ...keys]);
+  const over = registryCapProblem(merged);
+  if (over) throw new InputError("add-user", `${name}: ${existing.length === 0 ? "" : `with the ${existing.length} registered, `}${over}`, `at most ${MAX_KEYS_PER_USER} keys per user; remove some first (sync with a users file)`);
   const added = merged.length - existing.length;
   const result = await applyPodUser(name, merged, pre, deps);
   if (result.createdAccount) deps.say(`created pod user ${name} with ${merged.length} key(s)`);

@@ -1,6 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
 import { renderAuthorizedKeys } from "../../core/users/authorized-line.js";
-import { formatRegistry, MAX_REGISTRY_BYTES, parseRegistry, REGISTRY_SUFFIX } from "../../core/users/key-registry.js";
+import { formatRegistry, MAX_REGISTRY_BYTES, parseRegistry, registryCapProblem, REGISTRY_SUFFIX } from "../../core/users/key-registry.js";
 import type { PublicKey } from "../../core/users/keys.js";
 import type { Layout } from "../../core/host/layout.js";
 import { isValidUsername } from "../../core/users/username.js";
@@ -60,6 +60,9 @@ export async function readRegistry(layout: Layout): Promise<Map<string, PublicKe
 }
 
 export async function writeUserKeys(layout: Layout, user: string, keys: readonly PublicKey[], keysGid: number): Promise<Outcome> {
+  // The admin use-cases refuse this first, with a clear line; a file past the read cap must never exist.
+  const over = registryCapProblem(keys);
+  if (over) throw new Error(`refusing to write ${registryPath(layout, user)}: ${over}`);
   return ensureFile(registryPath(layout, user), formatRegistry(keys), { mode: 0o640, uid: 0, gid: keysGid });
 }
 

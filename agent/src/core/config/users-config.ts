@@ -1,5 +1,6 @@
 import * as z from "zod";
 import { formatPublicKey, parsePublicKey, type PublicKey } from "../users/keys.js";
+import { MAX_KEYS_PER_USER, MAX_REGISTRY_BYTES, registryCapProblem } from "../users/key-registry.js";
 import { validateUsername } from "../users/username.js";
 import { hint, parseYamlWith, refuse, via, type DeepReadonly } from "./schema-kit.js";
 
@@ -30,6 +31,8 @@ function checkUnique(users: readonly { name: string; keys: readonly PublicKey[] 
     const earlier = byName.get(u.name);
     if (earlier !== undefined) refuse(ctx, `${JSON.stringify(u.name)} is already listed at users[${earlier}]`, { allowed: "each user once", path: [i, "name"] });
     byName.set(u.name, i);
+    const over = registryCapProblem(u.keys);
+    if (over) refuse(ctx, over, { allowed: `at most ${MAX_KEYS_PER_USER} keys and ${MAX_REGISTRY_BYTES} bytes of keys per user`, path: [i, "keys"] });
     u.keys.forEach((key, j) => {
       const other = owner.get(key.fingerprint);
       if (other !== undefined && other !== u.name) refuse(ctx, `key ${key.fingerprint} is already listed for ${JSON.stringify(other)}`, { allowed: "each key belongs to one user", path: [i, "keys", j] });
