@@ -35,7 +35,7 @@ describe("renderClientConfig", () => {
   });
 
   it("runs connect by absolute paths with %r %h %p and the manifest it was set up with", () => {
-    assert.match(text, /^ {2}ProxyCommand \/usr\/bin\/node \/opt\/podspawn\/podspawn\.cjs connect --manifest \/etc\/podspawn\/fleet\.json %r %h %p$/m);
+    assert.match(text, /^ {2}ProxyCommand \/usr\/bin\/node \/opt\/podspawn\/podspawn\.cjs connect --manifest \/etc\/podspawn\/fleet\.json '%r' '%h' %p$/m);
   });
 
   it("pins host keys: one alias, the fleet known_hosts, StrictHostKeyChecking yes, never no", () => {
@@ -54,12 +54,12 @@ describe("renderClientConfig", () => {
   });
 
   it("makes the catch-all refuse names that have no project block", () => {
-    assert.match(text, /^Host \*\.pod\n {2}ProxyCommand .* connect --manifest \S+ --refuse-unlisted %r %h %p$/m);
+    assert.match(text, /^Host \*\.pod\n {2}ProxyCommand .* connect --manifest \S+ --refuse-unlisted '%r' '%h' %p$/m);
   });
 
   it("quotes for the shell and doubles % in the ProxyCommand; quotes paths with blanks", () => {
     const t = renderClientConfig({ ...input, command: ["/opt/my tools/podspawn"], manifestSource: "https://x.example/m.json?v=100%25&a=1", knownHostsFile: "/home/a b/kh" });
-    assert.match(t, /ProxyCommand '\/opt\/my tools\/podspawn' connect --manifest 'https:\/\/x\.example\/m\.json\?v=100%%25&a=1' %r %h %p/);
+    assert.match(t, /ProxyCommand '\/opt\/my tools\/podspawn' connect --manifest 'https:\/\/x\.example\/m\.json\?v=100%%25&a=1' '%r' '%h' %p/);
     assert.match(t, /UserKnownHostsFile "\/home\/a b\/kh"/);
   });
 

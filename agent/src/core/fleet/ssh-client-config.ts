@@ -85,11 +85,17 @@ function configPath(value: string): string {
   return /[\s#]/.test(escaped) ? `"${escaped}"` : escaped;
 }
 
-/** The ProxyCommand line's words after the program: `connect [--manifest X] [--refuse-unlisted] %r %h %p`. */
+/**
+ * The ProxyCommand line's words after the program: `connect [--manifest X] [--refuse-unlisted] '%r' '%h' %p`.
+ * %r and %h are what the user typed: clients before OpenSSH 9.6 (without its backport) put them
+ * into the shell line as they are, so `ssh 'a;id'.pod` would run `id`. Single quotes keep them
+ * one word each; only a name with a `'` in it could still end the quoting, and connect refuses
+ * every name that is not a valid pod name. %p is a number.
+ */
 function proxyCommand(input: ClientConfigInput, refuseUnlisted: boolean): string {
   const words = [...input.command.map(proxyWord), "connect", "--manifest", proxyWord(input.manifestSource)];
   if (refuseUnlisted) words.push("--refuse-unlisted");
-  return `${words.join(" ")} %r %h %p`;
+  return `${words.join(" ")} '%r' '%h' %p`;
 }
 
 /** The one line to put at the top of ~/.ssh/config. */
