@@ -55,7 +55,7 @@ describe("podspawn client-setup", () => {
     assert.equal((await stat(join(dir, "config"))).mode & 0o777, 0o644);
     assert.equal((await stat(join(dir, "known_hosts"))).mode & 0o777, 0o644);
     const config = await readFile(join(dir, "config"), "utf8");
-    assert.match(config, /ProxyCommand \/usr\/bin\/node \/opt\/podspawn\.cjs connect --manifest \S+fleet\.json %r %h %p/);
+    assert.match(config, /ProxyCommand \/usr\/bin\/node \/opt\/podspawn\.cjs connect --manifest \S+fleet\.json '%r' '%h' %p/);
     assert.match(config, /^Host web\.pod web\.dev\.pod$/m);
     assert.match(r.stderr, /add this line at the TOP of ~\/\.ssh\/config/);
   });

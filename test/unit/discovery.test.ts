@@ -74,7 +74,7 @@ describe("client-setup --discover", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(r.asked, ["_podspawn.f.acme.test", URL_]);
     assert.match(r.stderr, new RegExp(`^discovered fleet acme at f\\.acme\\.test: manifest ${URL_.replace(/\./g, "\\.")}$`, "m"));
-    assert.match(r.config ?? "", new RegExp(`connect --manifest ${URL_.replace(/\./g, "\\.")} %r %h %p`));
+    assert.match(r.config ?? "", new RegExp(`connect --manifest ${URL_.replace(/\./g, "\\.")} '%r' '%h' %p`));
   });
 
   it("writes nothing when the manifest is for another fleet than the record says", async () => {
