@@ -141,13 +141,14 @@ describe("pod users (real accounts, as root)", () => {
 
   it("--github goes through the fetcher, all or nothing", async () => {
     const fetched: string[] = [];
-    const cmd = makeAddUserCommand((io) => ({ ...defaultAddUserDeps(io), fetchGithub: async (login) => (fetched.push(login), `${keys[3]}\n# comment\n${keys[4]}\n`) }));
+    const cmd = makeAddUserCommand((io) => ({ ...defaultAddUserDeps(io), fetchGithub: async (login) => (fetched.push(login), `${keys[3]}\n# comment\n${keys[4]}\n`), githubAccountId: async () => 583231 }));
     const out = new PassThrough();
     const code = await cmd.run(["pst-u2", "--github", "octocat"], { stdout: out, stderr: new PassThrough(), env: {}, layout });
     assert.equal(code, 0);
     assert.deepEqual(fetched, ["octocat"]);
     assert.equal(readFileSync(join(layout.usersDir, "pst-u2.keys"), "utf8").split("\n").filter(Boolean).length, 2);
-    const bad = makeAddUserCommand((io) => ({ ...defaultAddUserDeps(io), fetchGithub: async () => `${sshKeygen(join(dir, "k9"))}\nssh-rsa AAAAB3NzaC1yc2E=\n` }));
+    assert.equal(readFileSync(join(layout.etcDir, "github-ids"), "utf8"), "octocat 583231\n", "the account id is recorded");
+    const bad = makeAddUserCommand((io) => ({ ...defaultAddUserDeps(io), fetchGithub: async () => `${sshKeygen(join(dir, "k9"))}\nssh-rsa AAAAB3NzaC1yc2E=\n`, githubAccountId: async () => 583231 }));
     const before = snapshot();
     await assert.rejects(bad.run(["pst-u5", "--github", "octocat"], { stdout: out, stderr: out, env: {}, layout }), /--github octocat:2/);
     assert.equal(snapshot(), before);

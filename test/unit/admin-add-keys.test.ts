@@ -14,7 +14,7 @@ describe("addKeys (add-user)", () => {
     w.files.set("/tmp/b.pub", `# laptop\n${b}\n`);
     w.github.set("octocat", `${c}\n`);
     await addKeys({ name: "alice", keys: [a], keyFiles: ["/tmp/b.pub"], github: ["octocat"] }, w.deps);
-    assert.deepEqual(w.log, ["createPodUser alice", "writeKeys alice", "writeAuthorized alice", "control reload"]);
+    assert.deepEqual(w.log, ["createPodUser alice", "writeKeys alice", "writeAuthorized alice", "writeGithubIds", "control reload"]);
     assert.deepEqual(fingerprints(w.registry.keys.get("alice")?.keys), fingerprints(parsed([a, b, c])));
     assert.equal(w.registry.authorized.get("alice")?.gid, w.accounts.users.get("alice")?.gid, "the rendered file belongs to the user's group");
     assert.equal(w.registry.keys.get("alice")?.gid, w.accounts.groups.get(w.deps.layout.keysUser)?.gid, "the registry belongs to the keys group");
@@ -66,6 +66,38 @@ describe("addKeys (add-user)", () => {
     const w2 = adminWorld();
     await assert.rejects(addKeys({ ...none, name: "bob", keys: keyLines(150) }, w2.deps), /add-user: bob: 150 keys is more than 100 per user/);
     assert.equal(w2.accounts.users.has("bob"), false, "no account made");
+  });
+
+  it("records each GitHub login's numeric account id at its first import; a later import of the same account works", async () => {
+    const w = adminWorld();
+    const [a, b] = keyLines(2) as [string, string];
+    w.github.set("octocat", `${a}\n`);
+    w.githubAccounts.set("octocat", 583231);
+    await addKeys({ ...none, name: "alice", github: ["octocat"] }, w.deps);
+    assert.deepEqual([...w.githubIds], [["octocat", 583231]]);
+    w.github.set("octocat", `${a}\n${b}\n`);
+    await addKeys({ ...none, name: "alice", github: ["OctoCat"] }, w.deps);
+    assert.equal(w.registry.keys.get("alice")?.keys.length, 2);
+  });
+
+  it("refuses a GitHub login that is now another account (renamed and re-registered), fetching and changing nothing", async () => {
+    const w = adminWorld();
+    const [mine, stranger] = keyLines(2) as [string, string];
+    w.github.set("octocat", `${mine}\n`);
+    w.githubAccounts.set("octocat", 583231);
+    await addKeys({ ...none, name: "alice", github: ["octocat"] }, w.deps);
+    w.log.length = 0;
+    w.fetched.length = 0;
+    w.github.set("octocat", `${stranger}\n`);
+    w.githubAccounts.set("octocat", 99_000_001);
+    await assert.rejects(
+      addKeys({ ...none, name: "alice", github: ["octocat"] }, w.deps),
+      (e: unknown) => e instanceof UserFacingError && e.code === "github-account-changed" && e.message.startsWith("GitHub login octocat is now account 99000001, not account 583231 whose keys were imported before"),
+    );
+    assert.deepEqual(w.fetched, [], "the stranger's keys were not even fetched");
+    assert.deepEqual(w.log, []);
+    assert.deepEqual(fingerprints(w.registry.keys.get("alice")?.keys), fingerprints(parsed([mine])));
+    assert.deepEqual([...w.githubIds], [["octocat", 583231]]);
   });
 
   it("refuses a key that belongs to another pod user, naming them, and changes nothing", async () => {

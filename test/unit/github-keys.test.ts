@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { githubFetcher, githubKeys } from "../../agent/src/adapters/github/github-keys.js";
-import { githubKeysUrl, validateGithubLogin } from "../../agent/src/core/users/github-login.js";
+import { githubAccountIdFetcher, githubFetcher, githubKeys } from "../../agent/src/adapters/github/github-keys.js";
+import { formatGithubIdRecord, githubKeysUrl, parseGithubAccountId, parseGithubIdRecord, validateGithubLogin } from "../../agent/src/core/users/github-login.js";
 import { InputError, UserFacingError } from "../../agent/src/core/errors.js";
 import { fixtureLine } from "./helpers/test-keys.js";
 
@@ -98,5 +98,29 @@ describe("githubFetcher", () => {
     assert.equal((await githubKeys("octocat", githubFetcher(quick, 100))).length, 1);
     t.mock.timers.tick(1000);
     assert.equal(signal.aborted, false);
+  });
+});
+
+describe("GitHub account ids", () => {
+  it("fetches https://api.github.com/users/LOGIN and reads its numeric id", async () => {
+    const seen: string[] = [];
+    assert.equal(await githubAccountIdFetcher(fakeFetch(JSON.stringify({ login: "OctoCat", id: 583231, type: "User" }), 200, seen))("octocat"), 583231);
+    assert.deepEqual(seen, ["https://api.github.com/users/octocat"]);
+  });
+
+  it("refuses HTML, an answer about another login, a missing or non-numeric id, an HTTP error, and an oversized body", async () => {
+    await assert.rejects(githubAccountIdFetcher(fakeFetch("<html>rate limited</html>"))("octocat"), /api\.github\.com\/users\/octocat: the answer is not JSON/);
+    await assert.rejects(githubAccountIdFetcher(fakeFetch(JSON.stringify({ login: "someone", id: 5 })))("octocat"), /the answer is about "someone", not octocat/);
+    for (const id of [undefined, "583231", -1, 0, 1.5, 2 ** 60]) {
+      await assert.rejects(githubAccountIdFetcher(fakeFetch(JSON.stringify({ login: "octocat", id })))("octocat"), /has no numeric account id/, String(id));
+    }
+    await assert.rejects(githubAccountIdFetcher(fakeFetch("{}", 404))("octocat"), (e: unknown) => e instanceof UserFacingError && /HTTP 404/.test(e.message));
+    await assert.rejects(githubAccountIdFetcher(fakeFetch(new Uint8Array(2000).fill(65)), 5000, 1000)("octocat"), /larger than 1000 bytes/);
+  });
+
+  it("keeps the record as sorted 'login id' lines, lower-cased, ignoring anything else", () => {
+    assert.equal(formatGithubIdRecord(new Map([["zed", 2], ["octocat", 583231]])), "octocat 583231\nzed 2\n");
+    assert.deepEqual([...parseGithubIdRecord("OctoCat 583231\n# x\nbad line\nzed 2\nq 0\n")], [["octocat", 583231], ["zed", 2]]);
+    assert.equal(parseGithubAccountId('{"login":"a","id":1}', "A"), 1);
   });
 });

@@ -1,10 +1,11 @@
-import { describeError, InputError } from "../core/errors.js";
+import { describeError, InputError, UserFacingError } from "../core/errors.js";
 import { validateGithubLogin } from "../core/users/github-login.js";
 import { parseKeyFile, parsePublicKey, uniqueKeys, type PublicKey } from "../core/users/keys.js";
 import { keyConflicts } from "../core/users/user-plan.js";
 import { MAX_KEYS_PER_USER, registryCapProblem } from "../core/users/key-registry.js";
 import { validateUsername } from "../core/users/username.js";
-import { githubKeys, type KeysFetcher } from "../adapters/github/github-keys.js";
+import { githubKeys, type AccountIdFetcher, type KeysFetcher } from "../adapters/github/github-keys.js";
+import { githubIdsPath, type GithubIdStore } from "../adapters/fs/github-ids.js";
 import type { AdminDeps, ReadText } from "./deps.js";
 import { notifyReload } from "./notify.js";
 import { applyPodUser, refuseAccount } from "./pod-account.js";
@@ -32,6 +33,27 @@ export interface AddKeysRequest extends KeySources {
 export interface AddKeysDeps extends AdminDeps {
   readonly readText: ReadText;
   readonly fetchGithub: KeysFetcher;
+  /** The numeric account behind a login, and the record of the ones imported before. */
+  readonly githubAccountId: AccountIdFetcher;
+  readonly githubIds: GithubIdStore;
+}
+
+/**
+ * Each login's numeric id, refused when it differs from the one recorded at an earlier import:
+ * a login renamed away and registered again by someone else would hand us a stranger's keys.
+ */
+async function checkGithubAccounts(logins: readonly string[], deps: Pick<AddKeysDeps, "githubAccountId" | "githubIds" | "layout">): Promise<Map<string, number>> {
+  const recorded = await deps.githubIds.read();
+  const ids = new Map<string, number>();
+  for (const login of logins) {
+    const id = await deps.githubAccountId(login);
+    const before = recorded.get(login.toLowerCase());
+    if (before !== undefined && before !== id) {
+      throw new UserFacingError("github-account-changed", `GitHub login ${login} is now account ${id}, not account ${before} whose keys were imported before (renamed and registered again?); refusing to import its keys. If the new account is right, delete the line '${login.toLowerCase()} ${before}' from the GitHub id record (${githubIdsPath(deps.layout)}) and run this again`);
+    }
+    ids.set(login.toLowerCase(), id);
+  }
+  return ids;
 }
 
 /** Every key from every source, parsed; throws before anything is written. */
@@ -62,6 +84,8 @@ export function refuseConflicts(registry: ReadonlyMap<string, readonly PublicKey
 
 export async function addKeys(request: AddKeysRequest, deps: AddKeysDeps): Promise<void> {
   const name = validateUsername(request.name, "NAME");
+  for (const login of request.github) validateGithubLogin(login);
+  const githubIds = await checkGithubAccounts(request.github, deps);
   const keys = await collectKeys(request, deps);
   if (keys.length === 0) throw new InputError("add-user", "no keys given", "at least one --key, --key-file or --github");
 
@@ -79,5 +103,6 @@ export async function addKeys(request: AddKeysRequest, deps: AddKeysDeps): Promi
   if (result.createdAccount) deps.say(`created pod user ${name} with ${merged.length} key(s)`);
   else if (added > 0 || result.changedFiles) deps.say(`${name}: added ${added} key(s), now ${merged.length}`);
   else deps.say(`${name}: nothing to change (${merged.length} key(s) already registered)`);
+  if (githubIds.size > 0) await deps.githubIds.write(new Map([...(await deps.githubIds.read()), ...githubIds]));
   if (result.createdAccount || result.changedFiles) await notifyReload(deps);
 }

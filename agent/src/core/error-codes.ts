@@ -58,6 +58,7 @@ export const ERROR_CODES = {
   "live-sessions": "the user has live sessions (remove-user without --force)",
   "mass-removal": "sync would remove every user or more than --max-removal-share of them",
   "github-fetch": "fetching a GitHub user's keys failed",
+  "github-account-changed": "a GitHub login now belongs to another account than the one imported before (renamed and re-registered?)",
   "github-no-keys": "the GitHub user has no usable keys",
   "sshd-config-missing": "sshd's main config file is missing",
   "sshd-config-invalid": "sshd -t refused the config; nothing was changed",

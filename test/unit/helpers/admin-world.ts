@@ -22,6 +22,9 @@ export interface AdminWorld {
   /** GitHub logins fetched, in order, and what each publishes. */
   readonly fetched: string[];
   readonly github: Map<string, string>;
+  /** The numeric account each login is now, and the node's record of earlier imports. */
+  readonly githubAccounts: Map<string, number>;
+  readonly githubIds: Map<string, number>;
 }
 
 export function adminWorld(): AdminWorld {
@@ -39,6 +42,9 @@ export function adminWorld(): AdminWorld {
   const files = new Map<string, string>();
   const fetched: string[] = [];
   const github = new Map<string, string>();
+  /** login -> the numeric id GitHub answers now (default 1); githubIds: the record on the node. */
+  const githubAccounts = new Map<string, number>();
+  const githubIds = new Map<string, number>();
   const deps: AddKeysDeps = {
     layout,
     accounts,
@@ -54,10 +60,19 @@ export function adminWorld(): AdminWorld {
     },
     fetchGithub: async (login) => {
       fetched.push(login);
-      return github.get(login) ?? "";
+      return github.get(login) ?? github.get(login.toLowerCase()) ?? "";
+    },
+    githubAccountId: async (login) => githubAccounts.get(login.toLowerCase()) ?? 1,
+    githubIds: {
+      read: async () => new Map(githubIds),
+      write: async (ids) => {
+        log.push("writeGithubIds");
+        githubIds.clear();
+        for (const [k, v] of ids) githubIds.set(k, v);
+      },
     },
   };
-  return { deps, accounts, registry, daemon, log, out, err, sleeps, files, fetched, github };
+  return { deps, accounts, registry, daemon, log, out, err, sleeps, files, fetched, github, githubAccounts, githubIds };
 }
 
 export function keyLines(n: number): string[] {

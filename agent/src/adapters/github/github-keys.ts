@@ -1,5 +1,5 @@
 import { UserFacingError } from "../../core/errors.js";
-import { githubKeysUrl } from "../../core/users/github-login.js";
+import { githubKeysUrl, githubUserUrl, parseGithubAccountId } from "../../core/users/github-login.js";
 import { parseKeyFile, type PublicKey } from "../../core/users/keys.js";
 import { BodyTooLargeError, readCappedText } from "../http/capped-body.js";
 
@@ -9,9 +9,27 @@ export type KeysFetcher = (login: string) => Promise<string>;
 export const GITHUB_TIMEOUT_MS = 5000;
 export const GITHUB_MAX_BYTES = 64 * 1024;
 
+/** Fetches a login's numeric account id from GitHub's API; injectable for tests. */
+export type AccountIdFetcher = (login: string) => Promise<number>;
+
 export function githubFetcher(fetchImpl: typeof fetch = fetch, timeoutMs = GITHUB_TIMEOUT_MS, maxBytes = GITHUB_MAX_BYTES): KeysFetcher {
+  return (login) => fetchWithDeadline(fetchImpl, githubKeysUrl(login), timeoutMs, maxBytes);
+}
+
+export function githubAccountIdFetcher(fetchImpl: typeof fetch = fetch, timeoutMs = GITHUB_TIMEOUT_MS, maxBytes = GITHUB_MAX_BYTES): AccountIdFetcher {
   return async (login) => {
-    const url = githubKeysUrl(login);
+    const url = githubUserUrl(login);
+    const text = await fetchWithDeadline(fetchImpl, url, timeoutMs, maxBytes);
+    try {
+      return parseGithubAccountId(text, login);
+    } catch (err) {
+      throw new UserFacingError("github-fetch", `${url}: ${(err as Error).message}`);
+    }
+  };
+}
+
+function fetchWithDeadline(fetchImpl: typeof fetch, url: string, timeoutMs: number, maxBytes: number): Promise<string> {
+  return (async () => {
     // One deadline over the request and the body. A plain timer rather than AbortSignal.timeout,
     // so the reason reads as a timeout and tests can drive it with mock timers.
     const controller = new AbortController();
@@ -21,7 +39,7 @@ export function githubFetcher(fetchImpl: typeof fetch = fetch, timeoutMs = GITHU
     } finally {
       clearTimeout(timer);
     }
-  };
+  })();
 }
 
 async function fetchKeysText(fetchImpl: typeof fetch, url: string, signal: AbortSignal, maxBytes: number): Promise<string> {

@@ -1,11 +1,12 @@
 import { addKeys, type AddKeysDeps } from "../../../admin/add-keys.js";
 import { defaultAdminDeps, readTextFile } from "../../../admin/deps.js";
-import { githubFetcher } from "../../../adapters/github/github-keys.js";
+import { githubAccountIdFetcher, githubFetcher } from "../../../adapters/github/github-keys.js";
+import { fsGithubIds } from "../../../adapters/fs/github-ids.js";
 import { defineCommand, type Command, type CommandIo } from "../../command.js";
 
 export type AddUserDeps = (io: CommandIo) => AddKeysDeps;
 
-export const defaultAddUserDeps: AddUserDeps = (io) => ({ ...defaultAdminDeps(io.layout, io), readText: readTextFile, fetchGithub: githubFetcher() });
+export const defaultAddUserDeps: AddUserDeps = (io) => ({ ...defaultAdminDeps(io.layout, io), readText: readTextFile, fetchGithub: githubFetcher(), githubAccountId: githubAccountIdFetcher(), githubIds: fsGithubIds(io.layout) });
 
 export function makeAddUserCommand(deps: AddUserDeps = defaultAddUserDeps): Command {
   return defineCommand(
