@@ -3,6 +3,7 @@ import { request as httpRequest } from "node:http";
 import type { Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
+import { identify, signalIfSame, type ProcessIdentity } from "../process/process-identity.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { blockOf, firstHost, formatCidr, type Cidr } from "../../core/net/cidr.js";
 import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
@@ -263,13 +264,14 @@ export class DockerRuntime implements ContainerRuntime {
     });
     const stream = (await exec.start({ hijack: true, stdin: true, Tty: plan.tty })) as Duplex;
     const { stdout, stderr } = execOutputs(stream, plan.tty);
-    let hostPid: number | undefined;
-    const pidOf = async (): Promise<number | undefined> => {
-      if (hostPid === undefined) {
+    let hostProcess: ProcessIdentity | null = null;
+    const pidOf = async (): Promise<ProcessIdentity | null> => {
+      if (hostProcess === null) {
         const info = await exec.inspect();
-        if (info.Running && info.Pid > 0) hostPid = info.Pid;
+        // Identified while the engine still reports it running, so the start time is its own.
+        if (info.Running && info.Pid > 0) hostProcess = identify(info.Pid);
       }
-      return hostPid;
+      return hostProcess;
     };
     const streamEnded = new Promise<void>((resolve) => {
       stream.once("end", resolve);
@@ -307,15 +309,12 @@ export class DockerRuntime implements ContainerRuntime {
         // Docker has no exec-kill API. The daemon runs in the host pid namespace, so it signals the
         // exec'd process by its host pid (runc; with gVisor the process is inside the sandbox and
         // the session ends when the client's connection closes).
-        // Once the process has exited its pid may belong to someone else: never signal it then.
+        // Once the process has exited its pid may belong to someone else (another user's session
+        // process, a host daemon): the signal goes only to the very process that was identified.
         if (over) return;
-        const pid = await pidOf().catch(() => undefined);
-        if (pid === undefined || over) return;
-        try {
-          process.kill(pid, signal);
-        } catch {
-          /* already gone */
-        }
+        const who = await pidOf().catch(() => null);
+        if (who === null || over) return;
+        signalIfSame(who, signal);
       },
     };
   }
