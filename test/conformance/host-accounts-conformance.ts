@@ -45,6 +45,7 @@ export function accountsConformance(name: string, target: () => AccountsTarget):
       assert.equal(info?.home, "/");
       assert.deepEqual([...(info?.groups ?? [])].sort(), [n("grp"), u].sort());
       assert.equal((await target().accounts.getGroup(u))?.gid, info?.gid, "the primary group is the user's own");
+      assert.deepEqual(info?.primaryGroup, { name: u, members: [], sharedBy: [] }, "and private: no member, no other account on it");
     });
 
     it("refuses to create an account that exists, or one in a group that does not", async () => {

@@ -100,6 +100,16 @@ describe("addKeys (add-user)", () => {
     assert.deepEqual([...w.githubIds], [["octocat", 583231]]);
   });
 
+  it("refuses to adopt an existing pod account whose primary group another account shares, writing nothing", async () => {
+    const w = adminWorld();
+    const [a, b] = keyLines(2) as [string, string];
+    await addKeys({ ...none, name: "alice", keys: [a] }, w.deps);
+    w.accounts.addAccountOnGroupOf("alice", "mallory");
+    w.log.length = 0;
+    await assert.rejects(addKeys({ ...none, name: "alice", keys: [b] }, w.deps), /host account "alice"'s primary group also holds "mallory"/);
+    assert.deepEqual(w.log, []);
+  });
+
   it("refuses a key that belongs to another pod user, naming them, and changes nothing", async () => {
     const w = adminWorld();
     const [shared, mine] = keyLines(2) as [string, string];

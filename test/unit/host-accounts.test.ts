@@ -30,12 +30,17 @@ describe("hostAccounts", () => {
     assert.equal(calls.length, 3);
   });
 
-  it("reads an account and all its groups through getent and id", async () => {
+  it("reads an account, all its groups, and its primary group's name, members and other accounts on it", async () => {
     const { run } = scripted([
-      (f) => (f === "getent" ? { code: 0, stdout: "alice:x:1001:1002::/:/bin/sh\n", stderr: "" } : undefined),
+      (f, a) => (f === "getent" && a[0] === "passwd" && a[1] === "alice" ? { code: 0, stdout: "alice:x:1001:1002::/:/bin/sh\n", stderr: "" } : undefined),
+      (f, a) => (f === "getent" && a[0] === "group" && a[1] === "1002" ? { code: 0, stdout: "alice:x:1002:mallory\n", stderr: "" } : undefined),
+      (f, a) => (f === "getent" && a.length === 1 ? { code: 0, stdout: "root:x:0:0::/root:/bin/sh\nalice:x:1001:1002::/:/bin/sh\nbob:x:1003:1002::/:/bin/sh\n", stderr: "" } : undefined),
       (f) => (f === "id" ? { code: 0, stdout: "alice podspawn-users\n", stderr: "" } : undefined),
     ]);
-    assert.deepEqual(await hostAccounts(run, noSleep).getUser("alice"), { name: "alice", uid: 1001, gid: 1002, home: "/", shell: "/bin/sh", groups: ["alice", "podspawn-users"] });
+    assert.deepEqual(await hostAccounts(run, noSleep).getUser("alice"), {
+      name: "alice", uid: 1001, gid: 1002, home: "/", shell: "/bin/sh", groups: ["alice", "podspawn-users"],
+      primaryGroup: { name: "alice", members: ["mallory"], sharedBy: ["bob"] },
+    });
   });
 
   it("reports a missing account as null (getent exit 2)", async () => {

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parsePublicKey, type PublicKey } from "../../agent/src/core/users/keys.js";
-import { accountProblem, keyConflicts, planSync } from "../../agent/src/core/users/user-plan.js";
+import { accountProblem, keyConflicts, planSync, type PrimaryGroupFacts } from "../../agent/src/core/users/user-plan.js";
 import { freshEd25519 } from "./helpers/test-keys.js";
 
 const k = (): PublicKey => parsePublicKey(freshEd25519());
@@ -15,11 +15,22 @@ describe("keyConflicts", () => {
 });
 
 describe("accountProblem", () => {
+  const own: PrimaryGroupFacts = { name: "x", members: [], sharedBy: [] };
   it("allows a new account or one of ours, refuses foreign and docker members", () => {
     assert.equal(accountProblem("x", null, "podspawn-users"), null);
-    assert.equal(accountProblem("x", { groups: ["x", "podspawn-users"] }, "podspawn-users"), null);
-    assert.match(accountProblem("x", { groups: ["x", "sudo"] }, "podspawn-users") ?? "", /not a pod user/);
-    assert.match(accountProblem("x", { groups: ["x", "podspawn-users", "docker"] }, "podspawn-users") ?? "", /docker group/);
+    assert.equal(accountProblem("x", { groups: ["x", "podspawn-users"], primaryGroup: own }, "podspawn-users"), null);
+    assert.match(accountProblem("x", { groups: ["x", "sudo"], primaryGroup: own }, "podspawn-users") ?? "", /not a pod user/);
+    assert.match(accountProblem("x", { groups: ["x", "podspawn-users", "docker"], primaryGroup: own }, "podspawn-users") ?? "", /docker group/);
+  });
+
+  it("refuses a pod account whose primary group is not its private one (the socket dir is guarded by it)", () => {
+    const facts = (g: Partial<PrimaryGroupFacts>) => ({ groups: ["x", "podspawn-users"], primaryGroup: { ...own, ...g } });
+    const tail = "; its session socket is guarded by that group, so it must be the account's private group";
+    assert.equal(accountProblem("x", facts({ name: "users" }), "podspawn-users"), `host account "x"'s primary group is "users", not its own${tail}`);
+    assert.equal(accountProblem("x", facts({ members: ["x", "mallory"] }), "podspawn-users"), `host account "x"'s primary group also holds "mallory"${tail}`);
+    assert.equal(accountProblem("x", facts({ sharedBy: ["y", "mallory"] }), "podspawn-users"), `host account "x"'s primary group also holds "mallory", "y"${tail}`);
+    assert.equal(accountProblem("x", facts({ name: null }), "podspawn-users"), `host account "x"'s primary group has no group entry${tail}`);
+    assert.equal(accountProblem("x", facts({ members: ["x"] }), "podspawn-users"), null, "the account itself listed as a member is fine");
   });
 });
 

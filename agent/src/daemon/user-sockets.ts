@@ -1,3 +1,4 @@
+import { primaryGroupProblem, type PrimaryGroupFacts } from "../core/users/user-plan.js";
 import { chmod, chown, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { userSocketDir, userSocketPath, type Layout } from "../core/host/layout.js";
@@ -8,7 +9,8 @@ import type { Logger } from "./log.js";
  * One listening socket per pod user, in a directory only that user can enter:
  * `/run/<instance>/u/<user>/` is root:<user's private group> 0710. Node has no SO_PEERCRED, so the
  * kernel's permission check on the directory is what proves who is connecting: a connection
- * accepted on alice's socket comes from alice (or root).
+ * accepted on alice's socket comes from alice (or root). That holds only while the group is
+ * alice's alone, so an account whose primary group is shared gets no socket at all.
  */
 export class UserSockets {
   private readonly servers = new Map<string, Server>();
@@ -17,6 +19,8 @@ export class UserSockets {
     private readonly layout: Layout,
     private readonly onConnection: (socket: Socket, user: string) => void,
     private readonly log: Logger,
+    /** Where accounts and groups are read; tests point these at files of their own. */
+    private readonly accountFiles: { readonly passwd: string; readonly group: string } = { passwd: "/etc/passwd", group: "/etc/group" },
   ) {}
 
   users(): string[] {
@@ -26,17 +30,26 @@ export class UserSockets {
   /** Bring the listeners in line with the key registry and the host's accounts. */
   async sync(): Promise<void> {
     const wanted = await listRegistryUsers(this.layout);
-    const gids = await primaryGids();
+    const gids = await primaryGids(this.accountFiles.passwd);
+    const groups = await groupEntries(this.accountFiles.group);
+    const refused = new Set<string>();
     for (const user of wanted) {
       const gid = gids.get(user);
       if (gid === undefined) {
         this.log({ kind: "warning", message: `user ${user} has keys but no host account; not listening for it` });
         continue;
       }
+      const problem = primaryGroupProblem(user, primaryGroupFacts(user, gid, gids, groups));
+      if (problem) {
+        // Anyone in that group could connect as this user: no socket rather than a shared one.
+        this.log({ kind: "warning", message: `not listening for ${user}: ${problem}` });
+        refused.add(user);
+        continue;
+      }
       if (!this.servers.has(user)) await this.listen(user, gid);
     }
     for (const user of [...this.servers.keys()]) {
-      if (!wanted.includes(user) || !gids.has(user)) await this.unlisten(user);
+      if (!wanted.includes(user) || !gids.has(user) || refused.has(user)) await this.unlisten(user);
     }
   }
 
@@ -85,6 +98,21 @@ export async function primaryGids(passwdFile = "/etc/passwd"): Promise<Map<strin
     if (f.length >= 7 && f[0] && Number.isInteger(Number(f[3]))) out.set(f[0], Number(f[3]));
   }
   return out;
+}
+
+/** /etc/group entries by gid: name and listed members. */
+export async function groupEntries(groupFile = "/etc/group"): Promise<Map<number, { name: string; members: string[] }>> {
+  const out = new Map<number, { name: string; members: string[] }>();
+  for (const line of (await readFile(groupFile, "utf8")).split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 4 && f[0] && Number.isInteger(Number(f[2])) && !out.has(Number(f[2]))) out.set(Number(f[2]), { name: f[0], members: (f[3] ?? "").split(",").filter(Boolean) });
+  }
+  return out;
+}
+
+export function primaryGroupFacts(user: string, gid: number, gids: ReadonlyMap<string, number>, groups: ReadonlyMap<number, { name: string; members: string[] }>): PrimaryGroupFacts {
+  const g = groups.get(gid);
+  return { name: g?.name ?? null, members: g?.members ?? [], sharedBy: [...gids].filter(([name, other]) => name !== user && other === gid).map(([name]) => name) };
 }
 
 export async function isSocket(path: string): Promise<boolean> {

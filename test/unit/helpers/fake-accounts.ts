@@ -5,7 +5,8 @@ import { AccountError, type AccountInfo, type GroupInfo, type HostAccounts } fro
  * suite as the real shadow-utils adapter (test/conformance/host-accounts-conformance.ts).
  */
 export class FakeAccounts implements HostAccounts {
-  readonly users = new Map<string, AccountInfo>();
+  /** Accounts as /etc/passwd has them; the primary group facts are derived on getUser. */
+  readonly users = new Map<string, Omit<AccountInfo, "primaryGroup">>();
   readonly groups = new Map<string, GroupInfo>();
   /** Mutating calls in order, e.g. "createPodUser alice"; may be shared with other fakes. */
   constructor(readonly calls: string[] = []) {}
@@ -30,7 +31,11 @@ export class FakeAccounts implements HostAccounts {
 
   async getUser(name: string): Promise<AccountInfo | null> {
     this.maybeFail("getUser");
-    return this.users.get(name) ?? null;
+    const u = this.users.get(name);
+    if (!u) return null;
+    const group = [...this.groups.values()].find((g) => g.gid === u.gid);
+    const sharedBy = [...this.users.values()].filter((o) => o.name !== name && o.gid === u.gid).map((o) => o.name);
+    return { ...u, primaryGroup: { name: group?.name ?? null, members: group?.members ?? [], sharedBy } };
   }
 
   async getGroup(name: string): Promise<GroupInfo | null> {
@@ -65,6 +70,13 @@ export class FakeAccounts implements HostAccounts {
     const own = this.addGroup(name);
     this.users.set(name, { name, uid: own.gid, gid: own.gid, home: "/nonexistent", shell: "/usr/sbin/nologin", groups: [name] });
     return true;
+  }
+
+  /** An account made by hand with `name`'s primary group as its own primary group too. */
+  addAccountOnGroupOf(name: string, other: string): void {
+    const u = this.users.get(name);
+    if (!u) throw new Error(`no account ${name}`);
+    this.users.set(other, { name: other, uid: this.nextId++, gid: u.gid, home: "/", shell: "/bin/sh", groups: [name] });
   }
 
   /** An account someone else made by hand, outside podspawn. */

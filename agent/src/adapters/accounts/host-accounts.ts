@@ -1,3 +1,4 @@
+import type { PrimaryGroupFacts } from "../../core/users/user-plan.js";
 import { describeExit, runProcess, type ProcessResult, type RunProcess } from "../process/run-process.js";
 
 /**
@@ -14,6 +15,8 @@ export interface AccountInfo {
   readonly shell: string;
   /** Every group the account is in, primary included. */
   readonly groups: readonly string[];
+  /** Its primary group's name, listed members and the other accounts with that primary gid. */
+  readonly primaryGroup: PrimaryGroupFacts;
 }
 export interface GroupInfo {
   readonly name: string;
@@ -63,7 +66,15 @@ export function hostAccounts(run: RunProcess = runProcess, sleep: (ms: number) =
       const f = await getent("passwd", name);
       if (!f) return null;
       const groups = (await must("id", ["-nG", "--", name])).stdout.trim().split(/\s+/).filter(Boolean);
-      return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? "", shell: f[6] ?? "", groups };
+      const gid = Number(f[3]);
+      const group = await getent("group", String(gid));
+      const everyone = (await must("getent", ["passwd"])).stdout.split("\n").map((l) => l.split(":"));
+      const primaryGroup = {
+        name: group?.[0] ?? null,
+        members: (group?.[3] ?? "").split(",").filter(Boolean),
+        sharedBy: everyone.filter((e) => e[0] && e[0] !== name && Number(e[3]) === gid).map((e) => e[0] as string),
+      };
+      return { name, uid: Number(f[2]), gid, home: f[5] ?? "", shell: f[6] ?? "", groups, primaryGroup };
     },
     async getGroup(name) {
       const f = await getent("group", name);

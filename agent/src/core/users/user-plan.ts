@@ -22,6 +22,29 @@ export function keyConflicts(registry: ReadonlyMap<string, readonly PublicKey[]>
 
 export interface AccountFacts {
   readonly groups: readonly string[];
+  readonly primaryGroup: PrimaryGroupFacts;
+}
+
+/** The account's primary group as the host has it. */
+export interface PrimaryGroupFacts {
+  /** Null when no group has the account's gid. */
+  readonly name: string | null;
+  /** Supplementary members listed in /etc/group. */
+  readonly members: readonly string[];
+  /** Other accounts whose primary gid it is too. */
+  readonly sharedBy: readonly string[];
+}
+
+/**
+ * The session socket's directory is root:<primary group> 0710: whoever is in that group can
+ * reach the daemon as this user. So the group must be the user's own: named after it, with no
+ * other member and no other account on it (useradd --user-group makes exactly that).
+ */
+export function primaryGroupProblem(name: string, g: PrimaryGroupFacts): string | null {
+  const others = [...new Set([...g.members.filter((m) => m !== name), ...g.sharedBy.filter((m) => m !== name)])].sort();
+  if (g.name === name && others.length === 0) return null;
+  const what = g.name === null ? "has no group entry" : g.name !== name ? `is ${JSON.stringify(g.name)}, not its own` : `also holds ${others.map((o) => JSON.stringify(o)).join(", ")}`;
+  return `host account ${JSON.stringify(name)}'s primary group ${what}; its session socket is guarded by that group, so it must be the account's private group`;
 }
 
 /**
@@ -32,7 +55,7 @@ export function accountProblem(name: string, account: AccountFacts | null, users
   if (account === null) return null;
   if (!account.groups.includes(usersGroup)) return `host account ${JSON.stringify(name)} exists and is not a pod user (not in group ${usersGroup}); refusing to take it over`;
   if (account.groups.includes("docker")) return `host account ${JSON.stringify(name)} is in the docker group, which is root-equivalent; remove it from that group first`;
-  return null;
+  return primaryGroupProblem(name, account.primaryGroup);
 }
 
 export interface DesiredUser {
