@@ -350,3 +350,42 @@ describe("failures reach the user as one line", () => {
     }
   });
 });
+
+describe("what the user types never runs on the host", () => {
+  const HOST_MARKER = "/tmp/podspawn-e2e-sec-host-marker";
+
+  it("SSH_ORIGINAL_COMMAND with shell metacharacters runs, as typed, in the user's shell inside the container only", async () => {
+    await rm(HOST_MARKER, { force: true });
+    const command = `touch ${HOST_MARKER}; echo "$(hostname)" \`id -un\` | tr a-z A-Z && test -e ${HOST_MARKER} && echo in-container-only; echo 'a;b' "c|d" $((6*7)) > /dev/stdout || true`;
+    const r = await node.ssh(USER, [command]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `DEFAULT ${USER.toUpperCase()}\nin-container-only\na;b c|d 42\n`);
+    assert.equal(existsSync(HOST_MARKER), false, "the host's /tmp is untouched");
+  });
+
+  it("a command of 100 KiB arrives byte for byte; one sshd cannot pass to spawn (past the kernel's 128 KiB per variable) runs nothing", async () => {
+    const pad = "x".repeat(100 * 1024);
+    const ok = await node.ssh(USER, [`: ${pad}; echo ran ${pad.length}`]);
+    assert.equal(ok.stdout, `ran ${pad.length}\n`, ok.stderr);
+    const huge = await node.ssh(USER, [`touch ${HOST_MARKER}; : ${"y".repeat(260 * 1024)}`]);
+    assert.notEqual(huge.code, 0);
+    assert.equal(huge.stdout, "");
+    assert.equal(existsSync(HOST_MARKER), false);
+  });
+
+  it("a command with a leading dash is the shell's command string inside the container, never an option of anything on the host", async () => {
+    const r = await node.ssh(USER, ["--", "-c", "echo"]);
+    // `bash -c '-c echo'`: bash reads "-c echo" as its command, finds no command "-c", exits 127.
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /-c: command not found|-c: not found|invalid option/);
+    assert.notEqual(r.code, 0);
+  });
+
+  it("an unknown subsystem is refused by sshd and starts nothing", async () => {
+    const before = node.containers();
+    const r = await node.ssh(USER, ["-o", "SetEnv=PODSPAWN_PROJECT=subsys", "-s", "nosuchsubsystem"]);
+    assert.notEqual(r.code, 0);
+    assert.equal(r.stdout, "");
+    assert.deepEqual(node.containers(), before, "no container for the refused request");
+  });
+});

@@ -17,6 +17,23 @@ describe("validateUsername", () => {
     ["reserved docker", "docker", /reserved/],
     ["our keys user", "podspawn-keys", /reserved/],
     ["systemd- names", "systemd-foo", /reserved/],
+    ["a slash", "a/b", /not a valid username/],
+    ["a single dot", ".", /not a valid username/],
+    ["a dot inside", "a.b", /not a valid username/],
+    ["a command separator and spaces", "alice;rm -rf /", /not a valid username/],
+    ["command substitution", "$(id)", /not a valid username/],
+    ["backticks", "a`id`", /not a valid username/],
+    ["a single quote", "a'b", /not a valid username/],
+    ["a double quote", 'a"b', /not a valid username/],
+    ["a newline", "alice\nroot", /not a valid username/],
+    ["a NUL byte", "alice\0", /not a valid username/],
+    ["300 characters", "a".repeat(300), /300 characters long/],
+    ["a Cyrillic homoglyph (а for a)", "\u0430lice", /not a valid username/],
+    ["a right-to-left override", "alice\u202e", /not a valid username/],
+    ["a zero-width space", "ali\u200bce", /not a valid username/],
+    ["a zero-width joiner", "al\u200dice", /not a valid username/],
+    ["sshd's privilege separation user", "sshd", /reserved/],
+    ["nobody", "nobody", /reserved/],
   ];
   for (const [what, name, problem] of refused) {
     it(`refuses ${what}, naming the field`, () => {
