@@ -187,12 +187,18 @@ describe("a container stuck in created", () => {
   });
 });
 
-/** The pid of GONE's spawn process (the forced command), once it runs. */
+/**
+ * The pid of GONE's spawn process (the forced command), once it runs: a spawn.cjs process of the
+ * user's uid (sshd's ForceCommand runs it without --user, so the argv does not name the user).
+ */
 async function spawnPidOf(user: string): Promise<number | null> {
+  const uid = (await runCommand("id", ["-u", user])).stdout.trim();
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const cmd = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    if (cmd.includes("spawn.cjs") && cmd.includes(`--user\0${user}`)) return Number(entry);
+    if (!cmd.includes("spawn.cjs")) continue;
+    const status = await readFile(`/proc/${entry}/status`, "utf8").catch(() => "");
+    if (new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(status)) return Number(entry);
   }
   return null;
 }

@@ -100,7 +100,9 @@ describe("login through native sshd (real sshd on loopback, as root)", () => {
     try {
       const r = sshLogin("pst-l1", join(keyDir, "l1"), "echo hi; id");
       assert.equal(r.status, 0, r.stderr + readFileSync(sb.log, "utf8").slice(-2000));
-      assert.deepEqual(spawnReport(r.stdout), { argv: ["--user", "pst-l1"], instance: "podspawn-adm3", cmd: "echo hi; id", user: "pst-l1" });
+      // No argv: the drop-in's ForceCommand (`spawn`, the second layer) wins over the key line's
+      // command, so spawn takes the user from the account running it.
+      assert.deepEqual(spawnReport(r.stdout), { argv: [], instance: "podspawn-adm3", cmd: "echo hi; id", user: "pst-l1" });
       assert.doesNotMatch(r.stdout, /^hi$/m);
     } finally {
       renameSync(`${reg}.hidden`, reg);
@@ -123,7 +125,7 @@ describe("login through native sshd (real sshd on loopback, as root)", () => {
     try {
       const r = sshLogin("pst-l2", join(keyDir, "l2"), "uptime");
       assert.equal(r.status, 0, r.stderr + readFileSync(sb.log, "utf8").slice(-2000));
-      assert.deepEqual(spawnReport(r.stdout), { argv: ["--user", "pst-l2"], instance: "podspawn-adm3", cmd: "uptime", user: "pst-l2" });
+      assert.deepEqual(spawnReport(r.stdout), { argv: [], instance: "podspawn-adm3", cmd: "uptime", user: "pst-l2" });
       assert.notEqual(sshLogin("pst-l2", join(keyDir, "l1")).status, 0);
     } finally {
       renameSync(`${rendered}.hidden`, rendered);
