@@ -45,9 +45,12 @@ const stubNativeOptional: Plugin = {
 
 const BUILTIN = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
-/** Every `require("x")` left in a bundle that is not a Node built-in: it would be looked up on the host. */
+/**
+ * Every `require("x")` left in a bundle that is not a Node built-in: it would be looked up on the
+ * host. A member call (`globalThis.require(...)`, zx's Deno-only branch) is not Node's require.
+ */
 function foreignRequires(code: string): string[] {
-  const names = [...code.matchAll(/\brequire\(\s*(["'`])([^"'`]+)\1\s*\)/g)].map((m) => m[2] as string);
+  const names = [...code.matchAll(/(?<![.\w$])require\(\s*(["'`])([^"'`]+)\1\s*\)/g)].map((m) => m[2] as string);
   return [...new Set(names.filter((n) => !BUILTIN.has(n)))];
 }
 

@@ -50,7 +50,7 @@ async function run(project: string | null, command: string, projects: readonly P
   const builds = new ImageBuilds({ builder, logDir: dir, timeoutMs: () => 60_000, log });
   const planner = new Planner({ instance: "pst", config: () => CONFIG, project: async (n) => projects.find((p) => p.name === n) ?? null, builds });
   const path = join(dir, `s${++seq}.sock`);
-  const server: Server = createServer((sock) => handleSession(sock, "alice", { runtime, environments, planner, config: () => CONFIG, log, audit: () => undefined }));
+  const server: Server = createServer((sock) => handleSession(sock, "alice", { runtime, environments, planner, config: () => CONFIG, log, audit: () => undefined, egress: async () => undefined }));
   await new Promise<void>((resolve) => server.listen(path, resolve));
   const frames: Frame[] = [];
   try {
