@@ -226,7 +226,8 @@ describe("a local 3-node fleet set up by the node bootstrap", { timeout: 170_000
 
     await until("the upgrade's drain", async () => (await drainState(n)).drained);
     assert.match(String((await drainState(n)).reason), new RegExp(`^agent upgrade to ${sha.slice(0, 12)}$`));
-    assert.match(await banner(n), / podspawn-draining$/, "clients are told while it waits");
+    // drain.json is written before sshd reloads with the mark: wait for the banner itself.
+    await until("the draining mark on sshd's banner", async () => / podspawn-draining$/.test(await banner(n)));
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await daemonPid(n), before.daemon, "no restart while a session is live");
 
