@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCommand } from "../../scripts/local-node.js";
 import { DEFAULT_TEST_CONFIG, eventually, startNode, type NodeHandle } from "./harness.js";
-import { freePort, hostHttpListener, httpGet, innerClient, startContainerHttp, waitForListener, type InnerClient } from "./ide-harness.js";
+import { freePort, hostHttpListener, httpGet, innerClient, startContainerHttp, stopSsh, waitForListener, type InnerClient } from "./ide-harness.js";
 
 const USER = "e2e-ide";
 const OTHER = "e2e-ide2";
@@ -105,8 +105,7 @@ describe("forwards act in the container's namespace", () => {
       assert.equal(await httpGet(l2), null, "a port only the host listens on is not reached");
       assert.equal(hostSame.connections(), 0, "the host's listener on the same port saw no connection");
       assert.equal(hostAlone.connections(), 0, "the host-only listener saw no connection");
-      fwd.kill("SIGTERM");
-      await exitOf(fwd);
+      await stopSsh(fwd);
     } finally {
       await hostSame.close();
       await hostAlone.close();
@@ -124,8 +123,7 @@ describe("forwards act in the container's namespace", () => {
       const r = await runCommand("curl", ["-sS", "--max-time", "20", "--socks5-hostname", `127.0.0.1:${socks}`, `http://localhost:${port}/`]);
       assert.equal(r.stdout, "socks-container", r.stderr);
       assert.equal(hostSame.connections(), 0);
-      fwd.kill("SIGTERM");
-      await exitOf(fwd);
+      await stopSsh(fwd);
     } finally {
       await hostSame.close();
     }
