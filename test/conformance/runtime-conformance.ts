@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { containerSpec, networkSpec } from "../../agent/src/core/container/container-spec.js";
+import { pooledContainerSpec, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
 import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
@@ -281,6 +282,39 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       await runtime.remove(second);
       await runtime.removeVolume(spec.homeVolume?.name ?? "?");
       assert.equal((await runtime.listVolumes(instance)).includes(spec.homeVolume?.name ?? "?"), false);
+    });
+
+    it("renames a container, running or not, and refuses a name another container has", async () => {
+      const { runtime } = target();
+      const a = await fresh();
+      const b = await fresh(false);
+      const renamed = `${instance}.renamed${counter}.default`;
+      await runtime.rename(a.id, renamed);
+      assert.equal((await runtime.inspectByName(renamed))?.id, a.id);
+      assert.equal(await runtime.inspectByName(a.name), null, "the old name is free");
+      await assert.rejects(runtime.rename(b.id, renamed));
+      assert.equal((await runtime.inspectByName(b.name))?.id, b.id, "a refused rename changes nothing");
+    });
+
+    it("attaches a container created on no network to a network, live: no address before, one after", async () => {
+      const { runtime } = target();
+      const template = poolTemplateOf(containerSpec(instance, "pooled", "default", config()));
+      assert.ok(template);
+      const imageId = (await runtime.imageId(target().image)) ?? "?";
+      const spec = pooledContainerSpec(instance, template, imageId, `t${++counter}`);
+      const id = await runtime.create(spec);
+      created.push(id);
+      await runtime.start(id);
+      const net = networkSpec(instance, "pooled", testBlock(64));
+      await runtime.ensureNetwork(net);
+      assert.equal(await runtime.containerAddress(id, net.name), null, "on no network before");
+      await runtime.connectNetwork(id, net.name);
+      await runtime.connectNetwork(id, net.name);
+      assert.match((await runtime.containerAddress(id, net.name)) ?? "", /^198\.19\.254\.(6[5-9]|7\d)$/);
+      const pooled = (await runtime.listManaged(instance)).find((c) => c.id === id);
+      assert.deepEqual(pooled && { user: pooled.user, project: pooled.project, pooled: pooled.labels["podspawn.pooled"] }, { user: "", project: "", pooled: "true" }, "a pooled container names no user");
+      await runtime.remove(id);
+      await runtime.removeNetwork(net.name);
     });
 
     it("refuses to create from a missing image with an image-missing error", async () => {

@@ -27,6 +27,8 @@ function image(): Map<string, Buffer> {
 function config(over: { limits?: Partial<NodeConfig["limits"]>; network?: NodeConfig["network"] } = {}): NodeConfig {
   return {
     ...DEFAULT_NODE_CONFIG,
+    // The normal path: the pool has its own tests (pool.test.ts, and the claim cases there).
+    pool: { ...DEFAULT_NODE_CONFIG.pool, size: 0, projectSize: 0 },
     image: IMAGE,
     // Nothing here relies on the shared-node defaults; timers stay out of the way.
     session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: 60_000, maxLifetimeMs: 0, idleTimeoutMs: 0 },

@@ -34,6 +34,8 @@ interface ConfigOverrides {
 function makeConfig(over: ConfigOverrides = {}): NodeConfig {
   return {
     ...DEFAULT_NODE_CONFIG,
+    // The normal path: the pool has its own tests (pool.test.ts, and the claim cases there).
+    pool: { ...DEFAULT_NODE_CONFIG.pool, size: 0, projectSize: 0 },
     image: IMAGE,
     // No lifetime or idle timeout unless a test sets one (the shared-node defaults are 24 h and 1 h).
     session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, maxLifetimeMs: 0, idleTimeoutMs: 0, ...over.session },

@@ -80,6 +80,10 @@ engine:
   inspect_timeout: 5s
 network_linger: 2m
 build_timeout: 10m
+pool:
+  size: 3
+  project_size: 0
+  specs_idle_after: 1h
 oci_runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
 metrics_listen: 127.0.0.1:9464
@@ -94,6 +98,7 @@ metrics_listen: 127.0.0.1:9464
       engineTimeouts: { callMs: 45_000, inspectMs: 5_000 },
       networkLingerMs: 120_000,
       buildTimeoutMs: 600_000,
+      pool: { size: 3, projectSize: 0, specsIdleAfterMs: 3_600_000 },
       ociRuntime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],
       metricsListen: { host: "127.0.0.1", port: 9464 },

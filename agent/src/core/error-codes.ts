@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   "network-remove": "removing a user network failed (the next reconcile tries again)",
   "audit-write": "an audit record could not be written to the state dir's audit.log",
   "metrics-listen": "the metrics endpoint could not listen on metrics_listen",
+  "pool-fill": "making or claiming a pre-warmed pool container failed (the login took the normal path; the next refill tries again)",
 
   // ---- spawn <-> daemon ---------------------------------------------------------------------------
   "daemon-down": "the session service (podspawnd) is not running or not listening for this user",

@@ -160,6 +160,8 @@ export class Daemon {
     await this.ensureEgress();
     await this.sockets.sync().catch((err: unknown) => this.log({ kind: "error", code: "socket-sync", message: "user socket sync failed", detail: String(err) }));
     await this.evictUnregistered().catch((err: unknown) => this.log({ kind: "error", code: "eviction", message: "cleanup of unregistered users failed", detail: String(err) }));
+    // In the background: a changed spec or a moved image tag drains the pool, and it refills.
+    void this.environments.pool.refill();
   }
 
   /** Re-asserted on every reload (Docker recreates DOCKER-USER when it restarts); sessions wait on it. */
@@ -182,7 +184,8 @@ export class Daemon {
 
   /** The Prometheus text exposition, with the gauges read now. */
   metricsText(): string {
-    return this.metrics.render({ environments: this.environments.list(), usersListening: this.sockets.users().length, addressPool: this.environments.addressPool() });
+    const { pool } = this.environments;
+    return this.metrics.render({ environments: this.environments.list(), usersListening: this.sockets.users().length, addressPool: this.environments.addressPool(), pool: { idle: pool.idleCount(), filling: pool.fillingCount() } });
   }
 
   private async watchRegistry(): Promise<void> {

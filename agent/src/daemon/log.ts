@@ -24,6 +24,14 @@ export type DaemonEvent =
   | { kind: "grace-scheduled"; user: string; project: string; ms: number }
   | { kind: "image-built"; image: string; environment: string; ms: number; steps: number; log: string }
   | { kind: "image-build-failed"; image: string; environment: string; reason: string; log: string; detail: string }
+  /** A pristine container joined the pool of template `spec` (a hash, never a user's name). */
+  | { kind: "pool-filled"; spec: string; container: string; ms: number }
+  /** A first login took a pooled container: renamed, attached and given the account in `ms`. */
+  | { kind: "pool-claimed"; user: string; project: string; container: string; ms: number }
+  /** A first login found no pooled container of its spec and took the normal path. */
+  | { kind: "pool-miss"; user: string; project: string; spec: string }
+  /** `drained`: its spec or image is no longer wanted; `capacity`: users needed the slot; `not-pristine`: found after a restart with a marker. */
+  | { kind: "pool-removed"; spec: string; container: string; reason: string }
   | { kind: "warning"; message: string }
   /** `code` is from the closed catalog (core/error-codes.ts). */
   | { kind: "error"; code: ErrorCode; message: string; detail?: string };

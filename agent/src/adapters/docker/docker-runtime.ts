@@ -2,6 +2,7 @@ import Docker from "dockerode";
 import { request as httpRequest } from "node:http";
 import type { Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
+import { NO_NETWORK } from "../../core/container/pool-spec.js";
 import { UserFacingError } from "../../core/errors.js";
 import { identify, signalIfSame, type ProcessIdentity } from "../process/process-identity.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
@@ -236,6 +237,19 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
     }
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    await this.docker.getContainer(id).rename({ name });
+  }
+
+  async connectNetwork(id: string, network: string): Promise<void> {
+    const info = await this.docker.getContainer(id).inspect();
+    const attached = Object.keys(info.NetworkSettings.Networks ?? {});
+    if (attached.includes(network)) return;
+    // The engine refuses a second network beside `none`: leave it first.
+    if (attached.includes(NO_NETWORK)) await this.docker.getNetwork(NO_NETWORK).disconnect({ Container: id });
+    await this.docker.getNetwork(network).connect({ Container: id });
   }
 
   async containerAddress(id: string, network: string): Promise<string | null> {

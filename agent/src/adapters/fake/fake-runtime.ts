@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { UserFacingError } from "../../core/errors.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
-import { overlaps, type Cidr } from "../../core/net/cidr.js";
+import { blockSize, formatAddress, overlaps, type Cidr } from "../../core/net/cidr.js";
 import type { TarEntry } from "../../support/tar.js";
 import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
 
@@ -184,6 +184,27 @@ export class FakeRuntime implements ContainerRuntime {
     this.check();
     await this.tick();
     if (this.containers.delete(id)) this.calls.remove++;
+  }
+
+  async rename(id: string, name: string): Promise<void> {
+    this.check();
+    await this.tick();
+    const c = this.get(id);
+    if ([...this.containers.values()].some((x) => x !== c && x.spec.name === name)) throw Object.assign(new Error(`Conflict. The container name "/${name}" is already in use`), { statusCode: 409 });
+    c.spec = { ...c.spec, name };
+  }
+
+  async connectNetwork(id: string, network: string): Promise<void> {
+    this.check();
+    await this.tick();
+    const c = this.get(id);
+    if (!this.networks.has(network)) throw Object.assign(new Error(`network ${network} not found`), { statusCode: 404 });
+    if (c.spec.network === network) return;
+    // One network per container here, as the daemon uses them: `none` is left for the new one.
+    const subnet = this.networks.get(network)?.subnet;
+    c.spec = { ...c.spec, network };
+    // Like the engine's IPAM: an address in that network's block (after the gateway).
+    if (subnet) c.address = formatAddress(subnet.base + 2 + (this.seq % Math.max(1, blockSize(subnet.prefix) - 3)));
   }
 
   async containerAddress(id: string, network: string): Promise<string | null> {

@@ -103,6 +103,17 @@ const network = section({
   block_private_ranges: defaulted(hint(z.boolean(), { allowed: "true or false" }), false),
 });
 
+const POOL_SIZE = () => hint(z.int().min(0).max(64), { allowed: "a whole number 0-64 (0: no pool)" });
+
+const pool = section({
+  /** Started, pristine containers kept for the default environment (node image): a first login claims one. */
+  size: defaulted(POOL_SIZE(), 2),
+  /** The same for each project image in recent use (a Podfile's environment). */
+  project_size: defaulted(POOL_SIZE(), 1),
+  /** A project spec nobody has asked for this long loses its pool (the default environment's never does). */
+  specs_idle_after: defaulted(timer(), "30m"),
+});
+
 const ENGINE_TIMEOUT_MIN_MS = 100;
 const ENGINE_TIMEOUT_MAX_MS = 10 * 60_000;
 const engineTimeout = () =>
@@ -127,6 +138,7 @@ const NODE_CONFIG_FILE = z
     engine,
     network_linger: defaulted(timer(), "10m"),
     build_timeout: defaulted(duration({ maxMs: TIMER_MAX_MS }), "30m"),
+    pool,
     oci_runtime: OCI_RUNTIME.nullish(),
     /** The old name of oci_runtime, still read. */
     runtime: OCI_RUNTIME.nullish(),
@@ -178,6 +190,11 @@ const NODE_CONFIG_FILE = z
      * is told it failed. @default 30 min
      */
     buildTimeoutMs: c.build_timeout,
+    /**
+     * The pre-warmed pool (daemon/environments/pool.ts): pristine containers per spec, counted
+     * toward max_environments. @default 2 for the default environment, 1 per project image, 30 min
+     */
+    pool: { size: c.pool.size, projectSize: c.pool.project_size, specsIdleAfterMs: c.pool.specs_idle_after },
     /** @default "runc"; "runsc" is gVisor when installed and registered with dockerd. */
     ociRuntime: c.oci_runtime ?? c.runtime ?? "runc",
     /** SSH_ORIGINAL_COMMAND values that mean "sftp subsystem". */

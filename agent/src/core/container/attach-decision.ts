@@ -1,4 +1,5 @@
 import { LABEL } from "./container-spec.js";
+import { isPooled } from "./pool-spec.js";
 
 /**
  * Reattach or recreate, decided from facts only: what the daemon's table holds, what the engine
@@ -47,8 +48,18 @@ function ownerOf(labels: Readonly<Record<string, string>>, wanted: Readonly<Reco
   return who;
 }
 
+/** A claimed pooled container keeps its pool labels: whose it is, its ready marker says (read for user and project). */
+const POOLED_OWNER_LABELS = [LABEL.managed, LABEL.instance] as const;
+
 function isOwned(found: FoundContainer, wanted: Readonly<Record<string, string>>): boolean {
-  return OWNER_LABELS.every((l) => found.labels[l] !== undefined && found.labels[l] === wanted[l]);
+  const labels = isPooled(found.labels) ? POOLED_OWNER_LABELS : OWNER_LABELS;
+  return labels.every((l) => found.labels[l] !== undefined && found.labels[l] === wanted[l]);
+}
+
+/** Whether the config asks for another container than `found`; a claimed pooled one is compared by its pool template. */
+function specChanged(found: FoundContainer, wanted: Readonly<Record<string, string>>, wantedPoolHash: string | null): boolean {
+  if (isPooled(found.labels)) return wantedPoolHash === null || found.labels[LABEL.specHash] !== wantedPoolHash;
+  return found.labels[LABEL.specHash] !== wanted[LABEL.specHash];
 }
 
 /** The table's word counts only for the very container it knows (ids are never reused). */
@@ -65,7 +76,11 @@ export function mustReadMarker(known: KnownEnvironment | null, found: Omit<Found
   return isOwned(probe, wanted) && !trusted(known, probe);
 }
 
-export function decideAttach(known: KnownEnvironment | null, found: FoundContainer | null, wanted: Readonly<Record<string, string>>): AttachDecision {
+/**
+ * `wantedPoolHash`: the pool template hash of the wanted spec (core/container/pool-spec), null when
+ * it cannot be pooled; it decides "config-changed" for a container that came from the pool.
+ */
+export function decideAttach(known: KnownEnvironment | null, found: FoundContainer | null, wanted: Readonly<Record<string, string>>, wantedPoolHash: string | null = null): AttachDecision {
   if (found === null) return { action: "create" };
   if (!isOwned(found, wanted)) return { action: "refuse", owner: ownerOf(found.labels, wanted) };
   // A marker that was read wins over memory; one that was not read counts only for a trusted container.
@@ -73,7 +88,7 @@ export function decideAttach(known: KnownEnvironment | null, found: FoundContain
   if (!ready) return { action: "recreate", reason: "not-ready" };
   // Sessions on another container (swapped in behind our back) do not pin this one's limits.
   const sessionsHere = known !== null && known.containerId === found.id ? known.sessions : 0;
-  if (found.labels[LABEL.specHash] !== wanted[LABEL.specHash] && sessionsHere === 0) return { action: "recreate", reason: "config-changed" };
+  if (specChanged(found, wanted, wantedPoolHash) && sessionsHere === 0) return { action: "recreate", reason: "config-changed" };
   const adopt = !trusted(known, found);
   return found.running ? { action: "reuse", adopt } : { action: "start", adopt };
 }

@@ -73,6 +73,13 @@ export interface ContainerRuntime {
   writeFiles(id: string, entries: readonly TarEntry[]): Promise<void>;
   start(id: string): Promise<void>;
   remove(id: string): Promise<void>;
+  /** Give a container (running or not) another name; a name in use is refused. */
+  rename(id: string, name: string): Promise<void>;
+  /**
+   * Attach a container created on no network (`none`, a pooled one) to `network`, live: it leaves
+   * `none` and gets an address there. Attaching it again to the same network is not an error.
+   */
+  connectNetwork(id: string, network: string): Promise<void>;
   exec(id: string, plan: ExecPlan): Promise<ExecSession>;
   /**
    * The container's IPv4 address on `network` (what the daemon dials for a tunnel), or null if it

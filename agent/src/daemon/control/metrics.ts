@@ -13,6 +13,7 @@ import type { DaemonEvent, Logger } from "../log.js";
 const SESSION_KINDS = ["shell", "command", "sftp", "tunnel"] as const;
 const SESSION_END_REASONS = ["exited", "disconnected", "idle-timeout", "client-gone", "error"] as const;
 const REMOVAL_REASONS = ["grace-expired", "max-lifetime", "evicted", "stopped", "config-changed"] as const;
+const POOL_REMOVAL_REASONS = ["drained", "capacity", "not-pristine"] as const;
 const CREATE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const CAPACITY_LIMITS = LIMIT_NAMES.filter((l) => isCapacityLimit(l));
 const QUOTA_LIMITS = LIMIT_NAMES.filter((l) => !isCapacityLimit(l));
@@ -27,6 +28,8 @@ export interface MetricsState {
   readonly usersListening: number;
   /** Blocks of the user-network address pool; left out, the gauges are not set. */
   readonly addressPool?: { readonly used: number; readonly free: number };
+  /** Pre-warmed containers: idle (ready for a claim) and being made. */
+  readonly pool?: { readonly idle: number; readonly filling: number };
 }
 
 /** The node daemon's metrics: counters fed by its log events, gauges read at scrape time. */
@@ -46,6 +49,12 @@ export class DaemonMetrics {
   private readonly capacityRefusals = this.registry.counter("podspawn_capacity_refusals_total", "Logins refused because the node was full, by reason (max-environments, address-pool).", ["reason"]);
   private readonly quotaRefusals = this.registry.counter("podspawn_quota_refusals_total", "Logins refused by a per-user quota, by limit.", ["limit"]);
   private readonly engineTimeouts = this.registry.counter("podspawn_engine_timeouts_total", "Docker Engine API calls that got no answer within their deadline, by call.", ["call"]);
+  private readonly poolContainers = this.registry.gauge("podspawn_pool_containers", "Pre-warmed pool containers, idle (ready for a first login) or filling (being made).", ["state"]);
+  private readonly poolClaims = this.registry.counter("podspawn_pool_claims_total", "First logins served by a pooled container.");
+  private readonly poolMisses = this.registry.counter("podspawn_pool_misses_total", "First logins that found no pooled container of their spec (normal path).");
+  private readonly poolRemoved = this.registry.counter("podspawn_pool_removed_total", "Pooled containers removed unclaimed, by reason.", ["reason"]);
+  private readonly poolFillSeconds = this.registry.histogram("podspawn_pool_fill_seconds", "Time to create and start one pooled container, in seconds.", CREATE_BUCKETS);
+  private readonly poolClaimSeconds = this.registry.histogram("podspawn_pool_claim_seconds", "Time to claim a pooled container (rename, network, account, marker), in seconds.", CREATE_BUCKETS);
   private readonly addressPool = this.registry.gauge("podspawn_address_pool_subnets", "Blocks of the user-network address pool, used (by anyone on the engine) or free.", ["state"]);
 
   constructor(now: () => number = Date.now) {
@@ -57,6 +66,9 @@ export class DaemonMetrics {
     for (const reason of REMOVAL_REASONS) this.containersRemoved.inc({ reason }, 0);
     for (const reason of CAPACITY_LIMITS) this.capacityRefusals.inc({ reason }, 0);
     for (const limit of QUOTA_LIMITS) this.quotaRefusals.inc({ limit }, 0);
+    for (const reason of POOL_REMOVAL_REASONS) this.poolRemoved.inc({ reason }, 0);
+    this.poolClaims.inc({}, 0);
+    this.poolMisses.inc({}, 0);
   }
 
   private refused(limit: string): void {
@@ -92,6 +104,19 @@ export class DaemonMetrics {
       case "refused":
         this.refused(event.limit);
         break;
+      case "pool-filled":
+        this.poolFillSeconds.observe(event.ms / 1000);
+        break;
+      case "pool-claimed":
+        this.poolClaims.inc();
+        this.poolClaimSeconds.observe(event.ms / 1000);
+        break;
+      case "pool-miss":
+        this.poolMisses.inc();
+        break;
+      case "pool-removed":
+        this.poolRemoved.inc({ reason: fixed(event.reason, POOL_REMOVAL_REASONS) });
+        break;
       case "engine-timeout":
         this.engineTimeouts.inc({ call: fixed(event.call, ENGINE_CALL_NAMES) });
         break;
@@ -109,6 +134,10 @@ export class DaemonMetrics {
     if (state.addressPool) {
       this.addressPool.set(state.addressPool.used, { state: "used" });
       this.addressPool.set(state.addressPool.free, { state: "free" });
+    }
+    if (state.pool) {
+      this.poolContainers.set(state.pool.idle, { state: "idle" });
+      this.poolContainers.set(state.pool.filling, { state: "filling" });
     }
     return this.registry.render();
   }

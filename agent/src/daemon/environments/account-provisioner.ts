@@ -1,7 +1,7 @@
 import type { ContainerSpec } from "../../core/container/container-spec.js";
 import { planAccount, type AccountFiles } from "../../core/container/account-plan.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
-import { parseReadyMarker, READY_MARKER_DIR, READY_MARKER_PATH, renderReadyMarker } from "../../core/container/ready-marker.js";
+import { parseClaimMarker, parseReadyMarker, READY_MARKER_DIR, READY_MARKER_PATH, renderReadyMarker, type PoolClaim } from "../../core/container/ready-marker.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { TarEntry } from "../../support/tar.js";
 
@@ -41,15 +41,54 @@ export class AccountProvisioner {
     const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
     // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
     const keepHome = spec.homeVolume !== null && (await this.runtime.pathExists(containerId, `${plan.account.home}/.profile`));
-    await this.runtime.writeFiles(containerId, accountArchive(containerId, plan, keepHome ? new Map() : facts.skel));
+    await this.runtime.writeFiles(containerId, [...accountArchive(plan, keepHome ? new Map() : facts.skel), ...markerEntries(containerId, plan.account, null)]);
     return plan.account;
   }
 
-  /** The account recorded by the ready marker of this very container, or null if it has none. */
-  async readMarker(containerId: string, user: string): Promise<ContainerAccount | null> {
+  /**
+   * A claimed pooled container's account, without its ready marker: the claim writes the marker
+   * (`writeClaimMarker`) once its rename and network are done too, so a crash half-way leaves a
+   * container that recover removes instead of one it adopts.
+   */
+  async provisionAccount(containerId: string, imageId: string, user: string): Promise<ContainerAccount> {
+    const facts = await this.imageFacts(containerId, imageId);
+    const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
+    await this.runtime.writeFiles(containerId, accountArchive(plan, facts.skel));
+    return plan.account;
+  }
+
+  async writeClaimMarker(containerId: string, account: ContainerAccount, claim: PoolClaim): Promise<void> {
+    await this.runtime.writeFiles(containerId, markerEntries(containerId, account, claim));
+  }
+
+  /** Read the image's account facts from a pooled container ahead of its claim, so the claim pays no reads. */
+  async warm(containerId: string, imageId: string): Promise<void> {
+    await this.imageFacts(containerId, imageId);
+  }
+
+  /**
+   * The account recorded by the ready marker of this very container, or null if it has none. With
+   * `project` (a pooled container), only a marker that records its claim for that project counts.
+   */
+  async readMarker(containerId: string, user: string, project?: string): Promise<ContainerAccount | null> {
+    const text = await this.markerText(containerId);
+    return text === null ? null : parseReadyMarker(text, containerId, user, project);
+  }
+
+  /** The account and claim of a claimed pooled container (after a restart), or null. */
+  async readClaim(containerId: string, user: string): Promise<ReturnType<typeof parseClaimMarker>> {
+    const text = await this.markerText(containerId);
+    return text === null ? null : parseClaimMarker(text, containerId, user);
+  }
+
+  /** Whether a container has a ready marker at all (an unclaimed pooled one must not). */
+  async hasMarker(containerId: string): Promise<boolean> {
+    return (await this.markerText(containerId)) !== null;
+  }
+
+  private async markerText(containerId: string): Promise<string | null> {
     const files = await this.runtime.readFiles(containerId, [READY_MARKER_PATH]);
-    const text = files.get(READY_MARKER_PATH);
-    return text === undefined ? null : parseReadyMarker(text.toString("utf8"), containerId, user);
+    return files.get(READY_MARKER_PATH)?.toString("utf8") ?? null;
   }
 
   /**
@@ -72,8 +111,7 @@ export class AccountProvisioner {
   }
 }
 
-/** The marker comes last: if the engine stopped half-way through the archive, it is absent. */
-function accountArchive(containerId: string, plan: AccountFiles, skel: ReadonlyMap<string, Buffer>): TarEntry[] {
+function accountArchive(plan: AccountFiles, skel: ReadonlyMap<string, Buffer>): TarEntry[] {
   const a = plan.account;
   const home = a.home.replace(/^\//, "");
   return [
@@ -81,7 +119,10 @@ function accountArchive(containerId: string, plan: AccountFiles, skel: ReadonlyM
     ...(plan.group !== null ? [rootFile("etc/group", plan.group)] : []),
     { path: home, type: "dir", mode: 0o750, uid: a.uid, gid: a.gid },
     ...[...skel].map(([name, data]): TarEntry => ({ path: `${home}/${name}`, type: "file", mode: 0o644, uid: a.uid, gid: a.gid, data })),
-    { path: READY_MARKER_DIR.slice(1), type: "dir", mode: 0o755, uid: 0, gid: 0 },
-    rootFile(READY_MARKER_PATH.slice(1), renderReadyMarker(containerId, a)),
   ];
+}
+
+/** The marker comes last in its archive: if the engine stopped half-way through, it is absent. */
+function markerEntries(containerId: string, account: ContainerAccount, claim: PoolClaim | null): TarEntry[] {
+  return [{ path: READY_MARKER_DIR.slice(1), type: "dir", mode: 0o755, uid: 0, gid: 0 }, rootFile(READY_MARKER_PATH.slice(1), renderReadyMarker(containerId, account, claim))];
 }

@@ -1,6 +1,8 @@
 import { admitLogin, LimitRefusal } from "../../core/container/admission.js";
 import { decideAttach, mustReadMarker, type AttachDecision, type FoundContainer, type KnownEnvironment } from "../../core/container/attach-decision.js";
 import { containerName, containerSpec, type ContainerSpec } from "../../core/container/container-spec.js";
+import { isPooled, poolTemplateOf, pooledOwner, type PoolTemplate } from "../../core/container/pool-spec.js";
+import { DEFAULT_PROJECT } from "../../core/container/project.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
 import { UserFacingError } from "../../core/errors.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
@@ -10,6 +12,7 @@ import type { Logger } from "../log.js";
 import { AccountProvisioner } from "./account-provisioner.js";
 import { evictUnregistered, evictUser, type EvictionDeps } from "./eviction.js";
 import { NetworkLinger } from "./network-linger.js";
+import { Pool, type Pooled } from "./pool.js";
 import { SubnetTable } from "./subnet-table.js";
 import { projectsOf, stopEnvironments, type StopResult } from "./stop.js";
 
@@ -75,11 +78,25 @@ export class Environments {
   private readonly networks: NetworkLinger;
   private readonly eviction: EvictionDeps<Environment>;
   private readonly now: () => number;
+  /** Pre-warmed containers per spec: a first login claims one (pool.ts). */
+  readonly pool: Pool;
 
   constructor(private readonly opts: EnvironmentsOptions) {
     this.now = opts.now ?? Date.now;
     this.accounts = new AccountProvisioner(opts.runtime);
     const { instance, runtime, log } = opts;
+    this.pool = new Pool({
+      instance,
+      runtime,
+      log,
+      accounts: this.accounts,
+      config: opts.config,
+      environments: () => this.table.size + this.creating.size,
+      // Only the user-independent fields are read: the placeholder user never reaches the engine.
+      defaultTemplate: () => poolTemplateOf(containerSpec(instance, "pool", DEFAULT_PROJECT, opts.config())),
+      ...(opts.refuseNew ? { refuseNew: opts.refuseNew } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
     this.subnets = new SubnetTable(instance, () => opts.config().network);
     this.networks = new NetworkLinger({
       instance,
@@ -120,20 +137,36 @@ export class Environments {
     return [...this.table.values()].some((e) => e.user === user);
   }
 
-  /** After a daemon restart: adopt what Docker has; nothing is connected, so start grace timers. */
+  /**
+   * After a daemon restart: adopt what Docker has; nothing is connected, so start grace timers.
+   * Unclaimed pooled containers go back to the pool (never to a user); claimed ones are adopted
+   * from their ready marker, the only record of whose they are.
+   */
   async recover(): Promise<number> {
     await this.networks.learn();
     const found = await this.opts.runtime.listManaged(this.opts.instance);
     let adopted = 0;
     for (const c of found) {
-      if (!c.user || !c.project) continue;
-      // Not trusted yet: the first login reads its ready marker before attaching.
-      const env = this.track(this.fromContainer(c, null), null);
+      const env = isPooled(c.labels) ? await this.claimedFrom(c) : c.user && c.project ? this.fromContainer(c, null) : null;
+      if (!env) continue;
+      // Not trusted yet (labels only): the first login reads its ready marker before attaching.
+      this.track(env, null);
       this.scheduleRemoval(env);
       this.armLifetime(env, this.opts.config());
       adopted++;
     }
+    await this.pool.adopt(found);
     return adopted;
+  }
+
+  /** A pooled container renamed for (user, project) whose marker records that claim, as an environment. */
+  private async claimedFrom(c: ManagedContainer): Promise<Environment | null> {
+    const owner = pooledOwner(this.opts.instance, c.name);
+    if (owner === null || owner === "unclaimed") return null;
+    const read = await this.accounts.readClaim(c.id, owner.user).catch(() => null);
+    // No valid claim: the first login of that user finds it under their name and replaces it.
+    if (!read || read.claim.project !== owner.project) return null;
+    return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, graceTimer: null, lifetimeTimer: null };
   }
 
   /**
@@ -151,7 +184,7 @@ export class Environments {
       if (known) this.cancelRemoval(known);
       try {
         const inspected = await this.inspect(target, known);
-        const decision = decideAttach(knownFacts(known), inspected?.found ?? null, target.spec.labels);
+        const decision = decideAttach(knownFacts(known), inspected?.found ?? null, target.spec.labels, poolTemplateOf(target.spec)?.hash ?? null);
         const env = await this.apply(decision, target, known, inspected);
         env.sessions++;
         this.armLifetime(env, config);
@@ -176,7 +209,9 @@ export class Environments {
    */
   private admit(target: Target, known: Environment | null, config: NodeConfig): { done(): void } {
     const mine = this.list().filter((e) => e.user === target.user);
-    const facts = { project: target.project, userProjects: mine.map((e) => e.project), userSessions: mine.reduce((n, e) => n + e.sessions, 0), nodeEnvironments: this.table.size + this.creating.size };
+    // Pooled containers being made hold a slot too; idle ones give theirs up (pool.makeRoom).
+    const nodeEnvironments = this.table.size + this.creating.size + this.pool.fillingCount();
+    const facts = { project: target.project, userProjects: mine.map((e) => e.project), userSessions: mine.reduce((n, e) => n + e.sessions, 0), nodeEnvironments };
     const refusal = admitLogin(facts, config.limits, config.session);
     if (refusal) {
       this.logRefusal(target, refusal);
@@ -197,7 +232,7 @@ export class Environments {
     if (!c) return null;
     const facts = { id: c.id, labels: c.labels, running: c.running };
     if (!mustReadMarker(knownFacts(known), facts, target.spec.labels)) return { container: c, found: { ...facts, marker: null }, markerAccount: null };
-    const markerAccount = await this.accounts.readMarker(c.id, target.user);
+    const markerAccount = await this.accounts.readMarker(c.id, target.user, isPooled(c.labels) ? target.project : undefined);
     return { container: c, found: { ...facts, marker: markerAccount !== null }, markerAccount };
   }
 
@@ -235,6 +270,13 @@ export class Environments {
     const { user, project, spec } = target;
     const imageId = await this.opts.runtime.imageId(spec.image);
     if (imageId === null) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+    const template = poolTemplateOf(spec);
+    const pooled = template && this.pool.claim(template, imageId, target);
+    if (pooled) {
+      const claimed = await this.claim(pooled, imageId, target, known);
+      if (claimed) return claimed;
+    }
+    this.pool.makeRoom(template?.hash ?? null);
     await this.networks.ensure(user);
     const t0 = this.now();
     const id = await this.opts.runtime.create(spec);
@@ -243,6 +285,28 @@ export class Environments {
     const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null }, known);
     await this.start(env);
     return env;
+  }
+
+  /**
+   * Make a pooled container this user's: its name, their network (with its block of the address
+   * pool), their account, then the ready marker that records the claim. Null if any step failed:
+   * the container is removed and the login takes the normal path.
+   */
+  private async claim(pooled: Pooled, imageId: string, target: Target, known: Environment | null): Promise<Environment | null> {
+    const { user, project, spec } = target;
+    const t0 = this.now();
+    try {
+      const attach = this.networks.ensure(user).then(() => this.opts.runtime.connectNetwork(pooled.id, spec.network));
+      const [, , account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), attach, this.accounts.provisionAccount(pooled.id, imageId, user)]);
+      const claimedAt = this.now();
+      await this.accounts.writeClaimMarker(pooled.id, account, { project, claimedAtMs: claimedAt });
+      this.opts.log({ kind: "pool-claimed", user, project, container: spec.name, ms: this.now() - t0 });
+      return this.track({ key: target.key, user, project, containerId: pooled.id, account, sessions: 0, createdAt: claimedAt, graceTimer: null, lifetimeTimer: null }, known);
+    } catch (err) {
+      this.opts.log({ kind: "error", code: "pool-fill", message: `claiming ${pooled.name} for ${target.key} failed; creating one instead`, detail: String(err) });
+      await this.opts.runtime.remove(pooled.id).catch(() => undefined);
+      return null;
+    }
   }
 
   /** A container whose account could not be written must not stay (it has no ready marker anyway). */
