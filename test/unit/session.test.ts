@@ -23,7 +23,8 @@ import { UserFacingError } from "../../agent/src/core/errors.js";
 const IMAGE = "podspawn/test:fake";
 const GRACE = 60_000;
 // No idle timeout or lifetime unless a test sets one (the shared-node defaults are 1 h and 24 h).
-const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, idleTimeoutMs: 0, maxLifetimeMs: 0 } };
+// No pool: these cases are about sessions (the pool's are in pool.test.ts).
+const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, pool: { ...DEFAULT_NODE_CONFIG.pool, size: 0, projectSize: 0 }, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: GRACE, idleTimeoutMs: 0, maxLifetimeMs: 0 } };
 /** Hang guard only: nothing here asserts a duration, so a slow machine cannot fail a test. */
 const SUITE = { timeout: 60_000 };
 

@@ -50,9 +50,17 @@ export class FakeRuntime implements ContainerRuntime {
     this.check();
   }
 
+  private readonly tagMoves = new Map<string, number>();
+
   async imageId(image: string): Promise<string | null> {
     this.check();
-    return this.images.has(image) ? `sha256:fake-${image}` : null;
+    const moved = this.tagMoves.get(image);
+    return this.images.has(image) ? `sha256:fake-${image}${moved ? `-${moved}` : ""}` : null;
+  }
+
+  /** Test hook: the tag now names another image (a rebuild), with the same files. */
+  moveTag(image: string): void {
+    this.tagMoves.set(image, (this.tagMoves.get(image) ?? 0) + 1);
   }
 
   private view(c: FakeContainer): ManagedContainer {

@@ -1,7 +1,7 @@
 import { admitLogin, LimitRefusal } from "../../core/container/admission.js";
 import { decideAttach, mustReadMarker, type AttachDecision, type FoundContainer, type KnownEnvironment } from "../../core/container/attach-decision.js";
 import { containerName, containerSpec, type ContainerSpec } from "../../core/container/container-spec.js";
-import { isPooled, poolTemplateOf, pooledOwner, type PoolTemplate } from "../../core/container/pool-spec.js";
+import { isPooled, poolTemplateOf, pooledOwner } from "../../core/container/pool-spec.js";
 import { DEFAULT_PROJECT } from "../../core/container/project.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
 import { UserFacingError } from "../../core/errors.js";
@@ -274,6 +274,7 @@ export class Environments {
     const pooled = template && this.pool.claim(template, imageId, target);
     if (pooled) {
       const claimed = await this.claim(pooled, imageId, target, known);
+      void this.pool.refill();
       if (claimed) return claimed;
     }
     this.pool.makeRoom(template?.hash ?? null);
@@ -284,6 +285,8 @@ export class Environments {
     this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
     const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null }, known);
     await this.start(env);
+    // A miss made this spec one in use: its pool fills once this login is served.
+    if (template) void this.pool.refill();
     return env;
   }
 

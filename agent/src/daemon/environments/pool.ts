@@ -62,7 +62,8 @@ export class Pool {
 
   /**
    * Take the oldest idle container of `template` made from `imageId`, or null (a miss). Either way
-   * the template counts as in use and a refill starts in the background.
+   * the template counts as in use; the caller starts the refill once its login is served, so the
+   * refill does not compete with it for the engine.
    */
   claim(template: PoolTemplate, imageId: string, who: { readonly user: string; readonly project: string }): Pooled | null {
     this.seen.delete(template.hash);
@@ -71,7 +72,6 @@ export class Pool {
     const picked = pickPooled(this.idle, template.hash, imageId);
     if (picked) this.idle = this.idle.filter((c) => c !== picked);
     else this.opts.log({ kind: "pool-miss", user: who.user, project: who.project, spec: template.hash });
-    void this.refill();
     return picked as Pooled | null;
   }
 
