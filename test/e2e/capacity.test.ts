@@ -33,6 +33,10 @@ resources:
   memory: 256m
   pids: 256
 network_linger: 2s
+# Exact container counts: the normal (create) path; the pool has its own e2e (pool.test.ts).
+pool:
+  size: 0
+  project_size: 0
 `;
 
 let node: NodeHandle;

@@ -39,6 +39,10 @@ resources:
   cpus: 1
   memory: 512m
   pids: 256
+# Exact container counts: the normal (create) path; the pool has its own e2e (pool.test.ts).
+pool:
+  size: 0
+  project_size: 0
 `;
 
 export interface FleetNode {

@@ -62,6 +62,10 @@ resources:
   memory: 512m
   pids: 256
 network_linger: 2s
+# Other tests count containers exactly: they run the normal (create) path. pool.test.ts turns it on.
+pool:
+  size: 0
+  project_size: 0
 `;
 
 export interface NodeOptions {

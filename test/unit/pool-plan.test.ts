@@ -82,11 +82,20 @@ describe("pool-plan", () => {
   });
 
   it("keeps a seen template's pool until specs_idle_after has passed, and the default one always", () => {
-    const def = { hash: "def" };
-    const web = { hash: "web" };
+    const def = { hash: "def", hostname: "default" };
+    const web = { hash: "web", hostname: "web" };
     assert.deepEqual(recentSpecs([def], [{ template: web, lastUsedMs: 1000 }], 1000 + 59_999, 60_000).map((t) => t.hash), ["def", "web"]);
     assert.deepEqual(recentSpecs([def], [{ template: web, lastUsedMs: 1000 }], 1000 + 60_000, 60_000).map((t) => t.hash), ["def"]);
     assert.deepEqual(recentSpecs([def], [{ template: def, lastUsedMs: 0 }], 10, 60_000).map((t) => t.hash), ["def"]);
+  });
+
+  it("keeps one spec per project: a changed spec replaces the old one, and the default environment's old spec is not kept as a seen one", () => {
+    const oldDefault = { hash: "old", hostname: "default" };
+    const newDefault = { hash: "new", hostname: "default" };
+    assert.deepEqual(recentSpecs([newDefault], [{ template: oldDefault, lastUsedMs: 5 }], 10, 60_000).map((t) => t.hash), ["new"]);
+    const webV1 = { hash: "w1", hostname: "web" };
+    const webV2 = { hash: "w2", hostname: "web" };
+    assert.deepEqual(recentSpecs([], [{ template: webV1, lastUsedMs: 5 }, { template: webV2, lastUsedMs: 7 }], 10, 60_000).map((t) => t.hash), ["w2"]);
   });
 });
 

@@ -202,6 +202,21 @@ describe("Pool: spec changes and restarts", () => {
     assert.equal(w.events.filter((e) => e.kind === "pool-removed" && e.reason === "drained").length, 2);
   });
 
+  it("drains every old container after a claim and a restart too (the claimed spec is not kept as a seen one)", async () => {
+    const w = world();
+    await w.envs.pool.refill();
+    await w.envs.acquire("alice", "default");
+    await settle();
+    const again = w.restart();
+    await again.recover();
+    await again.acquire("bob", "default");
+    await settle();
+    w.setConfig({ memoryBytes: 1024 ** 3 });
+    await again.pool.refill();
+    await settle();
+    assert.deepEqual(pooledOf(w.runtime).map((c) => c.spec.memoryBytes), [1024 ** 3, 1024 ** 3]);
+  });
+
   it("drains the old pool when the image tag moves (a rebuilt image)", async () => {
     const w = world();
     await w.envs.pool.refill();

@@ -88,12 +88,15 @@ export interface SeenSpec<T> {
 
 /**
  * Which seen templates keep a pool: those asked for within `idleAfterMs` (the default
- * environment's is passed in `always`, so a fresh node is warm before its first login).
+ * environment's is passed in `always`, so a fresh node is warm before its first login). One per
+ * project (its hostname): a project whose spec changed (config, Podfile) keeps only the newest,
+ * and one `always` names stands for that project, so the old default spec drains at once.
  */
-export function recentSpecs<T extends { readonly hash: string }>(always: readonly T[], seen: readonly SeenSpec<T>[], nowMs: number, idleAfterMs: number): T[] {
+export function recentSpecs<T extends { readonly hash: string; readonly hostname: string }>(always: readonly T[], seen: readonly SeenSpec<T>[], nowMs: number, idleAfterMs: number): T[] {
   const out = [...always];
-  for (const s of seen) {
-    if (nowMs - s.lastUsedMs >= idleAfterMs || out.some((t) => t.hash === s.template.hash)) continue;
+  const newestFirst = [...seen].sort((x, y) => y.lastUsedMs - x.lastUsedMs);
+  for (const s of newestFirst) {
+    if (nowMs - s.lastUsedMs >= idleAfterMs || out.some((t) => t.hash === s.template.hash || t.hostname === s.template.hostname)) continue;
     out.push(s.template);
   }
   return out;

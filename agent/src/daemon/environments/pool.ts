@@ -66,8 +66,9 @@ export class Pool {
    * refill does not compete with it for the engine.
    */
   claim(template: PoolTemplate, imageId: string, who: { readonly user: string; readonly project: string }): Pooled | null {
-    this.seen.delete(template.hash);
-    this.seen.set(template.hash, { template, lastUsedMs: this.now() });
+    // One per project (hostname): its newest spec replaces the one it asked for before.
+    this.seen.delete(template.hostname);
+    this.seen.set(template.hostname, { template, lastUsedMs: this.now() });
     if (this.seen.size > SEEN_LIMIT) this.seen.delete(this.seen.keys().next().value as string);
     const picked = pickPooled(this.idle, template.hash, imageId);
     if (picked) this.idle = this.idle.filter((c) => c !== picked);
