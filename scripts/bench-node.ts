@@ -35,6 +35,7 @@ const bundleDir = join(repo, "dist", "bundle");
 const floorKeysFile = `${layout.etcDir}/bench-floor/authorized_keys`;
 
 /** A long grace period: warm logins must find the container; cold ones evict it first. */
+const BENCH_POOL = /^\d+$/.test(process.env.PODSPAWN_BENCH_POOL ?? "") ? Number(process.env.PODSPAWN_BENCH_POOL) : 2;
 const BENCH_CONFIG = `# Written by scripts/bench-node.ts for npm run bench.
 image: ${IMAGE}
 session:
@@ -44,6 +45,9 @@ resources:
   cpus: 2
   memory: 2g
   pids: 512
+# PODSPAWN_BENCH_POOL=0 measures first logins without the pre-warmed pool (the normal create path).
+pool:
+  size: ${BENCH_POOL}
 `;
 
 export const fileSshd: SshdOptions = { instance: INSTANCE, listen: "127.0.0.1", port: FILE_PORT, dir: `${layout.etcDir}/sshd-file`, extraConfig: floorMatchBlock() };
@@ -75,6 +79,8 @@ export interface BenchNode {
   evict(): Promise<number>;
   /** Id of the bench user's running container, if any. */
   containerId(): string | undefined;
+  /** Running, unclaimed pooled containers (full ids). */
+  pooledIds(): string[];
   stop(): Promise<void>;
 }
 
@@ -179,7 +185,9 @@ export async function startBenchNode(log: (line: string) => void): Promise<Bench
         if (!r || !r.ok) throw new Error(`evict failed: ${r ? r.error : "no daemon"}`);
         return r.removed;
       },
-      containerId: () => dockerLines(["ps", "-q", "--filter", `label=podspawn.instance=${INSTANCE}`, "--filter", `label=podspawn.user=${BENCH_USER}`])[0],
+      // By name: a container claimed from the pool keeps its pool labels (no podspawn.user).
+      containerId: () => dockerLines(["ps", "-q", "--filter", `label=podspawn.instance=${INSTANCE}`, "--filter", `name=^/${INSTANCE}.${BENCH_USER}.default$`])[0],
+      pooledIds: () => dockerLines(["ps", "-q", "--no-trunc", "--filter", `label=podspawn.instance=${INSTANCE}`, "--filter", "label=podspawn.pooled=true", "--filter", `name=^/${INSTANCE}.pool.`]),
       stop: () => stopAll(dir),
     };
   } catch (err) {

@@ -269,7 +269,19 @@ describe("Pool: spec changes and restarts", () => {
     assert.equal(again.pool.idleCount(), 2, "the claimed one is not back in the pool");
   });
 
-  it("recreates a claimed container whose marker names another project (not proof of this claim)", async () => {
+  it("removes after a restart a claimed container that never got its user's network (a claim cut short)", async () => {
+    const w = world();
+    await w.envs.pool.refill();
+    const env = await w.envs.acquire("alice", "default");
+    const c = w.runtime.containers.get(env.containerId);
+    assert.ok(c);
+    c.spec = { ...c.spec, network: "none" };
+    const again = w.restart();
+    assert.equal(await again.recover(), 0);
+    assert.equal(w.runtime.containers.has(env.containerId), false);
+  });
+
+  it("removes after a restart a claimed container whose marker names another project (not proof of this claim)", async () => {
     const w = world();
     await w.envs.pool.refill();
     const env = await w.envs.acquire("alice", "default");

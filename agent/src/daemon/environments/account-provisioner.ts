@@ -34,31 +34,16 @@ export class AccountProvisioner {
 
   /**
    * passwd, group, home, skeleton and the ready marker in one archive call. Returns the account
-   * the sessions run as.
+   * the sessions run as. `claim`: the container comes from the pool, and the marker records for
+   * which project (its labels cannot say).
    */
-  async provision(containerId: string, imageId: string, user: string, spec: Pick<ContainerSpec, "homeVolume">): Promise<ContainerAccount> {
+  async provision(containerId: string, imageId: string, user: string, spec: Pick<ContainerSpec, "homeVolume">, claim: PoolClaim | null = null): Promise<ContainerAccount> {
     const facts = await this.imageFacts(containerId, imageId);
     const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
     // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
     const keepHome = spec.homeVolume !== null && (await this.runtime.pathExists(containerId, `${plan.account.home}/.profile`));
-    await this.runtime.writeFiles(containerId, [...accountArchive(plan, keepHome ? new Map() : facts.skel), ...markerEntries(containerId, plan.account, null)]);
+    await this.runtime.writeFiles(containerId, [...accountArchive(plan, keepHome ? new Map() : facts.skel), ...markerEntries(containerId, plan.account, claim)]);
     return plan.account;
-  }
-
-  /**
-   * A claimed pooled container's account, without its ready marker: the claim writes the marker
-   * (`writeClaimMarker`) once its rename and network are done too, so a crash half-way leaves a
-   * container that recover removes instead of one it adopts.
-   */
-  async provisionAccount(containerId: string, imageId: string, user: string): Promise<ContainerAccount> {
-    const facts = await this.imageFacts(containerId, imageId);
-    const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
-    await this.runtime.writeFiles(containerId, accountArchive(plan, facts.skel));
-    return plan.account;
-  }
-
-  async writeClaimMarker(containerId: string, account: ContainerAccount, claim: PoolClaim): Promise<void> {
-    await this.runtime.writeFiles(containerId, markerEntries(containerId, account, claim));
   }
 
   /** Read the image's account facts from a pooled container ahead of its claim, so the claim pays no reads. */

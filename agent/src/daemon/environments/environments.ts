@@ -1,6 +1,6 @@
 import { admitLogin, LimitRefusal } from "../../core/container/admission.js";
 import { decideAttach, mustReadMarker, type AttachDecision, type FoundContainer, type KnownEnvironment } from "../../core/container/attach-decision.js";
-import { containerName, containerSpec, type ContainerSpec } from "../../core/container/container-spec.js";
+import { containerName, containerSpec, LABEL, type ContainerSpec } from "../../core/container/container-spec.js";
 import { isPooled, poolTemplateOf, pooledOwner } from "../../core/container/pool-spec.js";
 import { DEFAULT_PROJECT } from "../../core/container/project.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
@@ -164,8 +164,9 @@ export class Environments {
     const owner = pooledOwner(this.opts.instance, c.name);
     if (owner === null || owner === "unclaimed") return null;
     const read = await this.accounts.readClaim(c.id, owner.user).catch(() => null);
-    // No valid claim: the first login of that user finds it under their name and replaces it.
-    if (!read || read.claim.project !== owner.project) return null;
+    const attached = c.running && (await this.opts.runtime.containerAddress(c.id, this.networks.nameOf(owner.user)).catch(() => null)) !== null;
+    // No valid claim, or cut short before its network: the first login replaces it.
+    if (!read || read.claim.project !== owner.project || !attached) return this.removeCutShort(c);
     return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, graceTimer: null, lifetimeTimer: null };
   }
 
@@ -265,6 +266,13 @@ export class Environments {
     return this.track(this.fromContainer(inspected.container, inspected.markerAccount), known);
   }
 
+  /** A claimed pooled container recover cannot vouch for goes at once: its user's next login makes another. */
+  private async removeCutShort(c: ManagedContainer): Promise<null> {
+    await this.opts.runtime.remove(c.id).catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing ${c.name} failed`, detail: String(e) }));
+    this.opts.log({ kind: "pool-removed", spec: c.labels[LABEL.specHash] ?? "", container: c.name, reason: "not-pristine" });
+    return null;
+  }
+
   /** New, or removed (by us or behind our back, its network possibly with it): build both again. */
   private async create(target: Target, known: Environment | null): Promise<Environment> {
     const { user, project, spec } = target;
@@ -299,10 +307,12 @@ export class Environments {
     const { user, project, spec } = target;
     const t0 = this.now();
     try {
-      const attach = this.networks.ensure(user).then(() => this.opts.runtime.connectNetwork(pooled.id, spec.network));
-      const [, , account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), attach, this.accounts.provisionAccount(pooled.id, imageId, user)]);
+      // All three at once: the network (~100 ms to connect, more to create) bounds the claim. The
+      // marker proves the claim only together with the user's name, which recover checks, and
+      // recover also wants the address on the user's network, so a claim cut short is never adopted.
       const claimedAt = this.now();
-      await this.accounts.writeClaimMarker(pooled.id, account, { project, claimedAtMs: claimedAt });
+      const attach = this.networks.ensure(user).then(() => this.opts.runtime.connectNetwork(pooled.id, spec.network));
+      const [, , account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), attach, this.accounts.provision(pooled.id, imageId, user, spec, { project, claimedAtMs: claimedAt })]);
       this.opts.log({ kind: "pool-claimed", user, project, container: spec.name, ms: this.now() - t0 });
       return this.track({ key: target.key, user, project, containerId: pooled.id, account, sessions: 0, createdAt: claimedAt, graceTimer: null, lifetimeTimer: null }, known);
     } catch (err) {
