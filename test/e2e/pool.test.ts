@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
+import { KEEP_ALIVE_USER } from "../../agent/src/core/container/container-spec.js";
 import { daemonLog, DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 
 /*
@@ -69,8 +70,8 @@ describe("the pre-warmed pool", () => {
       assert.equal(nets.none?.IPAddress, "", "no address anyone could dial");
       assert.equal(docker(["exec", id, "ls", "/sys/class/net"]), "lo", "its network namespace has its loopback only");
       assert.equal(docker(["exec", id, "sh", "-c", "test -e /etc/podspawn/ready && echo marker || echo none"]), "none");
-      const hardening = docker(["inspect", "-f", "{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.Init}} {{.HostConfig.Privileged}}", id]);
-      assert.equal(hardening, '["ALL"] ["no-new-privileges:true"] 256 536870912 true false');
+      const hardening = docker(["inspect", "-f", "{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.Init}} {{.HostConfig.Privileged}} {{.Config.User}}", id]);
+      assert.equal(hardening, `["ALL"] ["no-new-privileges:true"] 256 536870912 true false ${KEEP_ALIVE_USER}`, "hardened like a user's container");
     }
     const listed = await node.podspawn(["list", "--json"]);
     assert.equal(listed.code, 0, listed.stderr);

@@ -75,7 +75,7 @@ describe("Pool: filling", () => {
     for (const c of pooled) {
       assert.equal(c.running, true);
       assert.equal(c.spec.network, "none");
-      assert.deepEqual([c.spec.image, c.spec.ociRuntime, c.spec.cpus, c.spec.memoryBytes, c.spec.pidsLimit, c.spec.capAdd, c.spec.hostname], [user.image, user.ociRuntime, user.cpus, user.memoryBytes, user.pidsLimit, user.capAdd, user.hostname]);
+      assert.deepEqual([c.spec.image, c.spec.ociRuntime, c.spec.cpus, c.spec.memoryBytes, c.spec.pidsLimit, c.spec.capAdd, c.spec.keepAliveUser, c.spec.hostname], [user.image, user.ociRuntime, user.cpus, user.memoryBytes, user.pidsLimit, user.capAdd, user.keepAliveUser, user.hostname]);
       assert.equal(c.spec.labels["podspawn.user"], undefined);
       assert.equal(c.files.has(READY_MARKER_PATH), false, "pristine: no account, no marker");
     }

@@ -26,6 +26,7 @@ export interface PoolTemplate {
   readonly memoryBytes: number;
   readonly pidsLimit: number;
   readonly capAdd: readonly string[];
+  readonly keepAliveUser: string;
   /** Hash of everything above: equal hashes, interchangeable containers. */
   readonly hash: string;
 }
@@ -36,7 +37,7 @@ export interface PoolTemplate {
  */
 export function poolTemplateOf(spec: ContainerSpec): PoolTemplate | null {
   if (spec.homeVolume !== null) return null;
-  const shape = { image: spec.image, hostname: spec.hostname, ociRuntime: spec.ociRuntime, cpus: spec.cpus, memoryBytes: spec.memoryBytes, pidsLimit: spec.pidsLimit, capAdd: [...spec.capAdd] };
+  const shape = { image: spec.image, hostname: spec.hostname, ociRuntime: spec.ociRuntime, cpus: spec.cpus, memoryBytes: spec.memoryBytes, pidsLimit: spec.pidsLimit, capAdd: [...spec.capAdd], keepAliveUser: spec.keepAliveUser };
   const hash = createHash("sha256").update(JSON.stringify(shape)).digest("hex").slice(0, 16);
   return { ...shape, hash };
 }
