@@ -57,7 +57,8 @@ export const commandSshd: SshdOptions = { instance: INSTANCE, listen: "127.0.0.1
 function floorMatchBlock(): string[] {
   const podOptions = renderSshdDropin(layout, "file")
     .split("\n")
-    .filter((l) => l.startsWith("    ") && !/^\s*AuthorizedKeys/i.test(l));
+    // The floor's forced command is its key line's (/bin/true, node -e 0): not the pod users' ForceCommand.
+    .filter((l) => l.startsWith("    ") && !/^\s*(AuthorizedKeys|ForceCommand)/i.test(l));
   return [`Match User ${FLOOR_USER}`, `    AuthorizedKeysFile ${floorKeysFile}`, ...podOptions, "Match all"];
 }
 
