@@ -93,7 +93,7 @@ describe("pod users (real accounts, as root)", () => {
     assert.equal(fileMode(rendered), `640 0:${gidOf("pst-u1")}`);
     const lines = readFileSync(rendered, "utf8").trim().split("\n");
     assert.equal(lines.length, 2);
-    for (const l of lines) assert.match(l, /^restrict,pty,command="\/usr\/local\/lib\/podspawn-adm2\/bin\/podspawn spawn --user pst-u1" ssh-ed25519 \S+$/);
+    for (const l of lines) assert.match(l, /^restrict,agent-forwarding,pty,command="\/usr\/local\/lib\/podspawn-adm2\/bin\/podspawn spawn --user pst-u1" ssh-ed25519 \S+$/);
   });
 
   it("the keys user can run auth-keys for the user through the installed command; the pod user cannot read the registry", () => {

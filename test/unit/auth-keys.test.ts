@@ -11,7 +11,7 @@ const layout = layoutFor("podspawn-unit");
 const ed = parsePublicKey(fixtureLine("ed25519"));
 const ec = parsePublicKey(fixtureLine("ecdsa256"));
 const registry = `${formatPublicKey(ed)}\n${formatPublicKey(ec)}\n`;
-const CMD = `restrict,pty,command="/usr/local/lib/podspawn-unit/bin/podspawn spawn --user alice"`;
+const CMD = `restrict,agent-forwarding,pty,command="/usr/local/lib/podspawn-unit/bin/podspawn spawn --user alice"`;
 
 function files(map: Record<string, string>): ReadText {
   return async (path) => {
@@ -112,7 +112,7 @@ describe("auth-keys", () => {
         const argv = [u, ...(t === null ? [] : [t]), ...(k === null || t === null ? [] : [k])];
         const out = await computeAuthorizedKeys(argv, layout, read);
         for (const line of out.stdout.split("\n").filter(Boolean)) {
-          assert.match(line, /^restrict,pty,command="\/usr\/local\/lib\/podspawn-unit\/bin\/podspawn spawn --user [a-z][a-z0-9_-]*" [a-z0-9@.-]+ [A-Za-z0-9+/=]+$/);
+          assert.match(line, /^restrict,agent-forwarding,pty,command="\/usr\/local\/lib\/podspawn-unit\/bin\/podspawn spawn --user [a-z][a-z0-9_-]*" [a-z0-9@.-]+ [A-Za-z0-9+/=]+$/);
         }
         if (out.code !== 0) assert.equal(out.stdout, "");
       }),

@@ -8,10 +8,10 @@ import { fixtureLine } from "./helpers/test-keys.js";
 const key = parsePublicKey(fixtureLine("ed25519"));
 
 describe("renderAuthorizedLine", () => {
-  it("renders restrict,pty and the absolute forced command for the user", () => {
+  it("renders restrict,agent-forwarding,pty and the absolute forced command for the user", () => {
     assert.equal(
       renderAuthorizedLine("/usr/local/lib/podspawn/bin/podspawn", "alice", key),
-      `restrict,pty,command="/usr/local/lib/podspawn/bin/podspawn spawn --user alice" ssh-ed25519 ${key.base64}`,
+      `restrict,agent-forwarding,pty,command="/usr/local/lib/podspawn/bin/podspawn spawn --user alice" ssh-ed25519 ${key.base64}`,
     );
   });
 

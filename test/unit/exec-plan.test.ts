@@ -2,13 +2,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fc from "fast-check";
-import { DEFAULT_SFTP_SUBSYSTEMS, planExec, type ContainerAccount } from "../../agent/src/core/container/exec-plan.js";
+import { DEFAULT_SFTP_SUBSYSTEMS, planExec, wantsAgent, type ContainerAccount } from "../../agent/src/core/container/exec-plan.js";
 import type { SessionRequest } from "../../agent/src/core/protocol/session-request.js";
 
 const account: ContainerAccount = { name: "alice", uid: 1001, gid: 1002, home: "/home/alice", shell: "/bin/bash" };
 
 function req(over: Partial<SessionRequest> = {}): SessionRequest {
-  return { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, ...over };
+  return { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, agent: false, ...over };
 }
 
 function envMap(env: readonly string[]): Map<string, string> {
@@ -195,5 +195,21 @@ describe("planExec", () => {
     it("uses the account's shell for commands", () => {
       assert.deepEqual(planExec(req({ command: "id" }), { ...account, shell: "/bin/sh" }).argv, ["/bin/sh", "-c", "id"]);
     });
+  });
+});
+
+describe("planExec and the forwarded agent", () => {
+  it("sets SSH_AUTH_SOCK to the daemon's socket path for a command or a shell, never for sftp", () => {
+    assert.ok(planExec(req({ command: "ssh-add -l", agent: true }), account, undefined, "/run/podspawn/agent/s1-00000000.sock").env.includes("SSH_AUTH_SOCK=/run/podspawn/agent/s1-00000000.sock"));
+    assert.ok(planExec(req({ agent: true }), account, undefined, "/run/podspawn/agent/s1-00000000.sock").env.includes("SSH_AUTH_SOCK=/run/podspawn/agent/s1-00000000.sock"));
+    assert.equal(planExec(req({ command: "internal-sftp", agent: true }), account, undefined, "/x.sock").env.some((e) => e.startsWith("SSH_AUTH_SOCK")), false);
+    assert.equal(planExec(req({ command: "ls" }), account).env.some((e) => e.startsWith("SSH_AUTH_SOCK")), false);
+  });
+
+  it("wants the agent only when the client forwarded one and the session runs a program", () => {
+    assert.equal(wantsAgent(req({ agent: true, command: "git fetch" })), true);
+    assert.equal(wantsAgent(req({ agent: true })), true);
+    assert.equal(wantsAgent(req({ agent: true, command: "internal-sftp" })), false);
+    assert.equal(wantsAgent(req({ agent: false, command: "git fetch" })), false);
   });
 });

@@ -36,6 +36,7 @@ describe("parseSessionRequest", () => {
       env: { LANG: "en_US.UTF-8" },
       project: "web-app",
       keyFingerprint: null,
+      agent: false,
     });
   });
 
@@ -47,7 +48,7 @@ describe("parseSessionRequest", () => {
   });
 
   it("fills defaults for a minimal hello", () => {
-    assert.deepEqual(parseSessionRequest({ v: 1 }), { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null });
+    assert.deepEqual(parseSessionRequest({ v: 1 }), { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, agent: false });
   });
 
   it("treats only tty === true as a tty request", () => {

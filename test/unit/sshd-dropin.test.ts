@@ -20,11 +20,11 @@ describe("renderSshdDropin", () => {
     assert.match(text, /^ {4}AuthorizedKeysCommandUser podspawn-keys$/m);
   });
 
-  it("turns off every forwarding, user rc, passwords, and ends with Match all", () => {
+  it("turns off every forwarding but the agent's, user rc, passwords, and ends with Match all", () => {
     const text = renderSshdDropin(layout, "file");
     for (const line of [
-      "DisableForwarding yes", "AllowTcpForwarding no", "AllowAgentForwarding no", "AllowStreamLocalForwarding no",
-      "X11Forwarding no", "PermitTunnel no", "PermitUserRC no", "ExposeAuthInfo yes", "PasswordAuthentication no",
+      "AllowAgentForwarding yes", "AllowTcpForwarding no", "AllowStreamLocalForwarding no", "X11Forwarding no",
+      "PermitTunnel no", "PermitListen none", "PermitOpen none", "GatewayPorts no", "PermitUserRC no", "ExposeAuthInfo yes", "PasswordAuthentication no",
       "KbdInteractiveAuthentication no", "AcceptEnv LANG LC_* PODSPAWN_PROJECT",
     ]) assert.ok(text.includes(`    ${line}\n`), line);
     assert.ok(text.endsWith("Match all\n"));
@@ -42,6 +42,10 @@ describe("renderSshdDropin", () => {
 
   it("forces spawn with sshd's ForceCommand too, so no login of a pod user can reach a host shell", () => {
     assert.ok(renderSshdDropin(layout, "file").includes("    ForceCommand /usr/local/lib/podspawn-unit/bin/podspawn spawn\n"));
+  });
+
+  it("never says DisableForwarding, which would override AllowAgentForwarding (sshd_config(5))", () => {
+    for (const mode of ["file", "command"] as const) assert.doesNotMatch(renderSshdDropin(layout, mode), /DisableForwarding/i);
   });
 
   it("names the drop-in after the instance next to the given sshd_config", () => {

@@ -4,6 +4,7 @@ import { containerName } from "../core/container/container-spec.js";
 import type { Layout } from "../core/host/layout.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../core/config/node-config.js";
 import type { ContainerRuntime } from "../core/ports/container-runtime.js";
+import type { ContainerSockets } from "../core/ports/container-sockets.js";
 import { loadNodeConfig } from "../adapters/fs/node-config-file.js";
 import { AuditLog } from "../adapters/fs/audit-log.js";
 import { listRegistryUsers } from "../adapters/fs/user-registry.js";
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   readonly log: Logger;
   /** Re-scan the registry this often even without a notification. @default 10 s */
   readonly rescanMs?: number;
+  /** Where forwarded agents' sockets are made in containers. @default none: ssh -A gives no agent */
+  readonly sockets?: ContainerSockets;
 }
 
 /** What a user whose session the daemon ends by stopping reads; their container stays. */
@@ -77,7 +80,7 @@ export class Daemon {
     const audit = (record: Record<string, unknown>): void => auditLog.write(record);
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
     const innerSshd = new InnerSshd({ instance: layout.instance, hostCa: () => this.hostCa(), keysOf: async (user) => (await readUserKeys(layout, user)) ?? [] });
-    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require() };
+    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require(), ...(opts.sockets ? { sockets: opts.sockets } : {}) };
     this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 

@@ -12,6 +12,8 @@ export interface FrameSinks {
   readonly stderr: Writable;
   /** INFO (progress) is for a person at a terminal; scripts get byte-exact stderr. */
   readonly showInfo: boolean;
+  /** Agent frames (agent-relay.ts); throws on a malformed one. @default dropped */
+  readonly agent?: (frame: Frame) => void;
 }
 
 /**
@@ -21,7 +23,8 @@ export interface FrameSinks {
  */
 export class DaemonFrames {
   private readonly decoder = new FrameDecoder();
-  private readonly valve: Valve;
+  /** Reading the daemon's socket: every source of backpressure on it holds this one valve. */
+  readonly valve: Valve;
   private readonly stdoutGate: DrainGate;
   private readonly stderrGate: DrainGate;
   private over = false;
@@ -53,6 +56,7 @@ export class DaemonFrames {
     stderr.cork();
     try {
       for (const frame of frames) {
+        if (this.over) return;
         const verdict = this.dispatch(frame);
         if (verdict) {
           this.over = true;
@@ -84,8 +88,22 @@ export class DaemonFrames {
         return { kind: "refused", message: errorMessageOf(frame.payload) };
       case FrameType.Exit:
         return { kind: "exit", code: exitCodeOf(frame.payload) };
+      case FrameType.AgentOpen:
+      case FrameType.AgentData:
+      case FrameType.AgentClose:
+        this.agentFrame(frame);
+        return null;
       default:
         return null;
+    }
+  }
+
+  private agentFrame(frame: Frame): void {
+    try {
+      this.sinks.agent?.(frame);
+    } catch (err) {
+      this.over = true;
+      this.onBroken(String((err as Error).message));
     }
   }
 }

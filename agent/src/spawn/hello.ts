@@ -37,6 +37,12 @@ export function acceptedKey(path: string | undefined): string | null {
   }
 }
 
+/** The forwarded agent's socket sshd made for this session (ssh -A), or null. */
+export function agentSocketOf(env: NodeJS.ProcessEnv): string | null {
+  const path = env["SSH_AUTH_SOCK"];
+  return path !== undefined && path.startsWith("/") && path.length < 108 ? path : null;
+}
+
 /** What the daemon is asked for: sshd's view of the session. The daemon validates all of it. */
 export function buildHello(io: SpawnIo, projectFlag: string | null = null): Hello {
   const tty = Boolean(io.env["SSH_TTY"]) && io.stdin.isTTY === true;
@@ -52,6 +58,8 @@ export function buildHello(io: SpawnIo, projectFlag: string | null = null): Hell
     env,
     project: projectFlag ?? io.env["PODSPAWN_PROJECT"] ?? null,
     authKey: acceptedKey(io.env["SSH_USER_AUTH"]),
+    // Whether, never where: spawn itself connects to the socket for each agent channel.
+    agent: agentSocketOf(io.env) !== null,
   };
   return { tty, json: JSON.stringify(hello) };
 }

@@ -1,7 +1,8 @@
 import type { Socket } from "node:net";
-import { encodeFrame, FrameType } from "../core/protocol/frames.js";
+import { encodeFrame, FrameType, type Frame } from "../core/protocol/frames.js";
+import { SpawnAgentRelay, type ConnectAgent } from "./agent-relay.js";
 import { DaemonFrames, type DaemonVerdict } from "./daemon-frames.js";
-import type { Hello } from "./hello.js";
+import { agentSocketOf, type Hello } from "./hello.js";
 import { say, SPAWN_FAILURE, type SpawnIo } from "./io.js";
 import { watchParent } from "./parent-watch.js";
 import { HANGUP_SIGNALS, onResize, onSignals, type HangupSignal } from "./signals.js";
@@ -18,6 +19,8 @@ export type SpawnOutcome =
 export interface SpawnSessionOptions {
   /** How often to look for a dead parent. @default 500 ms */
   readonly parentWatchMs?: number;
+  /** How an agent channel reaches the client's agent. @default a unix-socket connect */
+  readonly connectAgent?: ConnectAgent;
 }
 
 /**
@@ -52,7 +55,11 @@ export class SpawnSession {
       diagnose(`broken frame from the daemon: ${reason}`);
       this.end({ kind: "lost", message: "the session service sent a broken frame" });
     };
-    const frames = new DaemonFrames(socket, { stdout: io.stdout, stderr: io.stderr, showInfo: this.hello.tty }, (v) => this.end(v), broken);
+    let agent: SpawnAgentRelay | null = null;
+    const sinks = { stdout: io.stdout, stderr: io.stderr, showInfo: this.hello.tty, agent: (f: Frame) => agent?.take(f) };
+    const frames = new DaemonFrames(socket, sinks, (v) => this.end(v), broken);
+    agent = new SpawnAgentRelay(agentSocketOf(io.env), socket, frames.valve, this.options.connectAgent);
+    this.stops.push(() => agent?.closeAll());
     socket.on("connect", () => this.connected());
     socket.on("data", (chunk: Buffer) => frames.push(chunk));
     socket.on("error", (err: NodeJS.ErrnoException) => {

@@ -264,6 +264,22 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
+  /**
+   * The host pid of a running container's init and its OCI runtime, or null when it is not
+   * running: how ProcRootSockets reaches the container's filesystem. Not part of the port (a
+   * Docker mechanic), so the composition root hands it over as a function.
+   */
+  async initProcess(id: string): Promise<{ pid: number; ociRuntime: string } | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      if (!info.State.Running || !(info.State.Pid > 0)) return null;
+      return { pid: info.State.Pid, ociRuntime: info.HostConfig.Runtime ?? "runc" };
+    } catch (err) {
+      if (statusCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
   async exec(id: string, plan: ExecPlan): Promise<ExecSession> {
     const exec = await this.docker.getContainer(id).exec({
       Cmd: [...plan.argv],

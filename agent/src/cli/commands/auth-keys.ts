@@ -15,7 +15,7 @@ export const authKeysCommand: Command = defineCommand(
       { name: "KEY", optional: true, description: "the offered key, base64 (%k)" },
     ],
     flags: {},
-    description: `Prints one 'restrict,pty,command="..." TYPE KEY' line per registered key of USER (only the key
+    description: `Prints one 'restrict,agent-forwarding,pty,command="..." TYPE KEY' line per registered key of USER (only the key
 matching TYPE and KEY when given). Unknown users print nothing and exit 0; internal errors print
 nothing on stdout and exit non-zero. Used as: AuthorizedKeysCommand <command> auth-keys %u %t %k`,
   },

@@ -1,5 +1,6 @@
 import { DockerImageBuilder } from "../../adapters/docker/docker-image-builder.js";
 import { DockerRuntime } from "../../adapters/docker/docker-runtime.js";
+import { ProcRootSockets } from "../../adapters/docker/proc-root-sockets.js";
 import { DEFAULT_NODE_CONFIG } from "../../core/config/node-config.js";
 import { UserFacingError } from "../../core/errors.js";
 import { Daemon } from "../../daemon/daemon.js";
@@ -30,7 +31,7 @@ Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.`,
       onTimeout: (call: string, ms: number) => daemon?.log({ kind: "engine-timeout", call, ms }),
     };
     const runtime = new DockerRuntime({ socketPath, ...deadlines });
-    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath, deadlines), log });
+    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath, deadlines), log, sockets: new ProcRootSockets((id) => runtime.initProcess(id)) });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);

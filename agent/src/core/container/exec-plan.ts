@@ -32,12 +32,17 @@ const SFTP_SCRIPT =
 // Docker's exec resize can only run after start (API 1.41 has no ConsoleSize), which races.
 const TTY_SIZE_SCRIPT = 'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"';
 
+/** Whether a session of this kind gets the forwarded agent: what runs a program, not sftp. */
+export function wantsAgent(req: SessionRequest, sftpSubsystems: readonly string[] = DEFAULT_SFTP_SUBSYSTEMS): boolean {
+  return req.agent && !(req.command !== null && sftpSubsystems.includes(req.command.trim()));
+}
+
 /**
  * Decide what runs inside the container. The user's command only ever becomes an argv element of
  * their own shell inside the container (`$SHELL -c <command>`, exactly what sshd would do on a
  * normal host), never a host shell string or a Docker option.
  */
-export function planExec(req: SessionRequest, account: ContainerAccount, sftpSubsystems: readonly string[] = DEFAULT_SFTP_SUBSYSTEMS): ExecPlan {
+export function planExec(req: SessionRequest, account: ContainerAccount, sftpSubsystems: readonly string[] = DEFAULT_SFTP_SUBSYSTEMS, agentSocket: string | null = null): ExecPlan {
   const isSftp = req.command !== null && sftpSubsystems.includes(req.command.trim());
   let kind: ExecPlan["kind"];
   let argv: string[];
@@ -62,6 +67,8 @@ export function planExec(req: SessionRequest, account: ContainerAccount, sftpSub
     `PODSPAWN_PROJECT=${req.project}`,
     ...(tty ? [`TERM=${req.term ?? "xterm-256color"}`] : req.term ? [`TERM=${req.term}`] : []),
     ...Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
+    // The daemon's own path inside the container (agent-socket.ts), never the client's words.
+    ...(agentSocket !== null && kind !== "sftp" ? [`SSH_AUTH_SOCK=${agentSocket}`] : []),
   ];
   return { kind, argv, tty, env, user: `${account.uid}:${account.gid}`, workdir: account.home };
 }

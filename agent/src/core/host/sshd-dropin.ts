@@ -32,13 +32,17 @@ export function renderSshdDropin(layout: Layout, mode: AuthMode): string {
       : ["AuthorizedKeysFile none", `AuthorizedKeysCommand ${layout.command} auth-keys %u %t %k`, `AuthorizedKeysCommandUser ${layout.keysUser}`];
   const body = [
     ...auth,
-    // Forwarding through the host's sshd would reach the HOST network and sockets (docker.sock).
-    "DisableForwarding yes",
+    // Forwarding through the host's sshd would reach the HOST network and sockets (docker.sock):
+    // every switch off one by one. Not `DisableForwarding yes`, which would override the one
+    // allowed: the agent, which spawn relays into the container over the session (no host path).
+    "AllowAgentForwarding yes",
     "AllowTcpForwarding no",
-    "AllowAgentForwarding no",
     "AllowStreamLocalForwarding no",
     "X11Forwarding no",
     "PermitTunnel no",
+    "PermitListen none",
+    "PermitOpen none",
+    "GatewayPorts no",
     "PermitUserRC no",
     // spawn reads SSH_USER_AUTH so the daemon's audit log records which key opened the session.
     "ExposeAuthInfo yes",

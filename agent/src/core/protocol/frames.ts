@@ -26,11 +26,27 @@ export const FrameType = {
    * silence otherwise). Unlike INFO, scripts get it too: on stderr it cannot corrupt a protocol.
    */
   Progress: 0x17,
+  // either way: one ssh-agent connection relayed over the session (agent-frames.ts)
+  /** daemon -> client: a process in the container connected to the session's agent socket. */
+  AgentOpen: 0x21,
+  AgentData: 0x22,
+  AgentClose: 0x23,
 } as const;
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 export const MAX_FRAME_PAYLOAD = 1 << 20;
 export const FRAME_HEADER_BYTES = 5;
+/**
+ * Agent frames carry a channel id and at most this much data: the agent protocol's messages are
+ * small (OpenSSH caps one at 256 KiB), and a small bound keeps what one frame can make us hold small.
+ */
+export const MAX_AGENT_FRAME_PAYLOAD = 4 + 64 * 1024;
+const AGENT_FRAMES: ReadonlySet<number> = new Set([FrameType.AgentOpen, FrameType.AgentData, FrameType.AgentClose]);
+
+/** The largest payload a frame of this type may have. */
+export function maxPayloadOf(type: number): number {
+  return AGENT_FRAMES.has(type) ? MAX_AGENT_FRAME_PAYLOAD : MAX_FRAME_PAYLOAD;
+}
 
 /** Byte streams: their frames may be taken apart (and are, by the decoder) without changing them. */
 const STREAMED: ReadonlySet<number> = new Set([FrameType.Stdin, FrameType.Stdout, FrameType.Stderr]);
@@ -129,7 +145,8 @@ export class FrameDecoder {
       type = this.header.readUInt8(0);
       length = this.header.readUInt32BE(1);
     }
-    if (length > MAX_FRAME_PAYLOAD) throw new Error(`frame of ${length} bytes exceeds ${MAX_FRAME_PAYLOAD}`);
+    const max = maxPayloadOf(type);
+    if (length > max) throw new Error(`frame of ${length} bytes exceeds ${max}`);
     this.type = type;
     this.remaining = length;
     return off;

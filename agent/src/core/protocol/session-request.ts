@@ -20,6 +20,11 @@ export interface SessionRequest {
    * only: it decides nothing, so an absent or unparsable value is just null.
    */
   readonly keyFingerprint: string | null;
+  /**
+   * The client forwarded its ssh agent (sshd gave spawn an SSH_AUTH_SOCK). Only a yes or no: the
+   * path is a host path, and the daemon never opens one the client names.
+   */
+  readonly agent: boolean;
 }
 
 export const MAX_COMMAND_BYTES = 256 * 1024;
@@ -69,6 +74,7 @@ export function parseSessionRequest(raw: unknown): SessionRequest {
     env,
     project,
     keyFingerprint: fingerprintOfAuthKey(r["authKey"]),
+    agent: r["agent"] === true,
   };
 }
 

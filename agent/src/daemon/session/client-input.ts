@@ -1,5 +1,6 @@
 import { describeError, InputError } from "../../core/errors.js";
 import { FrameDecoder, FrameType, type Frame } from "../../core/protocol/frames.js";
+import { isAgentFrameType } from "../../core/protocol/agent-frames.js";
 import { parseResize, parseSignal } from "../../core/protocol/session-request.js";
 import { DrainGate, type Pausable, type Valve } from "../../support/backpressure.js";
 import type { Channel } from "./channel.js";
@@ -19,6 +20,8 @@ export interface InputHandlers {
   protocolError(err: InputError): void;
   /** Bytes of input: the idle timeout starts over. */
   activity(): void;
+  /** An agent frame (they only follow our AgentOpen, so there is a channel by then). */
+  agent?(frame: Frame): void;
 }
 
 /** Frames from the client: decoded, held back until there is a channel, then dispatched to it. */
@@ -87,6 +90,12 @@ export class ClientInput {
       if (this.helloSeen) return;
       this.helloSeen = true;
       this.on.hello(frame.payload);
+    } else if (isAgentFrameType(frame.type)) {
+      try {
+        this.on.agent?.(frame);
+      } catch (err) {
+        this.on.protocolError(new InputError("protocol", describeError(err)));
+      }
     } else if (!this.channel) {
       this.holdBack(frame);
     } else {

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { dataFrameParts, encodeFrame, FrameType, type FrameTypeValue } from "../../core/protocol/frames.js";
 import { DrainGate, Valve, writeParts } from "../../support/backpressure.js";
+import type { MuxLink } from "../../support/muxed-streams.js";
 import type { ChannelOutput } from "./channel.js";
 
 /** How often a held (paused) client socket is probed for a client that went away. */
@@ -14,6 +15,8 @@ export const PROBE_EVERY_MS = 5000;
 export class ClientLink {
   readonly valve: Valve;
   private readonly gate: DrainGate;
+  /** The same socket, gate and valve, for streams multiplexed over it (the agent channel). */
+  readonly mux: MuxLink;
   private probe: NodeJS.Timeout | null = null;
 
   constructor(
@@ -22,6 +25,7 @@ export class ClientLink {
   ) {
     this.valve = new Valve(socket, (held) => (held ? this.startProbe() : this.stopProbe()));
     this.gate = new DrainGate(socket);
+    this.mux = { sink: socket, gate: this.gate, valve: this.valve };
   }
 
   /**

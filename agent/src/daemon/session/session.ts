@@ -3,6 +3,8 @@ import { errorCodeOf, InputError } from "../../core/errors.js";
 import { FrameType } from "../../core/protocol/frames.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import type { ContainerSockets } from "../../core/ports/container-sockets.js";
+import type { AgentChannel } from "./agent-channel.js";
 import type { Dial } from "../../adapters/net/tcp-relay.js";
 import type { Environments } from "../environments/environments.js";
 import type { EnvironmentPlanner } from "../projects/planner.js";
@@ -35,6 +37,8 @@ export interface SessionDeps {
   readonly dial?: Dial;
   /** The IDE mode (`podspawn-sshd`). @default absent */
   readonly innerSshd?: InnerSshd;
+  /** Where a forwarded agent's socket is made in the container. @default none: no agent forwarding */
+  readonly sockets?: ContainerSockets;
 }
 
 export type SessionPhase = "greeting" | "starting" | "running" | "ended";
@@ -69,6 +73,7 @@ export class Session {
   private channel: Channel | null = null;
   private release: (() => void) | null = null;
   private idle: IdleWatch | null = null;
+  private agent: AgentChannel | null = null;
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
@@ -80,6 +85,7 @@ export class Session {
       hello: (payload) => this.greet(payload),
       protocolError: (err) => this.fail(err),
       activity: () => this.idle?.touch(),
+      agent: (frame) => this.agent?.fromClient(frame),
     });
     this.helloTimer = setTimeout(() => this.fail(new InputError("hello", `none within ${HELLO_TIMEOUT_MS / 1000} s of connecting`)), HELLO_TIMEOUT_MS);
     this.helloTimer.unref();
@@ -124,6 +130,26 @@ export class Session {
     return true;
   }
 
+  /** The client's agent, relayed into the container; closed at once if the session ended meanwhile. */
+  useAgent(agent: AgentChannel): boolean {
+    if (this.phaseNow === "ended") {
+      agent.close();
+      return false;
+    }
+    this.agent = agent;
+    return true;
+  }
+
+  /** The link's socket, gate and valve, for the agent channel's connections. */
+  get mux(): ClientLink["mux"] {
+    return this.link.mux;
+  }
+
+  /** Input or output on a side channel (the agent): the idle timeout starts over. */
+  touch(): void {
+    this.idle?.touch();
+  }
+
   /** The channel is open: relay it until it finishes. Hung up at once if the session ended meanwhile. */
   attach(channel: Channel): boolean {
     if (this.phaseNow !== "ended" && this.link.gone) this.end({ kind: "disconnected" });
@@ -163,6 +189,7 @@ export class Session {
     clearTimeout(this.helloTimer);
     this.idle?.stop();
     this.input.stop();
+    this.agent?.close();
     if (outcome.kind !== "exited") this.channel?.hangUp();
     if (outcome.kind === "exited" && outcome.notice) this.link.send(FrameType.Stderr, noticeText(outcome.notice));
     const last = finalFrame(outcome);

@@ -1,9 +1,12 @@
 import { InputError, UserFacingError } from "../../core/errors.js";
-import { planExec } from "../../core/container/exec-plan.js";
+import { planExec, wantsAgent } from "../../core/container/exec-plan.js";
 import { parseSessionRequest, type SessionRequest } from "../../core/protocol/session-request.js";
 import { parseTunnelRequest } from "../../core/protocol/tunnel-request.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import type { ContainerSockets } from "../../core/ports/container-sockets.js";
+import type { Logger } from "../log.js";
+import { forwardAgent } from "./agent-forwarding.js";
 import type { Dial } from "../../adapters/net/tcp-relay.js";
 import type { Environment, Environments } from "../environments/environments.js";
 import { lifetimeLeftMs, lifetimeWarning } from "../../core/container/lifetime-notice.js";
@@ -27,6 +30,8 @@ export interface StartDeps {
   readonly watchExit?: WatchExit;
   /** The IDE mode (`podspawn-sshd`). @default absent: such a session is refused in one line */
   readonly innerSshd?: InnerSshd;
+  readonly sockets?: ContainerSockets;
+  readonly log?: Logger;
 }
 
 /**
@@ -90,7 +95,10 @@ async function openChannel(session: Session, req: SessionRequest, env: Environme
     if (!deps.innerSshd) throw new UserFacingError("no-ide-mode", "the IDE mode (podspawn-sshd) is not available on this node");
     return deps.innerSshd.open({ runtime: deps.runtime, containerId: env.containerId, user: session.user, account: env.account, request: req, explainer });
   }
-  const plan = planExec(req, env.account, deps.config().sftpSubsystems);
+  // The IDE mode's inner sshd forwards its own agent (ssh -A to it); ours is for plain sessions.
+  const sftp = deps.config().sftpSubsystems;
+  const agentSocket = wantsAgent(req, sftp) ? await forwardAgent(session, env.containerId, env.account, deps) : null;
+  const plan = planExec(req, env.account, sftp, agentSocket);
   return openExecChannel(deps.runtime, env.containerId, plan, req.command, explainer);
 }
 
