@@ -1,4 +1,4 @@
-import { chmod, unlink } from "node:fs/promises";
+import { chmod, chown, unlink } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { SocketUnavailable, type ContainerListener, type ContainerSockets, type SocketOwner } from "../../../agent/src/core/ports/container-sockets.js";
@@ -27,6 +27,7 @@ export class TmpDirSockets implements ContainerSockets {
       server.listen(path, resolve);
     });
     await chmod(path, 0o600);
+    await chown(path, owner.uid, owner.gid);
     this.open.add(path);
     return {
       path,
