@@ -11,8 +11,6 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { containerName } from "../../agent/src/core/container/container-spec.js";
-import { DEFAULT_PROJECT } from "../../agent/src/core/container/project.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 
@@ -116,7 +114,7 @@ describe("agent forwarding (ssh -A)", () => {
   });
 
   it("clones a git repository over ssh from inside the container with the forwarded key, only with -A", async () => {
-    const server = await startGitServer(USER);
+    const server = await startGitServer();
     try {
       const gitSsh = `ssh -p ${GIT_PORT} -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$HOME/kh -o BatchMode=yes -o IdentitiesOnly=no`;
       const script = `printf '%s\\n' '[${server.address}]:${GIT_PORT} ${server.hostKey}' > "$HOME/kh"; rm -rf "$HOME/clone"; GIT_SSH_COMMAND='${gitSsh}' git clone -q ssh://${GIT_ACCOUNT}@${server.address}/repo.git "$HOME/clone" && cat "$HOME/clone/README"`;
@@ -191,16 +189,44 @@ interface GitServer {
   stop(): Promise<void>;
 }
 
+/** A network namespace of this test's own, reachable from containers through the host's routing. */
+const GIT_NETNS = "pse2e-agent-git";
+const GIT_HOST_SIDE = { dev: "pse2eagit0", ip: "10.231.77.1" };
+const GIT_NS_SIDE = { dev: "pse2eagit1", ip: "10.231.77.2" };
+
+async function must(cmd: string, args: readonly string[]): Promise<void> {
+  const r = await runCommand(cmd, args);
+  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
+}
+
 /**
- * A second sshd on the user's bridge gateway (the host as the container sees it), accepting only
- * the forwarded key, with a forced git-upload-pack of one repository.
+ * The git server's own network namespace, joined to the host by a veth pair. A container reaches
+ * it the way it reaches any outside address (its bridge, the host's forwarding, NAT), not through
+ * the host's INPUT chain, which may (rightly) refuse containers' connections to the host itself.
  */
-async function startGitServer(user: string): Promise<GitServer> {
-  const warm = await node.ssh(user, ["true"]);
-  assert.equal(warm.code, 0, warm.stderr);
-  const container = containerName(INSTANCE, user, DEFAULT_PROJECT);
-  const gw = (await runCommand("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}", container])).stdout.trim();
-  assert.match(gw, /^\d+\.\d+\.\d+\.\d+$/, `gateway of ${container}`);
+async function gitNetns(): Promise<() => Promise<void>> {
+  await runCommand("ip", ["netns", "del", GIT_NETNS]);
+  await runCommand("ip", ["link", "del", GIT_HOST_SIDE.dev]);
+  await must("ip", ["netns", "add", GIT_NETNS]);
+  await must("ip", ["link", "add", GIT_HOST_SIDE.dev, "type", "veth", "peer", "name", GIT_NS_SIDE.dev]);
+  await must("ip", ["link", "set", GIT_NS_SIDE.dev, "netns", GIT_NETNS]);
+  await must("ip", ["addr", "add", `${GIT_HOST_SIDE.ip}/30`, "dev", GIT_HOST_SIDE.dev]);
+  await must("ip", ["link", "set", GIT_HOST_SIDE.dev, "up"]);
+  await must("ip", ["-n", GIT_NETNS, "addr", "add", `${GIT_NS_SIDE.ip}/30`, "dev", GIT_NS_SIDE.dev]);
+  await must("ip", ["-n", GIT_NETNS, "link", "set", GIT_NS_SIDE.dev, "up"]);
+  await must("ip", ["-n", GIT_NETNS, "link", "set", "lo", "up"]);
+  return async () => {
+    await runCommand("ip", ["link", "del", GIT_HOST_SIDE.dev]);
+    await runCommand("ip", ["netns", "del", GIT_NETNS]);
+  };
+}
+
+/**
+ * A second sshd, in a network namespace of its own, accepting only the forwarded key, with a
+ * forced git-upload-pack of one repository.
+ */
+async function startGitServer(): Promise<GitServer> {
+  const dropNetns = await gitNetns();
   const dir = await mkdtemp("/var/lib/podspawn-e2e-git-");
   await chmod(dir, 0o755);
   const repo = join(dir, "repo.git");
@@ -217,7 +243,7 @@ async function startGitServer(user: string): Promise<GitServer> {
   await runCommand("usermod", ["-p", "*", GIT_ACCOUNT]);
   await runCommand("chown", ["-R", GIT_ACCOUNT, repo]);
   const config = [
-    `ListenAddress ${gw}:${GIT_PORT}`,
+    `ListenAddress ${GIT_NS_SIDE.ip}:${GIT_PORT}`,
     `HostKey ${dir}/host_key`,
     `PidFile ${dir}/sshd.pid`,
     `AuthorizedKeysFile ${dir}/authorized_keys`,
@@ -228,19 +254,20 @@ async function startGitServer(user: string): Promise<GitServer> {
     "",
   ].join("\n");
   await writeFile(join(dir, "sshd_config"), config);
-  const sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+  const sshd = spawn("nsenter", [`--net=/run/netns/${GIT_NETNS}`, "/usr/sbin/sshd", "-D", "-e", "-f", join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   sshd.stderr!.setEncoding("utf8").on("data", (d: string) => (log += d));
   assert.ok(await eventually(() => /Server listening/.test(log), 10_000), log);
   const hostKey = (await readFile(join(dir, "host_key.pub"), "utf8")).trim().split(/\s+/).slice(0, 2).join(" ");
   return {
-    address: gw,
+    address: GIT_NS_SIDE.ip,
     hostKey,
     stop: async () => {
       sshd.kill();
       await new Promise((r) => (sshd.exitCode !== null ? r(null) : sshd.once("close", r)));
       await runCommand("userdel", [GIT_ACCOUNT]);
       await rm(dir, { recursive: true, force: true });
+      await dropNetns();
     },
   };
 }

@@ -88,7 +88,10 @@ describe("login through native sshd (real sshd on loopback, as root)", () => {
   it("sshd applies our Match block to pod users (sshd -T -C)", () => {
     const t = execFileSync("/usr/sbin/sshd", ["-T", "-f", sb.config, "-C", "user=pst-l1,host=localhost,addr=127.0.0.1"], { encoding: "utf8" });
     assert.match(t, /^authorizedkeysfile \/etc\/podspawn-adm3\/authorized_keys\/%u$/m);
-    assert.match(t, /^disableforwarding yes$/m);
+    // Every forwarding off by name, the agent alone on (DisableForwarding would override it).
+    for (const line of ["disableforwarding no", "allowagentforwarding yes", "allowtcpforwarding no", "allowstreamlocalforwarding no", "x11forwarding no", "permittunnel no", "permitopen none", "permitlisten none", "gatewayports no"]) {
+      assert.match(t, new RegExp(`^${line}$`, "m"));
+    }
     assert.match(t, /^passwordauthentication no$/m);
     assert.match(t, /^permituserrc no$/m);
   });
