@@ -25,7 +25,7 @@ let agentSock: string;
 let agentEnv: NodeJS.ProcessEnv;
 
 before(async () => {
-  node = await startNode([USER, OTHER]);
+  node = await startNode([USER, OTHER], { projects: ["other"] });
   clientDir = await mkdtemp(join(tmpdir(), "podspawn-e2e-agent-"));
   agentSock = join(clientDir, "agent.sock");
   agent = spawn("ssh-agent", ["-D", "-a", agentSock], { stdio: "ignore" });
