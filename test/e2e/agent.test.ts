@@ -189,10 +189,14 @@ interface GitServer {
   stop(): Promise<void>;
 }
 
-/** A network namespace of this test's own, reachable from containers through the host's routing. */
+/**
+ * A network namespace of this test's own, reachable from containers through the host's routing.
+ * Its addresses are TEST-NET-2 (RFC 5737): outside the pod pool and the private ranges the egress
+ * firewall may block, routed nowhere but to this veth pair.
+ */
 const GIT_NETNS = "pse2e-agent-git";
-const GIT_HOST_SIDE = { dev: "pse2eagit0", ip: "10.231.77.1" };
-const GIT_NS_SIDE = { dev: "pse2eagit1", ip: "10.231.77.2" };
+const GIT_HOST_SIDE = { dev: "pse2eagit0", ip: "198.51.100.77" };
+const GIT_NS_SIDE = { dev: "pse2eagit1", ip: "198.51.100.78" };
 
 async function must(cmd: string, args: readonly string[]): Promise<void> {
   const r = await runCommand(cmd, args);

@@ -209,7 +209,7 @@ async function sessionRig(sockets: TmpDirSockets): Promise<{ runtime: PlanRecord
   const builds = new ImageBuilds({ builder: new FakeImageBuilder(runtime.images), logDir: dir, timeoutMs: () => 60_000, log });
   const planner = new Planner({ instance: "pst", config: () => CONFIG, project: async () => null, builds });
   const path = join(dir, `session${++seq}.sock`);
-  const server: Server = createServer((sock) => void handleSession(sock, "alice", { runtime, environments, planner, config: () => CONFIG, log, audit: () => undefined, sockets }));
+  const server: Server = createServer((sock) => void handleSession(sock, "alice", { runtime, environments, planner, config: () => CONFIG, log, audit: () => undefined, egress: async () => undefined, sockets }));
   await new Promise<void>((r) => server.listen(path, r));
   const client = await connectTo(path);
   const frames: Frame[] = [];
