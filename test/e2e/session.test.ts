@@ -59,9 +59,37 @@ describe("commands over ssh", () => {
     const r = await node.ssh(ALICE, ["id -un; id -u; hostname; cat /proc/1/cgroup | head -1; echo $HOME"]);
     const [name, uid, host, , home] = r.stdout.split("\n");
     assert.equal(name, ALICE);
-    assert.ok(Number(uid) >= 70000, `uid ${uid} is outside the host's account range`);
+    const hostUid = Number(execFileSync("id", ["-u", ALICE]).toString().trim());
+    assert.equal(Number(uid), 100_000 + hostUid, `uid ${uid} is 100000 + the host account's uid ${hostUid}`);
     assert.equal(host, "default");
     assert.equal(home, `/home/${ALICE}`);
+  });
+
+  it("gives each user's session processes a host uid of their own that no host account has (security finding 3)", async () => {
+    const hostUids = new Set(execFileSync("getent", ["passwd"]).toString().split("\n").filter(Boolean).map((l) => Number(l.split(":")[2])));
+    const onHost = new Map<string, number>();
+    for (const user of [ALICE, BOB]) {
+      // A process left running in the user's container, found from the host by its name.
+      const r = await node.ssh(user, [`setsid bash -c 'exec -a uidprobe-${user} sleep 120' >/dev/null 2>&1 </dev/null &`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    try {
+      assert.ok(
+        await eventually(() => {
+          for (const line of execFileSync("ps", ["-eo", "uid=,args="]).toString().split("\n")) {
+            const m = /^\s*(\d+)\s+uidprobe-(\S+) 120$/.exec(line);
+            if (m?.[2]) onHost.set(m[2], Number(m[1]));
+          }
+          return onHost.size === 2;
+        }, 10_000),
+        "both probes are visible on the host",
+      );
+      for (const user of [ALICE, BOB]) assert.equal(onHost.get(user), 100_000 + Number(execFileSync("id", ["-u", user]).toString().trim()), user);
+      assert.notEqual(onHost.get(ALICE), onHost.get(BOB), "two users' processes share a host uid");
+      for (const [user, uid] of onHost) assert.ok(!hostUids.has(uid), `${user}'s processes run as ${uid}, a host account's uid`);
+    } finally {
+      for (const user of [ALICE, BOB]) await node.ssh(user, [`pkill -f uidprobe-${user} || true`]);
+    }
   });
 
   it("starts with the image's skeleton dotfiles in a home the user owns", async () => {

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
@@ -37,7 +38,7 @@ class Recording extends FakeRuntime {
 
 function setup(): { runtime: Recording; accounts: AccountProvisioner } {
   const runtime = new Recording(new Map([[IMAGE, image()], [OTHER_IMAGE, image([["/bin/bash", ""]])]]));
-  return { runtime, accounts: new AccountProvisioner(runtime) };
+  return { runtime, accounts: new AccountProvisioner(runtime, testPodIds()) };
 }
 
 function spec(user: string, over: Partial<typeof DEFAULT_NODE_CONFIG> = {}): ContainerSpec {
@@ -58,13 +59,13 @@ describe("AccountProvisioner.provision", () => {
     const { runtime, accounts } = setup();
     const id = await created(runtime, spec("alice"));
     const account = await accounts.provision(id, "img-1", "alice", spec("alice"));
-    assert.deepEqual(account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/sh" });
+    assert.deepEqual(account, { name: "alice", uid: 101001, gid: 101001, home: "/home/alice", shell: "/bin/sh" });
     assert.equal(runtime.writes.length, 1);
     assert.deepEqual(
       runtime.writes[0]?.map((e) => `${e.type} ${e.path} ${e.mode.toString(8)} ${e.uid}:${e.gid}`),
-      ["file etc/passwd 644 0:0", "file etc/group 644 0:0", "dir home/alice 750 70000:70000", "file home/alice/.bashrc 644 70000:70000", "file home/alice/.profile 644 70000:70000", "dir etc/podspawn 755 0:0", "file etc/podspawn/ready 644 0:0"],
+      ["file etc/passwd 644 0:0", "file etc/group 644 0:0", "dir home/alice 750 101001:101001", "file home/alice/.bashrc 644 101001:101001", "file home/alice/.profile 644 101001:101001", "dir etc/podspawn 755 0:0", "file etc/podspawn/ready 644 0:0"],
     );
-    assert.match(file(runtime, id, "/etc/passwd") ?? "", /^alice:x:70000:70000:podspawn user:\/home\/alice:\/bin\/sh$/m);
+    assert.match(file(runtime, id, "/etc/passwd") ?? "", /^alice:x:101001:101001:podspawn user:\/home\/alice:\/bin\/sh$/m);
     assert.equal(file(runtime, id, "/home/alice/.profile"), "PS1=pod\n");
     assert.equal(file(runtime, id, READY_MARKER_PATH), renderReadyMarker(id, account));
     assert.equal(runtime.containers.get(id)?.running, false, "written before any start");
@@ -86,7 +87,7 @@ describe("AccountProvisioner.provision", () => {
     const persistent = spec("alice", { session: { ...DEFAULT_NODE_CONFIG.session, mode: "persistent" } });
     const first = await created(runtime, persistent);
     await accounts.provision(first, "img-1", "alice", persistent);
-    await runtime.writeFiles(first, [{ path: "home/alice/.profile", type: "file", mode: 0o644, uid: 70000, gid: 70000, data: Buffer.from("mine\n") }]);
+    await runtime.writeFiles(first, [{ path: "home/alice/.profile", type: "file", mode: 0o644, uid: 101001, gid: 101001, data: Buffer.from("mine\n") }]);
     await runtime.remove(first);
     const second = await created(runtime, persistent);
     await accounts.provision(second, "img-1", "alice", persistent);
@@ -113,6 +114,6 @@ describe("AccountProvisioner.readMarker", () => {
     const baked = renderReadyMarker("some-old-container", { name: "alice", uid: 0, gid: 0, home: "/root", shell: "/bin/sh" });
     const runtime = new FakeRuntime(new Map([[IMAGE, image([[READY_MARKER_PATH, baked]])]]));
     const id = await created(runtime, spec("alice"));
-    assert.equal(await new AccountProvisioner(runtime).readMarker(id, "alice"), null);
+    assert.equal(await new AccountProvisioner(runtime, testPodIds()).readMarker(id, "alice"), null);
   });
 });

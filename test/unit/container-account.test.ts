@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { planAccount } from "../../agent/src/core/container/account-plan.js";
+import { AccountIdTaken, planAccount, podAccountId, POD_ID_BASE } from "../../agent/src/core/container/account-plan.js";
 
 const DEBIAN_PASSWD = `root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
@@ -14,92 +14,89 @@ bin:x:2:
 users:x:100:
 nogroup:x:65534:
 `;
-const UBUNTU_PASSWD = DEBIAN_PASSWD + "ubuntu:x:70000:70000:Ubuntu:/home/ubuntu:/bin/bash\n";
-const UBUNTU_GROUP = DEBIAN_GROUP + "ubuntu:x:70000:\n";
+const ID = 101_005;
+
+describe("podAccountId", () => {
+  it("is 100000 + the host uid: distinct host accounts get distinct ids, all above every host range", () => {
+    assert.equal(POD_ID_BASE, 100_000);
+    assert.equal(podAccountId(1005), 101_005);
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 99_999 }), fc.integer({ min: 1, max: 99_999 }), (a, b) => {
+        assert.ok(podAccountId(a) > 65_534, "above nobody, systemd's dynamic range and Debian's UID_MAX");
+        assert.equal(podAccountId(a) === podAccountId(b), a === b);
+      }),
+    );
+  });
+
+  it("refuses uid 0, negative, fractional and ids past the last valid uid", () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, 4_294_967_294 - 100_000 + 1]) assert.throws(() => podAccountId(bad), RangeError, String(bad));
+    assert.equal(podAccountId(4_294_967_294 - 100_000), 4_294_967_294);
+  });
+});
 
 describe("planAccount", () => {
-  it("gives a fresh debian-like image's user uid/gid 70000 (FIRST_POD_ID), /home/<user> and bash", () => {
-    const plan = planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP, true);
-    assert.deepEqual(plan.account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/bash" });
-    assert.equal(plan.passwd, DEBIAN_PASSWD + "alice:x:70000:70000:podspawn user:/home/alice:/bin/bash\n");
-    assert.equal(plan.group, DEBIAN_GROUP + "alice:x:70000:\n");
+  it("gives the user uid = gid = their own id, /home/<user> and bash, appended to the image's files", () => {
+    const plan = planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP, true, ID);
+    assert.deepEqual(plan.account, { name: "alice", uid: ID, gid: ID, home: "/home/alice", shell: "/bin/bash" });
+    assert.equal(plan.passwd, DEBIAN_PASSWD + `alice:x:${ID}:${ID}:podspawn user:/home/alice:/bin/bash\n`);
+    assert.equal(plan.group, DEBIAN_GROUP + `alice:x:${ID}:\n`);
   });
 
-  it("uses /bin/sh when the image has no bash", () => {
-    const plan = planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP, false);
-    assert.equal(plan.account.shell, "/bin/sh");
-    assert.ok(plan.passwd?.endsWith(":/home/alice:/bin/sh\n"));
+  it("falls back to /bin/sh without bash", () => {
+    assert.equal(planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP, false, ID).account.shell, "/bin/sh");
   });
 
-  it("takes the next free uid and gid when the first pod id is taken by an image account", () => {
-    const plan = planAccount("alice", UBUNTU_PASSWD, UBUNTU_GROUP, true);
-    assert.equal(plan.account.uid, 70001);
-    assert.equal(plan.account.gid, 70001);
-    assert.equal(plan.passwd, UBUNTU_PASSWD + "alice:x:70001:70001:podspawn user:/home/alice:/bin/bash\n");
-    assert.equal(plan.group, UBUNTU_GROUP + "alice:x:70001:\n");
+  it("two users on one image get two different ids (the finding: one uid for everyone)", () => {
+    const a = planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP, true, podAccountId(1001));
+    const b = planAccount("bob", DEBIAN_PASSWD, DEBIAN_GROUP, true, podAccountId(1002));
+    assert.notEqual(a.account.uid, b.account.uid);
+    assert.notEqual(a.account.gid, b.account.gid);
   });
 
-  it("skips a uid taken in passwd even when its gid is free in group", () => {
-    const plan = planAccount("alice", UBUNTU_PASSWD, DEBIAN_GROUP, true);
-    assert.equal(plan.account.gid, 70000);
-    assert.equal(plan.account.uid, 70001);
+  it("keeps the home and shell of an entry of the same name the image brings, but not its ids", () => {
+    const passwd = DEBIAN_PASSWD + "alice:x:1200:1200:Alice:/srv/alice:/bin/zsh\n";
+    const group = DEBIAN_GROUP + "alice:x:1200:\n";
+    const plan = planAccount("alice", passwd, group, true, ID);
+    assert.deepEqual(plan.account, { name: "alice", uid: ID, gid: ID, home: "/srv/alice", shell: "/bin/zsh" });
+    assert.equal(plan.passwd, DEBIAN_PASSWD + `alice:x:${ID}:${ID}:podspawn user:/srv/alice:/bin/zsh\n`);
+    assert.equal(plan.group, DEBIAN_GROUP + `alice:x:${ID}:\n`);
   });
 
-  it("reuses an existing entry of the same name without rewriting either file", () => {
-    const passwd = DEBIAN_PASSWD + "alice:x:1500:1600:Alice:/srv/alice:/bin/zsh\n";
-    const plan = planAccount("alice", passwd, DEBIAN_GROUP, true);
-    assert.deepEqual(plan.account, { name: "alice", uid: 1500, gid: 1600, home: "/srv/alice", shell: "/bin/zsh" });
+  it("writes nothing when the image already has exactly the user's entries (a recreated container of a podspawn-built image)", () => {
+    const passwd = DEBIAN_PASSWD + `alice:x:${ID}:${ID}:podspawn user:/home/alice:/bin/bash\n`;
+    const group = DEBIAN_GROUP + `alice:x:${ID}:\n`;
+    const plan = planAccount("alice", passwd, group, true, ID);
     assert.equal(plan.passwd, null);
     assert.equal(plan.group, null);
   });
 
-  it("fills in home and shell for an existing entry that leaves them empty", () => {
-    const plan = planAccount("alice", "alice:x:1200:1200:::\n", "", false);
-    assert.deepEqual(plan.account, { name: "alice", uid: 1200, gid: 1200, home: "/home/alice", shell: "/bin/sh" });
-    assert.equal(plan.passwd, null);
+  it("refuses an image whose other user or group already holds the id, naming it", () => {
+    assert.throws(() => planAccount("alice", DEBIAN_PASSWD + `svc:x:${ID}:1:::\n`, DEBIAN_GROUP, true, ID), (e: unknown) => e instanceof AccountIdTaken && e.id === ID && e.holder === 'user "svc"');
+    assert.throws(() => planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP + `staff2:x:${ID}:\n`, true, ID), (e: unknown) => e instanceof AccountIdTaken && e.holder === 'group "staff2"');
   });
 
-  it("does not mistake a user whose name merely starts with the pod user's name", () => {
-    const plan = planAccount("al", DEBIAN_PASSWD + "alice:x:70000:70000::/home/alice:/bin/bash\n", DEBIAN_GROUP + "alice:x:70000:\n", true);
-    assert.equal(plan.account.uid, 70001);
+  it("does not take a longer name for the user (al vs alice)", () => {
+    const plan = planAccount("al", DEBIAN_PASSWD + "alice:x:1200:1200::/home/alice:/bin/bash\n", DEBIAN_GROUP, true, ID);
     assert.equal(plan.account.home, "/home/al");
-    assert.notEqual(plan.passwd, null);
+    assert.match(plan.passwd ?? "", /^alice:x:1200:1200::\/home\/alice:\/bin\/bash$/m);
   });
 
-  it("reuses an existing group of the same name and leaves the group file alone", () => {
-    const plan = planAccount("alice", DEBIAN_PASSWD, DEBIAN_GROUP + "alice:x:1234:\n", true);
-    assert.equal(plan.account.gid, 1234);
-    assert.equal(plan.account.uid, 1234);
-    assert.equal(plan.group, null);
-    assert.ok(plan.passwd?.endsWith("alice:x:1234:1234:podspawn user:/home/alice:/bin/bash\n"));
+  it("adds a missing trailing newline and works without /etc/group", () => {
+    const plan = planAccount("alice", DEBIAN_PASSWD.trimEnd(), "", true, ID);
+    assert.equal(plan.passwd, DEBIAN_PASSWD + `alice:x:${ID}:${ID}:podspawn user:/home/alice:/bin/bash\n`);
+    assert.equal(plan.group, `alice:x:${ID}:\n`);
   });
 
-  it("adds a newline before the new line when the file lacks a trailing newline", () => {
-    const plan = planAccount("alice", DEBIAN_PASSWD.trimEnd(), DEBIAN_GROUP.trimEnd(), true);
-    assert.equal(plan.passwd, DEBIAN_PASSWD + "alice:x:70000:70000:podspawn user:/home/alice:/bin/bash\n");
-    assert.equal(plan.group, DEBIAN_GROUP + "alice:x:70000:\n");
-  });
-
-  it("writes a group file from scratch when the image has an empty one", () => {
-    const plan = planAccount("alice", DEBIAN_PASSWD, "", true);
-    assert.equal(plan.account.gid, 70000);
-    assert.equal(plan.group, "alice:x:70000:\n");
-  });
-
-  it("never picks a uid or gid below FIRST_POD_ID or already in use (property)", () => {
-    const idList = fc.uniqueArray(fc.integer({ min: 0, max: 1100 }), { maxLength: 40 });
+  it("keeps every other line, and leaves exactly one entry for the user (property)", () => {
+    const names = fc.uniqueArray(fc.stringMatching(/^[a-z]{1,6}$/), { maxLength: 20 });
     fc.assert(
-      fc.property(idList, idList, (uids, gids) => {
-        const passwd = uids.map((u, i) => `u${i}:x:${u}:${u}::/home/u${i}:/bin/sh`).join("\n");
-        const group = gids.map((g, i) => `g${i}:x:${g}:`).join("\n");
-        const { account, passwd: newPasswd, group: newGroup } = planAccount("alice", passwd, group, false);
-        assert.ok(account.uid >= 70000 && account.gid >= 70000);
-        assert.ok(!uids.includes(account.uid));
-        assert.ok(!gids.includes(account.gid));
-        // The original lines survive unchanged, followed by exactly one new line.
-        assert.ok(newPasswd?.startsWith(passwd));
-        assert.equal(newPasswd?.split("\n").filter((l) => l.startsWith("alice:")).length, 1);
-        assert.ok(newGroup?.startsWith(group));
+      fc.property(names, fc.integer({ min: 0, max: 60_000 }), (others, base) => {
+        const lines = others.map((n, i) => `${n}:x:${base + i}:${base + i}::/home/${n}:/bin/sh`);
+        const passwd = lines.join("\n") + (lines.length ? "\n" : "");
+        const plan = planAccount("alice", passwd, "", false, ID);
+        const out = (plan.passwd ?? passwd).split("\n");
+        for (const l of lines) if (!l.startsWith("alice:")) assert.ok(out.includes(l));
+        assert.equal(out.filter((l) => l.startsWith("alice:")).length, 1);
       }),
     );
   });

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -31,7 +32,7 @@ function memoryGate(initial: DrainState = OPEN): DrainGate & { saved: DrainState
 function world(gate: DrainGate, config: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE }) {
   const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
   let cfg = config;
-  const envs = new Environments({ instance: "pst", runtime, config: () => cfg, log: () => undefined, refuseNew: () => gate.refusal() });
+  const envs = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => cfg, log: () => undefined, refuseNew: () => gate.refusal() });
   return { runtime, envs, setConfig: (c: NodeConfig) => void (cfg = c) };
 }
 
@@ -56,7 +57,7 @@ describe("a drained node", () => {
     envs.release(again);
     envs.release(again);
     // After a restart the daemon adopts it and still lets alice in (reuse, not create).
-    const restarted = new Environments({ instance: "pst", runtime, config: () => ({ ...DEFAULT_NODE_CONFIG, image: IMAGE }), log: () => undefined, refuseNew: () => gate.refusal() });
+    const restarted = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => ({ ...DEFAULT_NODE_CONFIG, image: IMAGE }), log: () => undefined, refuseNew: () => gate.refusal() });
     await restarted.recover();
     assert.equal((await restarted.acquire("alice", "default")).containerId, first.containerId);
     await assert.rejects(restarted.acquire("bob", "default"), /draining/);

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
@@ -40,7 +41,7 @@ function config(over: { limits?: Partial<NodeConfig["limits"]>; network?: NodeCo
 
 function harness(c: NodeConfig, runtime = new FakeRuntime(new Map([[IMAGE, image()]]))): { runtime: FakeRuntime; envs: Environments; events: DaemonEvent[] } {
   const events: DaemonEvent[] = [];
-  const envs = new Environments({ instance: INSTANCE, runtime, config: () => c, log: (e) => events.push(e) });
+  const envs = new Environments({ instance: INSTANCE, runtime, podIdOf: testPodIds(), config: () => c, log: (e) => events.push(e) });
   return { runtime, envs, events };
 }
 

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -56,7 +57,7 @@ interface Harness {
 function harness(over: ConfigOverrides = {}, runtime: FakeRuntime = new FakeRuntime(new Map([[IMAGE, image()]])), engine: ContainerRuntime = runtime): Harness {
   let config = makeConfig(over);
   const events: DaemonEvent[] = [];
-  const envs = new Environments({ instance: INSTANCE, runtime: engine, config: () => config, log: (e) => events.push(e) });
+  const envs = new Environments({ instance: INSTANCE, runtime: engine, podIdOf: testPodIds(), config: () => config, log: (e) => events.push(e) });
   return {
     runtime,
     envs,
@@ -187,10 +188,10 @@ describe("Environments.acquire", () => {
     const passwd = c.files.get("/etc/passwd")?.toString("utf8") ?? "";
     const group = c.files.get("/etc/group")?.toString("utf8") ?? "";
     assert.ok(passwd.startsWith("root:x:0:0:root:/root:/bin/sh\n"), "the image's entries are kept");
-    assert.match(passwd, /^alice:x:70000:70000:[^:]*:\/home\/alice:\/bin\/bash$/m);
-    assert.match(group, /^alice:x:70000:$/m);
+    assert.match(passwd, /^alice:x:101001:101001:[^:]*:\/home\/alice:\/bin\/bash$/m);
+    assert.match(group, /^alice:x:101001:$/m);
     assert.ok(c.files.has("/home/alice/"), "home directory exists");
-    assert.deepEqual(env.account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/bash" });
+    assert.deepEqual(env.account, { name: "alice", uid: 101001, gid: 101001, home: "/home/alice", shell: "/bin/bash" });
   });
 
   it("starts a stopped container again on the next acquire instead of creating another", async () => {
@@ -218,7 +219,7 @@ describe("Environments.acquire", () => {
     const c = containerOf(runtime, "alice");
     assert.equal(c?.id, again.containerId);
     assert.equal(c?.running, true);
-    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:70000:70000:/m);
+    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:101001:101001:/m);
     assert.ok(c?.files.has("/home/alice/"));
     assert.equal(again.sessions, 1);
     assert.equal(runtime.calls.create, 2);
@@ -616,9 +617,9 @@ describe("Environments and the ready marker", () => {
     const c = containerOf(runtime, "alice");
     assert.equal(c?.id, env.containerId);
     assert.equal(c?.running, true);
-    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:70000:70000:/m);
+    assert.match(c?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:101001:101001:/m);
     assert.ok(c?.files.get(READY_MARKER_PATH));
-    assert.deepEqual(env.account, { name: "alice", uid: 70000, gid: 70000, home: "/home/alice", shell: "/bin/bash" });
+    assert.deepEqual(env.account, { name: "alice", uid: 101001, gid: 101001, home: "/home/alice", shell: "/bin/bash" });
     assert.ok(events.some((e) => e.kind === "container-removed" && e.reason === "not-ready"));
   });
 
@@ -632,6 +633,31 @@ describe("Environments and the ready marker", () => {
     assert.notEqual(env.containerId, orphan);
     assert.equal(runtime.containers.has(orphan), false);
     assert.deepEqual(envs.list().map((e) => [e.containerId, e.sessions]), [[env.containerId, 1]]);
+  });
+
+  it("replaces, after a restart, a container whose marker records another uid (made before users had ids of their own)", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const before = new Environments({ instance: INSTANCE, runtime, podIdOf: () => 70000, config: () => makeConfig(), log: () => undefined });
+    const old = await before.acquire("alice", "default");
+    before.release(old);
+    assert.equal(old.account?.uid, 70000);
+    const { envs } = harness({}, runtime);
+    assert.equal(await envs.recover(), 1);
+    const env = await envs.acquire("alice", "default");
+    assert.notEqual(env.containerId, old.containerId);
+    assert.equal(runtime.containers.has(old.containerId), false, "the container running as the old uid is gone");
+    assert.equal(env.account?.uid, 101001);
+    assert.match(runtime.containers.get(env.containerId)?.files.get("/etc/passwd")?.toString("utf8") ?? "", /^alice:x:101001:101001:/m);
+  });
+
+  it("adopts, after a restart, a container whose marker records the user's own id", async () => {
+    const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
+    const first = harness({}, runtime).envs;
+    const made = await first.acquire("alice", "default");
+    first.release(made);
+    const { envs } = harness({}, runtime);
+    await envs.recover();
+    assert.equal((await envs.acquire("alice", "default")).containerId, made.containerId);
   });
 
   it("replaces a stopped unmarked container rather than starting it", async () => {
@@ -661,7 +687,7 @@ describe("Environments and the ready marker", () => {
     // Replaced behind the daemon's back by a complete container of the same spec.
     runtime.containers.delete(first.containerId);
     const other = await halfMade(runtime, "alice");
-    await new AccountProvisioner(runtime).provision(other, "img", "alice", containerSpec(INSTANCE, "alice", "default", makeConfig()));
+    await new AccountProvisioner(runtime, testPodIds()).provision(other, "img", "alice", containerSpec(INSTANCE, "alice", "default", makeConfig()));
     const env = await envs.acquire("alice", "default");
     assert.equal(env.containerId, other);
     assert.equal(runtime.containers.get(other)?.running, true);

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
@@ -25,7 +26,7 @@ class ScriptedCgroup implements MemoryCgroup {
 
 async function setup(): Promise<{ runtime: FakeRuntime; memory: ScriptedCgroup; target: { containerId: string; user: string; project: string } }> {
   const runtime = new FakeRuntime(fakeImage());
-  const environments = new Environments({ instance: "pst", runtime, config: () => CONFIG, log: () => undefined });
+  const environments = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => CONFIG, log: () => undefined });
   const env = await environments.acquire("alice", "web");
   return { runtime, memory: new ScriptedCgroup(), target: { containerId: env.containerId, user: "alice", project: "web" } };
 }

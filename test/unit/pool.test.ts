@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
@@ -48,7 +49,7 @@ function world(o: Over = {}, runtime = new FakeRuntime(new Map([[IMAGE, image()]
   let config = makeConfig(o);
   let clock = 1_000_000;
   const events: DaemonEvent[] = [];
-  const make = (): Environments => new Environments({ instance: INSTANCE, runtime: engine, config: () => config, log: (e) => events.push(e), now: () => clock, ...(refuseNew ? { refuseNew } : {}) });
+  const make = (): Environments => new Environments({ instance: INSTANCE, runtime: engine, podIdOf: testPodIds(), config: () => config, log: (e) => events.push(e), now: () => clock, ...(refuseNew ? { refuseNew } : {}) });
   return {
     runtime,
     envs: make(),

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -82,7 +83,7 @@ class Client {
 async function rig(opts: RigOptions = {}): Promise<Rig> {
   const runtime = new FakeRuntime(new Map(fakeImage()));
   const config: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, maxLifetimeMs: opts.maxLifetimeMs ?? 0 } };
-  const environments = new Environments({ instance: "pst", runtime, config: () => config, log: () => undefined, now: () => T0 });
+  const environments = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => config, log: () => undefined, now: () => T0 });
   const live = new LiveSessions();
   const path = join(dir, `n${++seq}.sock`);
   // Projects web and api are registered with the node's default environment.

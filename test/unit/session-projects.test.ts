@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -46,7 +47,7 @@ async function run(project: string | null, command: string, projects: readonly P
   const runtime = new FakeRuntime(new Map([[IMAGE, baseImage()]]));
   const builder = new FakeImageBuilder(runtime.images);
   const log = (): void => undefined;
-  const environments = new Environments({ instance: "pst", runtime, config: () => CONFIG, log });
+  const environments = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => CONFIG, log });
   const builds = new ImageBuilds({ builder, logDir: dir, timeoutMs: () => 60_000, log });
   const planner = new Planner({ instance: "pst", config: () => CONFIG, project: async (n) => projects.find((p) => p.name === n) ?? null, builds });
   const path = join(dir, `s${++seq}.sock`);

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -205,7 +206,7 @@ async function rig(opts: RigOptions = {}): Promise<Rig> {
     events.push(e);
   };
   const config: NodeConfig = opts.idleMs === undefined ? CONFIG : { ...CONFIG, session: { ...CONFIG.session, idleTimeoutMs: opts.idleMs } };
-  const environments = new CountingEnvironments({ instance: "pst", runtime, config: () => config, log });
+  const environments = new CountingEnvironments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => config, log });
   // No projects registered: every session here is in the node's default environment.
   const builds = new ImageBuilds({ builder: new FakeImageBuilder(runtime.images), logDir: dir, timeoutMs: () => 60_000, log });
   const planner = new Planner({ instance: "pst", config: () => config, project: async () => null, builds });
@@ -367,7 +368,7 @@ describe("handleSession", SUITE, () => {
       await r.client.until(hasExit, "EXIT");
       const plan = r.runtime.execs[0]?.plan;
       assert.deepEqual(plan?.argv, ["/bin/bash", "-c", "echo hi; exit 3"]);
-      assert.equal(plan?.user, "70000:70000");
+      assert.equal(plan?.user, "101001:101001");
       assert.equal(plan?.workdir, "/home/alice");
       assert.equal(plan?.tty, false);
     } finally {

@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
@@ -18,7 +19,7 @@ function fakeImage(): Map<string, Map<string, Buffer>> {
 
 async function world(config: NodeConfig = PERSISTENT): Promise<{ runtime: FakeRuntime; environments: Environments }> {
   const runtime = new FakeRuntime(fakeImage());
-  const environments = new Environments({ instance: "pst", runtime, config: () => config, log: () => undefined, now: () => T0 });
+  const environments = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => config, log: () => undefined, now: () => T0 });
   for (const [user, project] of [["alice", "web"], ["alice", "api"], ["bob", "web"]] as const) environments.release(await environments.acquire(user, project));
   return { runtime, environments };
 }

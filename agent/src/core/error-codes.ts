@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   "no-sshd": "an IDE-mode session (podspawn-sshd) found no sshd binary in the environment's image",
   "no-ide-mode": "this daemon was started without the IDE mode (podspawn-sshd)",
   "host-ca": "the node's host CA for inner sshd certificates could not be opened or generated",
+  "account-id": "the user's container id (100000 + the host account's uid) is not available: no host account, or the image gives that id to another entry",
   "egress-firewall": "the firewall rules that keep containers off the metadata service and the host could not be put in place, so sessions are refused",
 
   // ---- the daemon's own housekeeping (log only) --------------------------------------------------

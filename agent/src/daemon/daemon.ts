@@ -72,7 +72,7 @@ export class Daemon {
     const log = this.log;
     const drainState = drainFile(layout.stateDir);
     this.drain = new DrainGate({ load: () => loadDrainState(drainState), save: (s) => saveDrainState(drainState, s) });
-    this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log, refuseNew: () => this.drain.refusal() });
+    this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log, podIdOf: (user) => this.sockets.podIdOf(user), refuseNew: () => this.drain.refusal() });
     const builds = new ImageBuilds({ builder: opts.builder, logDir: layout.buildLogsDir, timeoutMs: () => this.config.buildTimeoutMs, log });
     const projects = fsProjectRegistry(layout.projectsDir);
     const planner = new Planner({ instance: layout.instance, config: () => this.config, project: (name) => projects.read(name), builds });

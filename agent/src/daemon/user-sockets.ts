@@ -1,4 +1,5 @@
-import { primaryGroupProblem, type PrimaryGroupFacts } from "../core/users/user-plan.js";
+import { podIdProblem, primaryGroupProblem, type PrimaryGroupFacts } from "../core/users/user-plan.js";
+import { podAccountId } from "../core/container/account-plan.js";
 import { chmod, chown, mkdir, readFile, rm, stat } from "node:fs/promises";
 import { createServer, type Server, type Socket } from "node:net";
 import { userSocketDir, userSocketPath, type Layout } from "../core/host/layout.js";
@@ -14,6 +15,8 @@ import type { Logger } from "./log.js";
  */
 export class UserSockets {
   private readonly servers = new Map<string, Server>();
+  /** Container uid/gid of each user listened for, from the host accounts read at the last sync. */
+  private readonly podIds = new Map<string, number>();
 
   constructor(
     private readonly layout: Layout,
@@ -27,10 +30,16 @@ export class UserSockets {
     return [...this.servers.keys()];
   }
 
+  /** The user's host-unique container uid/gid, or null if no socket is listening for them. */
+  podIdOf(user: string): number | null {
+    return this.servers.has(user) ? (this.podIds.get(user) ?? null) : null;
+  }
+
   /** Bring the listeners in line with the key registry and the host's accounts. */
   async sync(): Promise<void> {
     const wanted = await listRegistryUsers(this.layout);
     const gids = await primaryGids(this.accountFiles.passwd);
+    const uids = await hostUids(this.accountFiles.passwd);
     const groups = await groupEntries(this.accountFiles.group);
     const refused = new Set<string>();
     for (const user of wanted) {
@@ -39,13 +48,14 @@ export class UserSockets {
         this.log({ kind: "warning", message: `user ${user} has keys but no host account; not listening for it` });
         continue;
       }
-      const problem = primaryGroupProblem(user, primaryGroupFacts(user, gid, gids, groups));
+      const problem = primaryGroupProblem(user, primaryGroupFacts(user, gid, gids, groups)) ?? podIdProblem(user, uids);
       if (problem) {
         // Anyone in that group could connect as this user: no socket rather than a shared one.
         this.log({ kind: "warning", message: `not listening for ${user}: ${problem}` });
         refused.add(user);
         continue;
       }
+      this.podIds.set(user, podAccountId(uids.get(user) ?? 0));
       if (!this.servers.has(user)) await this.listen(user, gid);
     }
     for (const user of [...this.servers.keys()]) {
@@ -96,6 +106,16 @@ export async function primaryGids(passwdFile = "/etc/passwd"): Promise<Map<strin
   for (const line of text.split("\n")) {
     const f = line.split(":");
     if (f.length >= 7 && f[0] && Number.isInteger(Number(f[3]))) out.set(f[0], Number(f[3]));
+  }
+  return out;
+}
+
+/** user -> uid from /etc/passwd. */
+export async function hostUids(passwdFile = "/etc/passwd"): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const line of (await readFile(passwdFile, "utf8")).split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 7 && f[0] && Number.isInteger(Number(f[2]))) out.set(f[0], Number(f[2]));
   }
   return out;
 }

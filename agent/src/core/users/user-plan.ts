@@ -1,3 +1,4 @@
+import { POD_ID_BASE } from "../container/account-plan.js";
 import type { PublicKey } from "./keys.js";
 
 /**
@@ -45,6 +46,18 @@ export function primaryGroupProblem(name: string, g: PrimaryGroupFacts): string 
   if (g.name === name && others.length === 0) return null;
   const what = g.name === null ? "has no group entry" : g.name !== name ? `is ${JSON.stringify(g.name)}, not its own` : `also holds ${others.map((o) => JSON.stringify(o)).join(", ")}`;
   return `host account ${JSON.stringify(name)}'s primary group ${what}; its session socket is guarded by that group, so it must be the account's private group`;
+}
+
+/**
+ * Why a pod user cannot have its container id (POD_ID_BASE + host uid), or null if it can: the
+ * host uid must be one a pod account can have, and the id must be no host account's uid (a site
+ * with uids above POD_ID_BASE, e.g. from a directory, would otherwise share one with someone).
+ */
+export function podIdProblem(name: string, uids: ReadonlyMap<string, number>): string | null {
+  const uid = uids.get(name);
+  if (uid === undefined || !Number.isInteger(uid) || uid < 1 || uid >= POD_ID_BASE) return `host account ${JSON.stringify(name)} has uid ${uid}; pod accounts need a uid from 1 to ${POD_ID_BASE - 1}`;
+  const holder = [...uids].find(([, other]) => other === POD_ID_BASE + uid);
+  return holder ? `host account ${JSON.stringify(name)}'s container id ${POD_ID_BASE + uid} is the uid of host account ${JSON.stringify(holder[0])}` : null;
 }
 
 /**

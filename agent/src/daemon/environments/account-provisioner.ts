@@ -1,5 +1,6 @@
 import type { ContainerSpec } from "../../core/container/container-spec.js";
-import { planAccount, type AccountFiles } from "../../core/container/account-plan.js";
+import { AccountIdTaken, planAccount, type AccountFiles } from "../../core/container/account-plan.js";
+import { UserFacingError } from "../../core/errors.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
 import { parseClaimMarker, parseReadyMarker, READY_MARKER_DIR, READY_MARKER_PATH, renderReadyMarker, type PoolClaim } from "../../core/container/ready-marker.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
@@ -30,7 +31,11 @@ function rootFile(path: string, data: string): TarEntry {
 export class AccountProvisioner {
   private readonly imageFactsCache = new Map<string, ImageFacts>();
 
-  constructor(private readonly runtime: ContainerRuntime) {}
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    /** The user's host-unique container id (core/container/account-plan.ts podAccountId), or null without a host account. */
+    private readonly podIdOf: (user: string) => number | null,
+  ) {}
 
   /**
    * passwd, group, home, skeleton and the ready marker in one archive call. Returns the account
@@ -39,11 +44,22 @@ export class AccountProvisioner {
    */
   async provision(containerId: string, imageId: string, user: string, spec: Pick<ContainerSpec, "homeVolume">, claim: PoolClaim | null = null): Promise<ContainerAccount> {
     const facts = await this.imageFacts(containerId, imageId);
-    const plan = planAccount(user, facts.passwd, facts.group, facts.hasBash);
+    const plan = this.plan(user, facts);
     // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
     const keepHome = spec.homeVolume !== null && (await this.runtime.pathExists(containerId, `${plan.account.home}/.profile`));
     await this.runtime.writeFiles(containerId, [...accountArchive(plan, keepHome ? new Map() : facts.skel), ...markerEntries(containerId, plan.account, claim)]);
     return plan.account;
+  }
+
+  private plan(user: string, facts: ImageFacts): AccountFiles {
+    const id = this.podIdOf(user);
+    if (id === null) throw new UserFacingError("account-id", `${user} has no host account on this node; tell the node's admin`);
+    try {
+      return planAccount(user, facts.passwd, facts.group, facts.hasBash, id);
+    } catch (err) {
+      if (err instanceof AccountIdTaken) throw new UserFacingError("account-id", `this environment's image gives your id ${err.id} to its ${err.holder}; ask the admin to change the image`, err.message);
+      throw err;
+    }
   }
 
   /** Read the image's account facts from a pooled container ahead of its claim, so the claim pays no reads. */

@@ -36,6 +36,8 @@ export interface EnvironmentsOptions {
   readonly runtime: ContainerRuntime;
   readonly config: () => NodeConfig;
   readonly log: Logger;
+  /** The user's host-unique container uid/gid (podAccountId of the host account), or null without a host account. */
+  readonly podIdOf: (user: string) => number | null;
   readonly now?: () => number;
   /** Asked before an environment is created or recreated: an error refuses it (a drained node). @default - never refuses */
   readonly refuseNew?: () => Error | null;
@@ -83,7 +85,7 @@ export class Environments {
 
   constructor(private readonly opts: EnvironmentsOptions) {
     this.now = opts.now ?? Date.now;
-    this.accounts = new AccountProvisioner(opts.runtime);
+    this.accounts = new AccountProvisioner(opts.runtime, opts.podIdOf);
     const { instance, runtime, log } = opts;
     this.pool = new Pool({
       instance,
@@ -233,7 +235,10 @@ export class Environments {
     if (!c) return null;
     const facts = { id: c.id, labels: c.labels, running: c.running };
     if (!mustReadMarker(knownFacts(known), facts, target.spec.labels)) return { container: c, found: { ...facts, marker: null }, markerAccount: null };
-    const markerAccount = await this.accounts.readMarker(c.id, target.user, isPooled(c.labels) ? target.project : undefined);
+    const read = await this.accounts.readMarker(c.id, target.user, isPooled(c.labels) ? target.project : undefined);
+    // A container made before the user had an id of their own (or for another host account of the
+    // same name) is replaced like an unmarked one: its processes would run as the old uid.
+    const markerAccount = read !== null && this.isCurrent(read) ? read : null;
     return { container: c, found: { ...facts, marker: markerAccount !== null }, markerAccount };
   }
 
@@ -264,6 +269,12 @@ export class Environments {
   private adopt(inspected: Inspected | null, known: Environment | null): Environment {
     if (!inspected?.markerAccount) throw new Error("adopting a container whose ready marker was not read"); // unreachable: decideAttach
     return this.track(this.fromContainer(inspected.container, inspected.markerAccount), known);
+  }
+
+  /** The account runs as the user's own container id (podIdOf), not one an older daemon or another host account chose. */
+  private isCurrent(account: ContainerAccount): boolean {
+    const id = this.opts.podIdOf(account.name);
+    return account.uid === id && account.gid === id;
   }
 
   /** A claimed pooled container recover cannot vouch for goes at once: its user's next login makes another. */
