@@ -1,3 +1,4 @@
+import { testPodIds } from "./helpers/pod-ids.js";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -205,7 +206,7 @@ class PlanRecordingRuntime extends FakeRuntime {
 async function sessionRig(sockets: TmpDirSockets): Promise<{ runtime: PlanRecordingRuntime; client: Socket; frames: Frame[]; close: () => Promise<void> }> {
   const runtime = new PlanRecordingRuntime();
   const log = (): void => undefined;
-  const environments = new Environments({ instance: "pst", runtime, config: () => CONFIG, log });
+  const environments = new Environments({ instance: "pst", runtime, podIdOf: testPodIds(), config: () => CONFIG, log });
   const builds = new ImageBuilds({ builder: new FakeImageBuilder(runtime.images), logDir: dir, timeoutMs: () => 60_000, log });
   const planner = new Planner({ instance: "pst", config: () => CONFIG, project: async () => null, builds });
   const path = join(dir, `session${++seq}.sock`);
@@ -228,7 +229,7 @@ describe("a session's agent", SUITE, () => {
     assert.ok(await eventually(() => r.runtime.plans.length === 1));
     const call = sockets.calls[0];
     assert.ok(call, "a socket was asked for");
-    assert.ok(call.owner.uid >= 70000, "owned by the user's container account");
+    assert.deepEqual([call.owner.uid, call.owner.gid], [101001, 101001], "owned by the user's own container id");
     const env = r.runtime.plans[0]!.env.find((e) => e.startsWith("SSH_AUTH_SOCK="));
     const path = join(dir, call.name);
     assert.equal(env, `SSH_AUTH_SOCK=${path}`);
