@@ -66,6 +66,10 @@ network_linger: 2s
 pool:
   size: 0
   project_size: 0
+# Debian 12's newest runc (1.1.5+ds1-1+deb12u1) has no fix for these escapes through images;
+# without accepting them the node runs only its default environment (runc-gate.test.ts shows both).
+engine:
+  accept_runc_advisories: [CVE-2024-45310, CVE-2025-31133, CVE-2025-52565, CVE-2025-52881]
 `;
 
 export interface NodeOptions {

@@ -78,6 +78,7 @@ network:
 engine:
   timeout: 45s
   inspect_timeout: 5s
+  accept_runc_advisories: [CVE-2024-45310]
 network_linger: 2m
 build_timeout: 10m
 pool:
@@ -96,6 +97,7 @@ metrics_listen: 127.0.0.1:9464
       resourceCaps: { cpus: 8, memoryBytes: 16 * GiB, pids: 8192 },
       network: { pool: { base: (10 * 256 + 200) * 65536, prefix: 14 }, subnetPrefix: 27, blockPrivateRanges: true },
       engineTimeouts: { callMs: 45_000, inspectMs: 5_000 },
+      acceptRuncAdvisories: ["CVE-2024-45310"],
       networkLingerMs: 120_000,
       buildTimeoutMs: 600_000,
       pool: { size: 3, projectSize: 0, specsIdleAfterMs: 3_600_000 },
@@ -259,6 +261,9 @@ describe("capacity keys: limits, network, engine", () => {
     assert.throws(() => parseNodeConfig({ engine: { inspect_timeout: "50ms" } }), refusedOn("engine.inspect_timeout"));
     assert.throws(() => parseNodeConfig({ engine: { timeout: "11m" } }), refusedOn("engine.timeout"));
     assert.equal(parseNodeConfig({ engine: { timeout: "250ms" } }).engineTimeouts.callMs, 250);
+    assert.deepEqual(parseNodeConfig({}).acceptRuncAdvisories, [], "nothing accepted by default");
+    assert.deepEqual(parseNodeConfig({ engine: { accept_runc_advisories: ["CVE-2025-31133"] } }).acceptRuncAdvisories, ["CVE-2025-31133"]);
+    assert.throws(() => parseNodeConfig({ engine: { accept_runc_advisories: ["CVE-2025-3113"] } }), says(/^engine\.accept_runc_advisories\[0\]: .*\(allowed: CVE-2019-5736, .*CVE-2025-52881\)/));
   });
 
   it("names the line of a bad new key in config.yaml and suggests the nearest key", () => {

@@ -30,7 +30,7 @@ interface Rig {
   config: NodeConfig;
 }
 
-function rig(opts: { slots?: number; maxWaiting?: number } = {}): Rig {
+function rig(opts: { slots?: number; maxWaiting?: number; runcGate?: (what: "project") => void } = {}): Rig {
   const images = new Map([[BASE, new Map([["/bin/sh", Buffer.from("")]])]]);
   const builder = new FakeImageBuilder(images);
   const logDir = mkdtempSync(join(tmpdir(), "pst-builds-"));
@@ -38,8 +38,9 @@ function rig(opts: { slots?: number; maxWaiting?: number } = {}): Rig {
   const events: DaemonEvent[] = [];
   const projects = new Map<string, ProjectRecord>();
   const r: Rig = { builder, events, logDir, projects, config: CONFIG, planner: undefined as unknown as Planner };
-  const builds = new ImageBuilds({ builder, logDir, timeoutMs: () => r.config.buildTimeoutMs, log: (e) => events.push(e), ...opts });
-  (r as { planner: Planner }).planner = new Planner({ instance: "pst", config: () => r.config, project: async (n) => projects.get(n) ?? null, builds });
+  const { runcGate, ...buildOpts } = opts;
+  const builds = new ImageBuilds({ builder, logDir, timeoutMs: () => r.config.buildTimeoutMs, log: (e) => events.push(e), ...buildOpts });
+  (r as { planner: Planner }).planner = new Planner({ instance: "pst", config: () => r.config, project: async (n) => projects.get(n) ?? null, builds, ...(runcGate ? { runcGate } : {}) });
   return r;
 }
 
@@ -69,6 +70,22 @@ describe("Planner.planFor", () => {
       return true;
     });
     assert.equal(r.builder.builds.length, 0);
+  });
+
+  it("asks the runc gate for a project environment and builds nothing when it refuses; the default environment does not ask", async () => {
+    const asked: string[] = [];
+    const r = rig({
+      runcGate: (what) => {
+        asked.push(what);
+        throw new UserFacingError("runc-vulnerable", "refused by the gate");
+      },
+    });
+    r.projects.set("web", record("web", WEB));
+    await assert.rejects(r.planner.planFor("alice", "web"), (err: unknown) => err instanceof UserFacingError && err.code === "runc-vulnerable");
+    assert.deepEqual(asked, ["project"]);
+    assert.equal(r.builder.builds.length, 0, "no Podfile build on a runc its author could escape");
+    await r.planner.planFor("alice", "default");
+    assert.deepEqual(asked, ["project"], "the default environment is the admin's image");
   });
 
   it("plans a project from its snapshot (extends included) and builds its image once; the next plan builds nothing", async () => {

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   "no-ide-mode": "this daemon was started without the IDE mode (podspawn-sshd)",
   "host-ca": "the node's host CA for inner sshd certificates could not be opened or generated",
   "account-id": "the user's container id (100000 + the host account's uid) is not available: no host account, or the image gives that id to another entry",
+  "runc-vulnerable": "the node's runc has a known container escape that engine.accept_runc_advisories does not accept (or runc could not be checked), so sessions are refused",
   "egress-firewall": "the firewall rules that keep containers off the metadata service and the host could not be put in place, so sessions are refused",
 
   // ---- the daemon's own housekeeping (log only) --------------------------------------------------

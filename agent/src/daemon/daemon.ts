@@ -14,6 +14,8 @@ import { listenControl, type ControlHandlers } from "./control/control-server.js
 import { Environments } from "./environments/environments.js";
 import type { Logger } from "./log.js";
 import { EgressFirewall } from "../adapters/firewall/egress-firewall.js";
+import { probeRunc } from "../adapters/process/runc-probe.js";
+import { RuncGate } from "./runc-gate.js";
 import { egressRules, resolversOf } from "../core/net/egress-rules.js";
 import { DaemonMetrics, metricsLogger } from "./control/metrics.js";
 import { describeListen, listenMetrics, type MetricsServer } from "./control/metrics-http.js";
@@ -64,6 +66,8 @@ export class Daemon {
   private readonly drain: DrainGate;
   private hostCaOpening: Promise<HostCa> | null = null;
   private resolvers: readonly string[] = [];
+  private readonly runc = new RuncGate({ probe: () => probeRunc(), accepted: () => this.config.acceptRuncAdvisories });
+  private runcProblem: string | null = null;
   private readonly egress = new EgressFirewall({ rules: () => egressRules({ ...this.config.network, resolvers: this.resolvers }) });
 
   constructor(private readonly opts: DaemonOptions) {
@@ -75,12 +79,12 @@ export class Daemon {
     this.environments = new Environments({ instance: layout.instance, runtime, config: () => this.config, log, podIdOf: (user) => this.sockets.podIdOf(user), refuseNew: () => this.drain.refusal() });
     const builds = new ImageBuilds({ builder: opts.builder, logDir: layout.buildLogsDir, timeoutMs: () => this.config.buildTimeoutMs, log });
     const projects = fsProjectRegistry(layout.projectsDir);
-    const planner = new Planner({ instance: layout.instance, config: () => this.config, project: (name) => projects.read(name), builds });
+    const planner = new Planner({ instance: layout.instance, config: () => this.config, project: (name) => projects.read(name), builds, runcGate: (what) => this.runc.require(what) });
     const auditLog = new AuditLog({ path: `${layout.stateDir}/audit.log`, onError: (err) => log({ kind: "error", code: "audit-write", message: "audit record not written", detail: String(err) }) });
     const audit = (record: Record<string, unknown>): void => auditLog.write(record);
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
     const innerSshd = new InnerSshd({ instance: layout.instance, hostCa: () => this.hostCa(), keysOf: async (user) => (await readUserKeys(layout, user)) ?? [] });
-    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require(), ...(opts.sockets ? { sockets: opts.sockets } : {}) };
+    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require(), runcGate: (what: "session" | "project") => this.runc.require(what), ...(opts.sockets ? { sockets: opts.sockets } : {}) };
     this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 
@@ -161,6 +165,7 @@ export class Daemon {
       this.log({ kind: "error", code: "config-reload", message: "config not reloaded, keeping the previous one", detail: String(err) });
     }
     await this.ensureEgress();
+    await this.checkRunc();
     await this.sockets.sync().catch((err: unknown) => this.log({ kind: "error", code: "socket-sync", message: "user socket sync failed", detail: String(err) }));
     await this.evictUnregistered().catch((err: unknown) => this.log({ kind: "error", code: "eviction", message: "cleanup of unregistered users failed", detail: String(err) }));
     // In the background: a changed spec or a moved image tag drains the pool, and it refills.
@@ -172,6 +177,13 @@ export class Daemon {
     this.resolvers = resolversOf(await readFile("/etc/resolv.conf", "utf8").catch(() => ""));
     const problem = await this.egress.ensure();
     if (problem !== null) this.log({ kind: "error", code: "egress-firewall", message: "egress firewall rules not in place: sessions are refused until they are", detail: problem });
+  }
+
+  /** Logged when the answer changes (a reload runs every few seconds). */
+  private async checkRunc(): Promise<void> {
+    const problem = await this.runc.check();
+    if (problem !== null && problem !== this.runcProblem) this.log({ kind: "error", code: "runc-vulnerable", message: "runc has open container escapes: sessions (or project environments) are refused until it is upgraded or they are accepted", detail: problem });
+    this.runcProblem = problem;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { RUNC_ADVISORIES } from "../host/runc-advisories.js";
 import * as z from "zod";
 import { InputError } from "../errors.js";
 import { DEFAULT_SFTP_SUBSYSTEMS } from "../container/exec-plan.js";
@@ -114,6 +115,8 @@ const pool = section({
   specs_idle_after: defaulted(timer(), "30m"),
 });
 
+const RUNC_ADVISORY_IDS = RUNC_ADVISORIES.map((a) => a.id) as [string, ...string[]];
+
 const ENGINE_TIMEOUT_MIN_MS = 100;
 const ENGINE_TIMEOUT_MAX_MS = 10 * 60_000;
 const engineTimeout = () =>
@@ -126,6 +129,11 @@ const engine = section({
   timeout: defaulted(engineTimeout(), "30s"),
   /** Ping, inspect, list: answers the engine has at hand. */
   inspect_timeout: defaulted(engineTimeout(), "10s"),
+  /**
+   * Known runc escapes the admin accepts on this node (core/host/runc-advisories.ts): sessions
+   * are refused while runc has one that is not listed here.
+   */
+  accept_runc_advisories: defaulted(z.array(hint(z.enum(RUNC_ADVISORY_IDS), { allowed: RUNC_ADVISORY_IDS.join(", ") })), []),
 });
 
 const NODE_CONFIG_FILE = z
@@ -180,6 +188,8 @@ const NODE_CONFIG_FILE = z
     network: { pool: c.network.pool, subnetPrefix: c.network.subnet_size, blockPrivateRanges: c.network.block_private_ranges },
     /** Deadlines of Docker Engine API calls. @default 30 s, 10 s for ping/inspect/list */
     engineTimeouts: { callMs: c.engine.timeout, inspectMs: c.engine.inspect_timeout },
+    /** Advisory ids of core/host/runc-advisories.ts that do not refuse sessions here. @default none */
+    acceptRuncAdvisories: c.engine.accept_runc_advisories,
     /**
      * How long a user's network stays after their last container is gone, so a returning user's
      * cold login skips creating it (~65 ms). 0 removes it with the last container. @default 10 min

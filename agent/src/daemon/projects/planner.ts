@@ -35,6 +35,8 @@ export interface PlannerOptions {
   readonly builds: ImageBuilds;
   /** @default the node's own figures (nodeResourceCaps) */
   readonly caps?: (config: NodeConfig) => ResourceCaps;
+  /** Throws the refusal while runc has an open escape through images (daemon/runc-gate.ts). @default no check */
+  readonly runcGate?: (what: "project") => void;
 }
 
 export const UNKNOWN_PROJECT_ALLOWED = "a project this node's admin has added, or no PODSPAWN_PROJECT for the default environment";
@@ -65,6 +67,9 @@ export class Planner implements EnvironmentPlanner {
 
   private async resolve(project: string, config: NodeConfig, caps: ResourceCaps): Promise<ResolvedPodfile> {
     const record = await this.record(project);
+    // A project's image is its Podfile author's: no project environment, and no build, on a runc
+    // that such an author could escape. The default environment is the admin's own image.
+    if (record !== null) this.opts.runcGate?.("project");
     try {
       return await resolveRecord(record, config, caps);
     } catch (err) {

@@ -25,6 +25,8 @@ export interface StartDeps {
   readonly planner: EnvironmentPlanner;
   readonly config: () => NodeConfig;
   readonly egress: () => Promise<void>;
+  /** Throws the refusal while the node's runc has an open escape (daemon/runc-gate.ts). @default no check */
+  readonly runcGate?: (what: "session" | "project") => void;
   readonly dial?: Dial;
   readonly now?: () => number;
   readonly watchExit?: WatchExit;
@@ -67,6 +69,7 @@ function parseHello(payload: Buffer): SessionRequest {
 async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<Environment> {
   // No session, warm or cold, on a node that cannot keep containers off the metadata service.
   await deps.egress();
+  deps.runcGate?.("session");
   const cold = !deps.environments.has(session.user, project);
   try {
     // Refuses a project the node does not have; builds the image of a new Podfile, its steps on

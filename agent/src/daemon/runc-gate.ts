@@ -1,0 +1,58 @@
+import { UserFacingError } from "../core/errors.js";
+import { refusingAdvisories, runcExposure, type RuncAdvisory } from "../core/host/runc-advisories.js";
+import type { RuncFacts } from "../adapters/process/runc-probe.js";
+
+export const RUNC_REFUSAL = "this node's container runtime has a known container escape, so it refuses sessions until the node's admin upgrades runc (the daemon log names the advisories)";
+export const RUNC_PROJECT_REFUSAL = "this node's container runtime has a known escape through images, so it runs only its default environment until the node's admin upgrades runc (the daemon log names the advisories)";
+
+/**
+ * Sessions only on a runc without an open escape (core/host/runc-advisories.ts). Checked at start
+ * and on every reload (an upgraded package is picked up without a restart); between checks the
+ * answer stands, so a session pays nothing. Checked on gVisor nodes too: image builds, and the
+ * pool and services of a runc default, still run on runc.
+ */
+export class RuncGate {
+  private refusing: readonly RuncAdvisory[] = [];
+  private version = "unknown";
+  private problem: string | null = "runc not checked yet";
+  /** False until a check read runc's version (an unreadable runc refuses everything). */
+  private checked = false;
+
+  constructor(
+    private readonly opts: {
+      readonly probe: () => Promise<RuncFacts>;
+      readonly accepted: () => readonly string[];
+    },
+  ) {}
+
+  /** Re-read runc; null when sessions may run, else why not (for the daemon log). */
+  async check(): Promise<string | null> {
+    try {
+      const facts = await this.opts.probe();
+      const exposure = runcExposure(facts.versionOutput, facts.changelog);
+      this.version = exposure.version;
+      this.refusing = refusingAdvisories(exposure, this.opts.accepted());
+      this.checked = true;
+      this.problem = this.refusing.length === 0 ? null : `runc ${this.version} has ${this.refusing.map((a) => `${a.id} (${a.summary})`).join(", ")}; upgrade runc, or accept them by id in engine.accept_runc_advisories`;
+    } catch (err) {
+      this.checked = false;
+      this.problem = `runc could not be checked: ${String(err)}`;
+    }
+    return this.problem;
+  }
+
+  /**
+   * For each session (`session`) and each project environment or Podfile build (`project`):
+   * throws the refusal while the last check found an open escape of that reach, or could not check.
+   */
+  require(what: "session" | "project"): void {
+    if (this.problem === null) return;
+    const blocking = this.checked ? this.refusing.filter((a) => what === "project" || a.vector === "session") : null;
+    if (blocking !== null && blocking.length === 0) return;
+    throw new UserFacingError("runc-vulnerable", what === "session" ? RUNC_REFUSAL : RUNC_PROJECT_REFUSAL, this.problem);
+  }
+
+  status(): { readonly version: string; readonly refusing: readonly string[]; readonly problem: string | null } {
+    return { version: this.version, refusing: this.refusing.map((a) => a.id), problem: this.problem };
+  }
+}
