@@ -5,6 +5,8 @@
  * environment runs; accepting them by id (the e2e config does) lets projects run again.
  */
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { RUNC_PROJECT_REFUSAL } from "../../agent/src/daemon/runc-gate.js";
 import { DEFAULT_TEST_CONFIG, INSTANCE, startNode, type NodeHandle } from "./harness.js";
@@ -16,7 +18,15 @@ const NOT_ACCEPTED = DEFAULT_TEST_CONFIG.replace(/^engine:\n {2}accept_runc_advi
 
 before(async () => {
   assert.notEqual(NOT_ACCEPTED, DEFAULT_TEST_CONFIG, "the e2e config accepts the advisories this test takes away");
-  node = await startNode([USER], { projects: ["web", "api"] });
+  node = await startNode([USER]);
+  // Projects with a Podfile of their own (an author's image): the gate's business. Nothing to
+  // build (no packages): the plan runs the base as it is.
+  for (const name of ["web", "api"]) {
+    const file = join(node.clientDir, `${name}.yaml`);
+    await writeFile(file, `name: ${name}\nbase: podspawn/default:bookworm\n`);
+    const r = await node.podspawn(["add-project", name, "--podfile", file]);
+    assert.equal(r.code, 0, r.stderr);
+  }
 });
 after(async () => {
   await node?.writeConfig(DEFAULT_TEST_CONFIG).catch(() => undefined);

@@ -85,7 +85,9 @@ describe("Planner.planFor", () => {
     assert.deepEqual(asked, ["project"]);
     assert.equal(r.builder.builds.length, 0, "no Podfile build on a runc its author could escape");
     await r.planner.planFor("alice", "default");
-    assert.deepEqual(asked, ["project"], "the default environment is the admin's image");
+    r.projects.set("plain", { version: 1, name: "plain", source: { kind: "default" }, podfile: null, notes: [] });
+    await r.planner.planFor("alice", "plain");
+    assert.deepEqual(asked, ["project"], "the default environment (and a project that runs it) is the admin's image");
   });
 
   it("plans a project from its snapshot (extends included) and builds its image once; the next plan builds nothing", async () => {

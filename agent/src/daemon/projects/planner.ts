@@ -67,9 +67,10 @@ export class Planner implements EnvironmentPlanner {
 
   private async resolve(project: string, config: NodeConfig, caps: ResourceCaps): Promise<ResolvedPodfile> {
     const record = await this.record(project);
-    // A project's image is its Podfile author's: no project environment, and no build, on a runc
-    // that such an author could escape. The default environment is the admin's own image.
-    if (record !== null) this.opts.runcGate?.("project");
+    // A Podfile's image is its author's: no such environment, and no build, on a runc that an
+    // author could escape. The default environment (and a project without a Podfile, which runs
+    // it) is the admin's own image.
+    if (record !== null && record.source.kind !== "default") this.opts.runcGate?.("project");
     try {
       return await resolveRecord(record, config, caps);
     } catch (err) {
