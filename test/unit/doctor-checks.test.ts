@@ -32,6 +32,8 @@ class HostWorld {
   images = new Set([DEFAULT_NODE_CONFIG.image]);
   bridgeNetworks = 4;
   configError: Error | null = null;
+  runcVersion: string | Error = "1.3.3";
+  accepted: string[] = [];
 
   async init(): Promise<this> {
     await this.accounts.ensureServiceUser(layout.keysUser);
@@ -83,7 +85,11 @@ class HostWorld {
       accounts: this.accounts,
       loadConfig: async () => {
         if (this.configError) throw this.configError;
-        return DEFAULT_NODE_CONFIG;
+        return { ...DEFAULT_NODE_CONFIG, acceptRuncAdvisories: this.accepted };
+      },
+      runc: async () => {
+        if (this.runcVersion instanceof Error) throw this.runcVersion;
+        return { versionOutput: `runc version ${this.runcVersion}\ncommit: x\n`, changelog: null };
       },
     };
   }
@@ -106,8 +112,23 @@ describe("doctor checks", () => {
   it("all pass on a host as install, server-setup and a running daemon leave it", async () => {
     const r = await results(await new HostWorld().init());
     assert.deepEqual([...r.values()].filter((x) => !x.ok), []);
-    assert.deepEqual([...r.keys()], ["config", "daemon", "engine", "sockets", "openssh", "sshd-config", "drop-in", "install-tree", "keys-user", "state-dir", "disk", "image", "address-pool", "metadata-rule"]);
+    assert.deepEqual([...r.keys()], ["config", "daemon", "engine", "sockets", "openssh", "sshd-config", "drop-in", "install-tree", "keys-user", "state-dir", "disk", "image", "address-pool", "metadata-rule", "runc"]);
     assert.match(r.get("address-pool")?.detail ?? "", /^27 user network\(s\) free, 4 in use \(Docker's default address pools\)$/);
+  });
+
+  it("runc: fails on open advisories not accepted, says what they refuse, and passes once they are accepted", async () => {
+    const w = await new HostWorld().init();
+    w.runcVersion = "1.1.12";
+    await onlyFails(w, "runc", /^runc 1\.1\.12 has CVE-2024-45310, CVE-2025-31133, CVE-2025-52565, CVE-2025-52881 open \(project environments are refused\)$/, /upgrade runc, or accept them by id in config\.yaml engine\.accept_runc_advisories/);
+    w.runcVersion = "1.1.5";
+    await onlyFails(w, "runc", /CVE-2024-21626.* open \(every session is refused\)$/, /upgrade runc/);
+    w.runcVersion = "1.1.12";
+    w.accepted = ["CVE-2024-45310", "CVE-2025-31133", "CVE-2025-52565", "CVE-2025-52881"];
+    const r = await results(w);
+    assert.equal(r.get("runc")?.ok, true);
+    assert.match(r.get("runc")?.detail ?? "", /^runc 1\.1\.12: no open advisory refuses sessions; accepted in config: CVE-2024-45310, CVE-2025-31133, CVE-2025-52565, CVE-2025-52881$/);
+    w.runcVersion = new Error("spawn runc ENOENT");
+    await onlyFails(w, "runc", /cannot read runc's version: .*ENOENT/, /install runc/);
   });
 
   it("config: names the bad line", async () => {

@@ -1,3 +1,4 @@
+import { refusingAdvisories, runcExposure } from "../../core/host/runc-advisories.js";
 import { describeError } from "../../core/errors.js";
 import { failed, passed, type DoctorCheck } from "../../core/ops/doctor-report.js";
 import { describeExit, processMessage } from "../../adapters/process/run-process.js";
@@ -39,6 +40,26 @@ export const socketsCheck: DoctorCheck<DoctorDeps> = {
     if (ours.length === 0 && docker === null) return passed(`control socket root-only, per-user socket dirs 0710, ${d.dockerSocket} not open to others`);
     const fixes = [...(ours.length > 0 ? ["restart the daemon (it recreates its sockets and dirs)"] : []), ...(docker ? [`chmod o-rw ${d.dockerSocket}`] : [])];
     return failed([...ours, ...(docker ? [docker] : [])].join("; "), fixes.join("; "));
+  },
+};
+
+export const runcCheck: DoctorCheck<DoctorDeps> = {
+  name: "runc",
+  async run(d) {
+    let facts;
+    try {
+      facts = await d.runc();
+    } catch (err) {
+      return failed(`cannot read runc's version: ${describeError(err)}`, "install runc (docker.io depends on it); the daemon refuses sessions until it can check it");
+    }
+    const exposure = runcExposure(facts.versionOutput, facts.changelog);
+    const accepted = await d.loadConfig().then((c) => c.acceptRuncAdvisories, () => [] as readonly string[]);
+    const refusing = refusingAdvisories(exposure, accepted);
+    const acceptedOpen = exposure.open.filter((a) => accepted.includes(a.id)).map((a) => a.id);
+    const note = acceptedOpen.length > 0 ? `; accepted in config: ${acceptedOpen.join(", ")}` : "";
+    if (refusing.length === 0) return passed(`runc ${exposure.version}: no open advisory refuses sessions${note}`);
+    const reach = refusing.some((a) => a.vector === "session") ? "every session is refused" : "project environments are refused";
+    return failed(`runc ${exposure.version} has ${refusing.map((a) => a.id).join(", ")} open (${reach})${note}`, "upgrade runc, or accept them by id in config.yaml engine.accept_runc_advisories after weighing them (docs/operations.md, runc advisories)");
   },
 };
 

@@ -1,3 +1,4 @@
+import { probeRunc } from "../../adapters/process/runc-probe.js";
 import { lstat, readdir, statfs } from "node:fs/promises";
 import { hostAccounts } from "../../adapters/accounts/host-accounts.js";
 import { sendControl } from "../../adapters/daemon/control-client.js";
@@ -49,5 +50,6 @@ export function defaultDoctorDeps(layout: Layout, dockerSocket: string, sshdConf
     fs: hostFs,
     accounts: hostAccounts(),
     loadConfig: () => loadNodeConfig(layout.configFile),
+    runc: () => probeRunc(),
   };
 }

@@ -4,6 +4,7 @@ import type { EngineProbe } from "../../adapters/docker/engine-probe.js";
 import type { RunProcess } from "../../adapters/process/run-process.js";
 import type { HostAccounts } from "../../adapters/accounts/host-accounts.js";
 import type { Control } from "../deps.js";
+import type { RuncFacts } from "../../adapters/process/runc-probe.js";
 
 /** What one path is, as far as the checks care. */
 export interface FileFacts {
@@ -38,6 +39,8 @@ export interface DoctorDeps {
   readonly fs: DoctorFs;
   readonly accounts: Pick<HostAccounts, "getUser" | "getGroup">;
   readonly loadConfig: () => Promise<NodeConfig>;
+  /** The host's runc version and package changelog (adapters/process/runc-probe.ts). */
+  readonly runc: () => Promise<RuncFacts>;
 }
 
 export const mode = (m: number): string => m.toString(8).padStart(4, "0");

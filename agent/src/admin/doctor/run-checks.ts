@@ -2,7 +2,7 @@ import { describeError } from "../../core/errors.js";
 import { failed, type DoctorCheck, type NamedResult } from "../../core/ops/doctor-report.js";
 import { withDeadline } from "../../support/deadline.js";
 import { addressPoolCheck, configCheck, daemonCheck, diskCheck, engineCheck, imageCheck } from "./checks-daemon.js";
-import { installTreeCheck, keysUserCheck, metadataRuleCheck, socketsCheck, stateDirCheck } from "./checks-host.js";
+import { installTreeCheck, keysUserCheck, metadataRuleCheck, runcCheck, socketsCheck, stateDirCheck } from "./checks-host.js";
 import { dropinCheck, opensshCheck, sshdConfigCheck } from "./checks-sshd.js";
 import type { DoctorDeps } from "./deps.js";
 
@@ -22,6 +22,7 @@ export const DOCTOR_CHECKS: readonly DoctorCheck<DoctorDeps>[] = [
   imageCheck,
   addressPoolCheck,
   metadataRuleCheck,
+  runcCheck,
 ];
 
 /** Past this a check counts as failed; each external call inside has its own shorter deadline. */

@@ -29,7 +29,8 @@ others), openssh (8.2 or later), sshd-config (sshd -t), drop-in (present and inc
 Match), install-tree (command, bundles and every parent root-owned, not group/world-writable),
 keys-user (exists, not in docker, reads the registry), state-dir (root 0700), disk (1 GiB free
 for the engine and the state dir), image (the configured image is present), address-pool (room
-for more user networks), metadata-rule (containers cannot reach 169.254.169.254). Run as root.`,
+for more user networks), metadata-rule (containers cannot reach 169.254.169.254), runc (no open
+escape that engine.accept_runc_advisories does not accept). Run as root.`,
     },
     async ({ flags }, io) => {
       const socket = flags["docker-socket"] ?? io.env["PODSPAWN_DOCKER_SOCKET"] ?? "/var/run/docker.sock";
