@@ -107,7 +107,8 @@ describe("podspawn doctor", () => {
   it("passes every check on this node", async () => {
     const r = await node.podspawn(["doctor"]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^14 passed, 0 failed$/m);
+    assert.match(r.stdout, /^15 passed, 0 failed$/m);
+    assert.match(r.stdout, /^ok\s+runc\s+runc 1\.1\.5\+ds1: no open advisory refuses sessions; accepted in config: CVE-2024-45310, CVE-2025-31133, CVE-2025-52565, CVE-2025-52881$/m, "the e2e config accepts Debian 12's open image-reach advisories");
     assert.match(r.stdout, new RegExp(`^ok\\s+drop-in\\s+${sshdOptions.dir}/sshd_config\\.d/50-${INSTANCE}\\.conf present`, "m"), "it found the node's own sshd");
   });
 
