@@ -91,6 +91,18 @@ describe("SpawnAgentRelay", { timeout: 60_000 }, () => {
     r.close();
   });
 
+  it("admits the daemon's next 8 while its previous 8 are still closing here (spawn frees a slot a round trip later)", async () => {
+    const r = await rig();
+    for (let id = 1; id <= 8; id++) r.relay.take(open(id));
+    assert.ok(await eventually(() => r.agentConns.length === 8));
+    // The daemon closed them and, its slots free, opens the next ones in the same breath.
+    for (let id = 1; id <= 8; id++) r.relay.take(close(id));
+    for (let id = 9; id <= 16; id++) r.relay.take(open(id));
+    assert.ok(await eventually(() => r.agentConns.length === 16));
+    assert.deepEqual(of(r.frames, FrameType.AgentClose), [], "none of the daemon's admitted connections was refused");
+    r.close();
+  });
+
   it("throws on a malformed agent frame (the session then ends as broken)", async () => {
     const r = await rig();
     assert.throws(() => r.relay.take({ type: FrameType.AgentData, payload: Buffer.alloc(2) }), /no channel id/);

@@ -5,8 +5,14 @@ import { FrameType, type Frame } from "../core/protocol/frames.js";
 import { DrainGate, type Valve } from "../support/backpressure.js";
 import { MuxedStreams } from "../support/muxed-streams.js";
 
-/** Never more agent connections than the daemon allows a session (it is the one that opens them). */
-export const MAX_AGENT_CONNECTIONS = 8;
+/**
+ * The daemon bounds a session's agent connections (8, daemon/session/agent-channel.ts); this is
+ * spawn's own guard against a daemon that does not. Twice that bound: spawn frees a slot one round
+ * trip after the daemon does (its connection closes when the daemon's AgentClose arrives), so a
+ * connection the daemon admitted right after another ended would otherwise be refused here —
+ * seen as "communication with agent failed" for an `ssh-add -l` run just after a storm.
+ */
+export const MAX_AGENT_CONNECTIONS = 16;
 
 export type ConnectAgent = (path: string) => Socket;
 
