@@ -1,6 +1,8 @@
-import { describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { githubAccountIdFetcher, githubFetcher, githubKeys } from "../../agent/src/adapters/github/github-keys.js";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { githubAccountIdFetcher, githubFetcher, githubKeys, REDIRECT_REFUSED } from "../../agent/src/adapters/github/github-keys.js";
 import { formatGithubIdRecord, githubKeysUrl, parseGithubAccountId, parseGithubIdRecord, validateGithubLogin } from "../../agent/src/core/users/github-login.js";
 import { InputError, UserFacingError } from "../../agent/src/core/errors.js";
 import { fixtureLine } from "./helpers/test-keys.js";
@@ -123,4 +125,73 @@ describe("GitHub account ids", () => {
     assert.deepEqual([...parseGithubIdRecord("OctoCat 583231\n# x\nbad line\nzed 2\nq 0\n")], [["octocat", 583231], ["zed", 2]]);
     assert.equal(parseGithubAccountId('{"login":"a","id":1}', "A"), 1);
   });
+});
+
+/**
+ * Real HTTP servers on loopback: `github` stands in for github.com and api.github.com and answers
+ * 301/302; `elsewhere` (another host, 127.0.0.2) and github's own /real paths would answer with
+ * valid keys and a valid account, so only the refusal keeps them out.
+ */
+describe("GitHub redirects (real fetch against local servers)", () => {
+  interface Site {
+    readonly server: Server;
+    readonly base: string;
+    readonly paths: string[];
+  }
+  let github: Site;
+  let elsewhere: Site;
+  const validKeys = () => `${fixtureLine("ed25519")}\n`;
+  const validAccount = JSON.stringify({ login: "octocat", id: 583231 });
+
+  function site(host: string, answer: (path: string, res: import("node:http").ServerResponse) => void): Promise<Site> {
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? "");
+      answer(req.url ?? "", res);
+    });
+    return new Promise((resolve) => server.listen(0, host, () => resolve({ server, paths, base: `http://${host}:${(server.address() as AddressInfo).port}` })));
+  }
+  /** Answers what GitHub would for /real/...; everything else is a redirect chosen by the path. */
+  function githubAnswer(path: string, res: import("node:http").ServerResponse): void {
+    if (path.startsWith("/real/")) return void res.end(path.endsWith(".keys") ? validKeys() : validAccount);
+    const m = /^\/(301|302)-(same|other)(\/.*)$/.exec(path);
+    if (!m) return void res.writeHead(404).end();
+    const target = m[2] === "same" ? `/real${m[3]}` : `${elsewhere.base}/real${m[3]}`;
+    res.writeHead(Number(m[1]), { location: target }).end();
+  }
+  /** The adapter's own request (URL and init, redirect mode included), sent to the local server under `prefix`. */
+  const toLocal = (prefix: string): typeof fetch =>
+    ((url: string, init?: RequestInit) => fetch(String(url).replace(/^https:\/\/(api\.)?github\.com/, `${github.base}/${prefix}`), init)) as typeof fetch;
+
+  before(async () => {
+    elsewhere = await site("127.0.0.2", (path, res) => void res.end(path.endsWith(".keys") ? validKeys() : validAccount));
+    github = await site("127.0.0.1", githubAnswer);
+  });
+  after(() => {
+    github.server.close();
+    elsewhere.server.close();
+  });
+
+  it("the stand-ins answer with valid keys and a valid account when asked directly (what a followed redirect would get)", async () => {
+    assert.equal((await githubKeys("octocat", githubFetcher(toLocal("real")))).length, 1);
+    assert.equal(await githubAccountIdFetcher(toLocal("real"))("octocat"), 583231);
+    const direct = await fetch(`${elsewhere.base}/real/octocat.keys`);
+    assert.equal(await direct.text(), validKeys());
+  });
+
+  for (const status of ["301", "302"]) {
+    it(`refuses a ${status} to another host for the keys and for the account id, and never asks that host`, async () => {
+      const before = elsewhere.paths.length;
+      const refused = (e: unknown) => e instanceof UserFacingError && e.code === "github-fetch" && e.message.endsWith(REDIRECT_REFUSED);
+      await assert.rejects(githubKeys("octocat", githubFetcher(toLocal(`${status}-other`))), refused);
+      await assert.rejects(githubAccountIdFetcher(toLocal(`${status}-other`))("octocat"), refused);
+      assert.equal(elsewhere.paths.length, before, "the other host saw no request");
+    });
+
+    it(`refuses a ${status} to another path on the same host, which is never requested`, async () => {
+      const seen = github.paths.length;
+      await assert.rejects(githubKeys("octocat", githubFetcher(toLocal(`${status}-same`))), (e: unknown) => e instanceof UserFacingError && e.message === `cannot fetch https://github.com/octocat.keys: ${REDIRECT_REFUSED}`);
+      assert.deepEqual(github.paths.slice(seen), [`/${status}-same/octocat.keys`], "only the redirecting URL was requested");
+    });
+  }
 });

@@ -58,9 +58,16 @@ async function fetchKeysText(fetchImpl: typeof fetch, url: string, signal: Abort
   }
 }
 
-/** fetch rejects an aborted request with a generic AbortError; the deadline's own reason says more. */
+export const REDIRECT_REFUSED = "it answered with a redirect, which is refused: keys are taken from GitHub itself, never from where it points";
+
+/**
+ * fetch rejects an aborted request with a generic AbortError; the deadline's own reason says more.
+ * A refused redirect (`redirect: "error"`) arrives as a bare "fetch failed" whose cause says why.
+ */
 function reasonOf(err: unknown, signal: AbortSignal): string {
   if (signal.aborted && signal.reason instanceof Error) return signal.reason.message;
+  const cause = (err as { cause?: unknown }).cause;
+  if (cause instanceof Error && cause.message === "unexpected redirect") return REDIRECT_REFUSED;
   return (err as Error).message;
 }
 
