@@ -9,7 +9,7 @@
 set -euo pipefail
 
 PACKAGES=(docker.io openssh-server openssh-sftp-server openssh-client rsync busybox-static debootstrap
-  tmux iproute2 iptables ca-certificates procps)
+  tmux iproute2 iptables ca-certificates procps curl xauth)
 DOCKERD_PID_FILE=/run/podspawn-dockerd.pid
 DOCKERD_LOG=/var/log/podspawn-dockerd.log
 

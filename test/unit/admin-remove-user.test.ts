@@ -15,14 +15,23 @@ async function withAlice(): Promise<AdminWorld> {
 }
 
 describe("removeUser (remove-user)", () => {
-  it("removes the files first, then has the daemon reload and evict, then deletes the account", async () => {
+  it("removes the files first, then has the daemon reload and evict, then ends the account's processes, then deletes the account", async () => {
     const w = await withAlice();
     await removeUser("alice", { force: false }, w.deps);
-    assert.deepEqual(w.log, ["control status", "remove alice", "control reload", "control evict", "deleteUser alice"]);
+    assert.deepEqual(w.log, ["control status", "remove alice", "control reload", "control evict", "endProcesses alice", "deleteUser alice"]);
     assert.deepEqual(w.daemon.requests.at(-1), { op: "evict", user: "alice" });
     assert.deepEqual(w.out, ["removed alice's keys", "ended 0 container(s) of alice", "removed host account alice"]);
     assert.equal(w.accounts.users.has("alice"), false);
     assert.equal(w.registry.keys.has("alice"), false);
+  });
+
+  it("ends a live connection without a session (a ControlMaster) before userdel, and says so", async () => {
+    const w = await withAlice();
+    w.hostProcesses.set(w.accounts.users.get("alice")!.uid, 2);
+    await removeUser("alice", { force: false }, w.deps);
+    assert.ok(w.log.indexOf("endProcesses alice") < w.log.indexOf("deleteUser alice"));
+    assert.ok(w.log.indexOf("endProcesses alice") > w.log.indexOf("remove alice"), "after the keys are gone, so no new connection can replace them");
+    assert.deepEqual(w.out, ["removed alice's keys", "ended 0 container(s) of alice", "ended 2 host process(es) of alice (its open ssh connections)", "removed host account alice"]);
   });
 
   it("refuses while the user has live sessions and changes nothing; --force ends them", async () => {

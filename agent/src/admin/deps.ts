@@ -6,6 +6,7 @@ import { sendControl } from "../adapters/daemon/control-client.js";
 import type { Outcome } from "../adapters/fs/atomic-file.js";
 import { readRegistry, removeUserFiles, writeAuthorizedFile, writeUserKeys } from "../adapters/fs/user-registry.js";
 import { hostAccounts, type HostAccounts } from "../adapters/accounts/host-accounts.js";
+import { endProcessesOf } from "../adapters/process/user-processes.js";
 
 /**
  * What the admin use cases touch, injected so each can be tested with fakes: host accounts, the
@@ -36,6 +37,8 @@ export interface AdminDeps {
   /** Problems that do not undo the change (stderr). */
   readonly warn: (line: string) => void;
   readonly sleep: (ms: number) => Promise<void>;
+  /** Kills every host process of a (pod user's) uid, returning how many: its open ssh connections. */
+  readonly endProcesses: (uid: number) => Promise<number>;
 }
 
 export function fsUserRegistry(layout: Layout): UserRegistry {
@@ -61,6 +64,7 @@ export function defaultAdminDeps(layout: Layout, io: { stdout: NodeJS.WritableSt
     say: (line) => io.stdout.write(line + "\n"),
     warn: (line) => io.stderr.write(line + "\n"),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    endProcesses: (uid) => endProcessesOf(uid),
   };
 }
 

@@ -5,7 +5,8 @@ import { notifyReload } from "./notify.js";
 
 /**
  * `remove-user` (and the removals of `sync`): the rendered file first (no new logins), then the
- * registry, then the daemon ends their containers, then the account.
+ * registry, then the daemon ends their containers, then the account's open connections, then the
+ * account.
  */
 
 export interface RemoveOptions {
@@ -46,6 +47,10 @@ export async function removePodUser(rawName: string, options: RemoveOptions, dep
     deps.say(`ended ${evicted.removed} container(s) of ${name}`);
   }
   if (account) {
+    // A live connection (a ControlMaster above all) could still open sessions: its keys were
+    // checked when it logged in. End it, and every other process the account has on the host.
+    const ended = await deps.endProcesses(account.uid);
+    if (ended > 0) deps.say(`ended ${ended} host process(es) of ${name} (its open ssh connections)`);
     await deleteAccountWhenIdle(name, deps);
     deps.say(`removed host account ${name}`);
   }

@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   "sshd-foreign-command": "another AuthorizedKeysCommand is configured in sshd",
   "sshd-setup-failed": "writing or reloading the sshd drop-in failed; the old config was restored",
   "sshd-not-set-up": "sshd does not include podspawn's drop-in directory (run server-setup)",
+  "state-write": "a file under the config or state dir could not be written (disk full, read-only); the old file is intact",
 
   // ---- the client ---------------------------------------------------------------------------------
   "manifest-unavailable": "the fleet manifest could not be fetched or read",

@@ -25,6 +25,8 @@ export interface AdminWorld {
   /** The numeric account each login is now, and the node's record of earlier imports. */
   readonly githubAccounts: Map<string, number>;
   readonly githubIds: Map<string, number>;
+  /** uid -> how many host processes it has (its open ssh connections); endProcesses ends them. */
+  readonly hostProcesses: Map<number, number>;
 }
 
 export function adminWorld(): AdminWorld {
@@ -45,6 +47,7 @@ export function adminWorld(): AdminWorld {
   /** login -> the numeric id GitHub answers now (default 1); githubIds: the record on the node. */
   const githubAccounts = new Map<string, number>();
   const githubIds = new Map<string, number>();
+  const hostProcesses = new Map<number, number>();
   const deps: AddKeysDeps = {
     layout,
     accounts,
@@ -53,6 +56,12 @@ export function adminWorld(): AdminWorld {
     say: (line) => out.push(line),
     warn: (line) => err.push(line),
     sleep: async (ms) => void sleeps.push(ms),
+    endProcesses: async (uid) => {
+      log.push(`endProcesses ${[...accounts.users.values()].find((u) => u.uid === uid)?.name ?? uid}`);
+      const n = hostProcesses.get(uid) ?? 0;
+      hostProcesses.delete(uid);
+      return n;
+    },
     readText: async (path) => {
       const text = files.get(path);
       if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file or directory, open '${path}'`), { code: "ENOENT" });
@@ -72,7 +81,7 @@ export function adminWorld(): AdminWorld {
       },
     },
   };
-  return { deps, accounts, registry, daemon, log, out, err, sleeps, files, fetched, github, githubAccounts, githubIds };
+  return { deps, accounts, registry, daemon, log, out, err, sleeps, files, fetched, github, githubAccounts, githubIds, hostProcesses };
 }
 
 export function keyLines(n: number): string[] {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, chown, lstat, mkdir, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname } from "node:path";
+import { UserFacingError } from "../../core/errors.js";
 
 /**
  * File writes for root-owned state that sshd and the keys user read while we change it: always a
@@ -16,9 +17,25 @@ export interface Ownership {
 
 export type Outcome = "created" | "updated" | "unchanged";
 
+/**
+ * Writes that the host refused (a full disk, a read-only or over-quota filesystem): the admin's
+ * problem to fix, told as one line naming the file. Anything else stays a bug of ours.
+ */
+const HOST_REFUSALS: Readonly<Record<string, string>> = {
+  ENOSPC: "no space left on device",
+  EDQUOT: "disk quota exceeded",
+  EROFS: "read-only file system",
+  EIO: "input/output error",
+};
+
+function writeRefused(path: string, err: unknown): unknown {
+  const why = HOST_REFUSALS[(err as NodeJS.ErrnoException).code ?? ""];
+  return why ? new UserFacingError("state-write", `cannot write ${path}: ${why}; it is unchanged`) : err;
+}
+
 export async function writeFileAtomic(path: string, data: string | Buffer, own: Ownership): Promise<void> {
   const tmp = `${dirname(path)}/.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
-  const fh = await open(tmp, "wx", 0o600);
+  const fh = await open(tmp, "wx", 0o600).catch((err: unknown) => Promise.reject(writeRefused(path, err)));
   try {
     await fh.writeFile(data);
     await fh.chown(own.uid, own.gid);
@@ -27,14 +44,14 @@ export async function writeFileAtomic(path: string, data: string | Buffer, own: 
   } catch (err) {
     await fh.close();
     await unlink(tmp).catch(() => undefined);
-    throw err;
+    throw writeRefused(path, err);
   }
   await fh.close();
   try {
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw err;
+    throw writeRefused(path, err);
   }
 }
 
@@ -73,8 +90,12 @@ export async function ensureDir(path: string, own: Ownership): Promise<Outcome> 
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     existed = false;
-    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-    await mkdir(path, { mode: own.mode });
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+      await mkdir(path, { mode: own.mode });
+    } catch (mkdirErr) {
+      throw writeRefused(path, mkdirErr);
+    }
   }
   await chown(path, own.uid, own.gid);
   await chmod(path, own.mode);

@@ -1,4 +1,4 @@
-import { lstat, readdir } from "node:fs/promises";
+import { lstat, readdir, rmdir } from "node:fs/promises";
 import { validateProject } from "../../core/container/project.js";
 import { InputError } from "../../core/errors.js";
 import { formatProjectRecord, parseProjectRecord, PROJECT_RECORD_MAX_BYTES, PROJECT_RECORD_SUFFIX, type ProjectRecord } from "../../core/projects/project-record.js";
@@ -64,8 +64,14 @@ export function fsProjectRegistry(dir: string, owner: RegistryOwner = ROOT): Pro
       return record;
     },
     async write(record) {
-      await ensureDir(dir, { mode: 0o700, ...owner });
-      return ensureFile(path(record.name), formatProjectRecord(record), { mode: 0o600, ...owner });
+      const made = (await ensureDir(dir, { mode: 0o700, ...owner })) === "created";
+      try {
+        return await ensureFile(path(record.name), formatProjectRecord(record), { mode: 0o600, ...owner });
+      } catch (err) {
+        // A failed first write (a full disk) leaves nothing behind, not even the empty directory.
+        if (made) await rmdir(dir).catch(() => undefined);
+        throw err;
+      }
     },
     remove: (name) => removeFile(path(name)),
   };
