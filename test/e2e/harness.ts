@@ -5,7 +5,7 @@
  * Needs root, Docker and the default image: anything missing fails loudly, nothing skips.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -100,6 +100,13 @@ export async function startNode(users: readonly string[], opts: NodeOptions = {}
   await writeFile(knownHosts, `[127.0.0.1]:${PORT} ${sshd.hostPublicKey}\n`);
   for (const user of [...users, "stranger"]) {
     must("ssh-keygen", await runCommand("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `${user}@e2e`, "-f", join(clientDir, user)]));
+  }
+  // Users another test file (or an interrupted run) left registered: each file starts with its own
+  // users only, so counts and sync plans do not depend on what ran before.
+  const wanted = new Set(users);
+  for (const file of await readdir(layout.usersDir).catch(() => [] as string[])) {
+    const left = file.endsWith(".keys") ? file.slice(0, -".keys".length) : null;
+    if (left !== null && !wanted.has(left)) await runPodspawn(INSTANCE, ["remove-user", left, "--force"]);
   }
   for (const user of users) {
     await runPodspawn(INSTANCE, ["remove-user", user, "--force"]);
