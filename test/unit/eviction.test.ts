@@ -37,6 +37,7 @@ function setup(): { runtime: FakeRuntime; deps: EvictionDeps<Env>; table: Env[];
       table.splice(table.indexOf(env), 1);
       await runtime.remove(env.id);
     },
+    servicesDown: async () => 0,
   };
   return { runtime, deps, table, destroyed, events };
 }

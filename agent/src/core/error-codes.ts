@@ -30,6 +30,9 @@ export const ERROR_CODES = {
   "account-id": "the user's container id (100000 + the host account's uid) is not available: no host account, or the image gives that id to another entry",
   "runc-vulnerable": "the node's runc has a known container escape that engine.accept_runc_advisories does not accept (or runc could not be checked), so sessions are refused",
   "egress-firewall": "the firewall rules that keep containers off the metadata service and the host could not be put in place, so sessions are refused",
+  "service-failed": "a Podfile environment's companion service could not start, or stopped while starting (its log: docker logs <instance>.<user>.<project>.<service>)",
+  "service-not-ready": "a companion service did not accept TCP connections on its ready port within its ready timeout; the environment was removed",
+  "setup-failed": "a step of a Podfile environment's setup (dotfiles, repos, on_create, on_start) failed or passed its timeout; the user saw its last lines",
 
   // ---- the daemon's own housekeeping (log only) --------------------------------------------------
   "config-reload": "config.yaml could not be re-read; the previous config stays in force",

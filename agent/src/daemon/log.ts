@@ -14,6 +14,13 @@ export type DaemonEvent =
   | { kind: "container-started"; user: string; project: string; container: string }
   | { kind: "container-removed"; user: string; project: string; container: string; reason: string }
   | { kind: "volume-removed"; user: string; volume: string }
+  /** A companion service's container was created and started on the environment's services network. */
+  | { kind: "service-started"; user: string; project: string; service: string; container: string; ms: number }
+  /** Its readiness check connected (`ms` after its start). */
+  | { kind: "service-ready"; user: string; project: string; service: string; ms: number }
+  | { kind: "service-removed"; user: string; project: string; container: string; reason: string }
+  /** A new container's dotfiles, repos and on_create have run (`steps` of them, in `ms`). */
+  | { kind: "setup-done"; user: string; project: string; container: string; steps: number; ms: number }
   | { kind: "network-created"; network: string; subnet?: string }
   /** `lingered`: network_linger passed; `reclaimed`: the address pool needed its block. */
   | { kind: "network-removed"; network: string; reason?: string }

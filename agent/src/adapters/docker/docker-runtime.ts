@@ -4,6 +4,7 @@ import type { Duplex } from "node:stream";
 import { LABEL, type ContainerSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { NO_NETWORK } from "../../core/container/pool-spec.js";
 import { UserFacingError } from "../../core/errors.js";
+import { SCRATCH_BYTES, type ServiceContainerSpec } from "../../core/podfile/service-container.js";
 import { identify, signalIfSame, type ProcessIdentity } from "../process/process-identity.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { blockOf, firstHost, formatCidr, type Cidr } from "../../core/net/cidr.js";
@@ -99,8 +100,9 @@ export class DockerRuntime implements ContainerRuntime {
         Labels: { ...spec.labels },
         // Our own pool, not the engine's defaults (about 30 networks per engine).
         ...(spec.subnet ? { IPAM: { Driver: "default", Config: [{ Subnet: formatCidr(spec.subnet), Gateway: firstHost(spec.subnet) }] } } : {}),
-        // No container-to-container traffic on the bridge, even between one user's own containers.
-        Options: { "com.docker.network.bridge.enable_icc": "false" },
+        // A user network: no container-to-container traffic on the bridge, even between one user's
+        // own containers. A services network: no way out (Internal), and its containers talk.
+        ...(spec.internal ? { Internal: true } : { Options: { "com.docker.network.bridge.enable_icc": "false" } }),
       });
     } catch (err) {
       if (POOL_OVERLAP.test(String(err))) throw new SubnetTaken(`${spec.subnet ? formatCidr(spec.subnet) : "the default pool"} overlaps a network the engine has: ${String(err)}`);
@@ -168,6 +170,48 @@ export class DockerRuntime implements ContainerRuntime {
       throw err;
     }
     return c.id;
+  }
+
+  async createService(spec: ServiceContainerSpec): Promise<string> {
+    try {
+      const c = await this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Hostname: spec.alias,
+        Labels: { ...spec.labels },
+        Env: [...spec.env],
+        Tty: false,
+        OpenStdin: false,
+        // Nothing published on the host: the dev container reaches it over the services network.
+        ExposedPorts: {},
+        NetworkingConfig: { EndpointsConfig: { [spec.network]: { Aliases: [spec.alias] } } },
+        HostConfig: {
+          NetworkMode: spec.network,
+          PublishAllPorts: false,
+          PortBindings: {},
+          Init: true,
+          CapDrop: ["ALL"],
+          CapAdd: [...spec.capAdd],
+          SecurityOpt: ["no-new-privileges:true"],
+          PidsLimit: spec.pidsLimit,
+          Memory: spec.memoryBytes,
+          MemorySwap: spec.memoryBytes,
+          NanoCpus: Math.round(spec.cpus * 1e9),
+          IpcMode: "private",
+          Privileged: false,
+          ReadonlyRootfs: true,
+          Tmpfs: Object.fromEntries(spec.scratch.map((p) => [p, `rw,nosuid,nodev,noexec,mode=1777,size=${SCRATCH_BYTES}`])),
+          RestartPolicy: { Name: "no" },
+          Runtime: spec.ociRuntime,
+          LogConfig: { Type: "json-file", Config: { "max-size": "1m", "max-file": "1" } },
+          Mounts: spec.volumes.map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.target, ReadOnly: v.readOnly, VolumeOptions: { NoCopy: false, Labels: { ...v.labels }, DriverConfig: { Name: "local", Options: {} } } })),
+        },
+      });
+      return c.id;
+    } catch (err) {
+      if (statusCode(err) === 404 && /no such image/i.test(String(err))) throw new UserFacingError("image-missing", `the service image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
+      throw err;
+    }
   }
 
   async listVolumes(instance: string): Promise<string[]> {

@@ -4,6 +4,7 @@ import { UserFacingError } from "../../core/errors.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { blockSize, formatAddress, overlaps, type Cidr } from "../../core/net/cidr.js";
 import type { TarEntry } from "../../support/tar.js";
+import type { ServiceContainerSpec } from "../../core/podfile/service-container.js";
 import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
 
 /**
@@ -19,6 +20,10 @@ interface FakeContainer {
   createdMs: number;
   /** Its address on its network, as an engine would assign one: fixed per container. */
   address: string;
+  /** Networks joined beside `spec.network` (a main container on its services network), with the address there. */
+  extra: Map<string, string>;
+  /** Set for a companion service: what it was created with. */
+  service: ServiceContainerSpec | null;
 }
 
 /** Docker's default pools as engine 20.10 has them: 172.17-31.0.0/16 (one per network here). */
@@ -129,7 +134,32 @@ export class FakeRuntime implements ContainerRuntime {
       this.volumes.set(spec.homeVolume.name, vol);
       for (const [rel, data] of vol.files) files.set(spec.homeVolume.target + rel, data);
     }
-    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now(), address: `172.31.${Math.floor(this.seq / 250) % 256}.${(this.seq % 250) + 2}` });
+    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now(), address: this.nextAddress(), extra: new Map(), service: null });
+    return id;
+  }
+
+  private nextAddress(): string {
+    return `172.31.${Math.floor(this.seq / 250) % 256}.${(this.seq % 250) + 2}`;
+  }
+
+  private addressOn(network: string): string {
+    const subnet = this.networks.get(network)?.subnet;
+    // Like the engine's IPAM: an address in that network's block (after the gateway).
+    return subnet ? formatAddress(subnet.base + 2 + (this.seq % Math.max(1, blockSize(subnet.prefix) - 3))) : this.nextAddress();
+  }
+
+  async createService(spec: ServiceContainerSpec): Promise<string> {
+    this.check();
+    await this.tick();
+    const image = this.images.get(spec.image);
+    if (!image) throw new UserFacingError("image-missing", `the service image ${spec.image} is not available on this node`);
+    if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw new Error(`Conflict. The container name "/${spec.name}" is already in use`);
+    if (!this.networks.has(spec.network)) throw Object.assign(new Error(`network ${spec.network} not found`), { statusCode: 404 });
+    this.calls.create++;
+    const id = `fake${(++this.seq).toString(16).padStart(12, "0")}`;
+    for (const v of spec.volumes) if (!this.volumes.has(v.name)) this.volumes.set(v.name, { labels: v.labels, files: new Map() });
+    const asContainer: ContainerSpec = { name: spec.name, image: spec.image, network: spec.network, labels: spec.labels, hostname: spec.alias, ociRuntime: spec.ociRuntime, cpus: spec.cpus, memoryBytes: spec.memoryBytes, pidsLimit: spec.pidsLimit, capAdd: spec.capAdd, keepAliveUser: "", homeVolume: null };
+    this.containers.set(id, { id, spec: asContainer, running: false, files: new Map(image), createdMs: Date.now(), address: this.addressOn(spec.network), extra: new Map(), service: spec });
     return id;
   }
 
@@ -140,7 +170,7 @@ export class FakeRuntime implements ContainerRuntime {
 
   async removeVolume(name: string): Promise<void> {
     this.check();
-    if ([...this.containers.values()].some((c) => c.spec.homeVolume?.name === name)) throw Object.assign(new Error(`volume ${name} is in use`), { statusCode: 409 });
+    if ([...this.containers.values()].some((c) => c.spec.homeVolume?.name === name || c.service?.volumes.some((v) => v.name === name))) throw Object.assign(new Error(`volume ${name} is in use`), { statusCode: 409 });
     this.volumes.delete(name);
   }
 
@@ -207,19 +237,22 @@ export class FakeRuntime implements ContainerRuntime {
     await this.tick();
     const c = this.get(id);
     if (!this.networks.has(network)) throw Object.assign(new Error(`network ${network} not found`), { statusCode: 404 });
-    if (c.spec.network === network) return;
-    // One network per container here, as the daemon uses them: `none` is left for the new one.
-    const subnet = this.networks.get(network)?.subnet;
+    if (c.spec.network === network || c.extra.has(network)) return;
+    // A second network beside a real one; `none` is left for the new one.
+    if (c.spec.network !== "none") {
+      c.extra.set(network, this.addressOn(network));
+      return;
+    }
     c.spec = { ...c.spec, network };
-    // Like the engine's IPAM: an address in that network's block (after the gateway).
-    if (subnet) c.address = formatAddress(subnet.base + 2 + (this.seq % Math.max(1, blockSize(subnet.prefix) - 3)));
+    c.address = this.addressOn(network);
   }
 
   async containerAddress(id: string, network: string): Promise<string | null> {
     this.check();
     await this.tick();
     const c = this.containers.get(id);
-    return c && c.running && c.spec.network === network ? c.address : null;
+    if (!c || !c.running) return null;
+    return c.spec.network === network ? c.address : (c.extra.get(network) ?? null);
   }
 
   /** Test hook: what `docker stop` would do. */

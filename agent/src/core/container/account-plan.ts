@@ -64,12 +64,13 @@ function holderOf(text: string, field: number, id: number, except: string, what:
  * image brings keeps its home and shell but not its ids: the user's processes must run as their
  * own number on every image. Throws AccountIdTaken when another entry holds the id.
  */
-export function planAccount(user: string, passwd: string, group: string, hasBash: boolean, id: number): AccountFiles {
+export function planAccount(user: string, passwd: string, group: string, hasBash: boolean, id: number, preferredShell: string | null = null): AccountFiles {
   const taken = holderOf(passwd, 2, id, user, "user") ?? holderOf(group, 2, id, user, "group");
   if (taken !== null) throw new AccountIdTaken(id, taken);
   const existing = passwd.split("\n").find((l) => l.startsWith(`${user}:`))?.split(":");
   const home = existing?.[5] || `/home/${user}`;
-  const shell = existing?.[6] || (hasBash ? "/bin/bash" : "/bin/sh");
+  // A Podfile's `shell` (the caller checked the image has it) wins over the image's entry.
+  const shell = preferredShell ?? (existing?.[6] || (hasBash ? "/bin/bash" : "/bin/sh"));
   const passwdLine = `${user}:x:${id}:${id}:podspawn user:${home}:${shell}`;
   const groupLine = `${user}:x:${id}:`;
   const passwdSame = passwd.split("\n").includes(passwdLine);

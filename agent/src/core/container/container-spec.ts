@@ -49,6 +49,11 @@ export interface NetworkSpec {
    * should have one (daemon/environments/subnet-table.ts).
    */
   readonly subnet?: Cidr | null;
+  /**
+   * No gateway out and containers may talk to each other on it (a Podfile's services network).
+   * @default false - a user network: egress through the host's NAT, no traffic between containers
+   */
+  readonly internal?: boolean;
 }
 
 /*

@@ -93,8 +93,13 @@ function servicePlan(s: ServiceSpec, t: PlanTarget, main: Limits, persistent: bo
   };
 }
 
+/** `<instance>.<user>.<project>.services`: per (user, project), so names never clash across projects. */
+export function servicesNetworkName(instance: string, user: string, project: string): string {
+  return `${containerName(instance, user, project)}.services`;
+}
+
 function servicesNetwork(t: PlanTarget): ServicesNetworkSpec {
-  return { name: `${containerName(t.instance, t.user, t.project)}.services`, labels: { ...ownerLabels(t), [SERVICES_NETWORK_LABEL]: "true" }, internal: true };
+  return { name: servicesNetworkName(t.instance, t.user, t.project), labels: { ...ownerLabels(t), [SERVICES_NETWORK_LABEL]: "true" }, internal: true };
 }
 
 function setupPlan(podfile: ResolvedPodfile): SetupPlan {

@@ -3,6 +3,7 @@ import type { ContainerSpec, NetworkSpec } from "../container/container-spec.js"
 import type { ExecPlan } from "../container/exec-plan.js";
 import type { Cidr } from "../net/cidr.js";
 import type { TarEntry } from "../../support/tar.js";
+import type { ServiceContainerSpec } from "../podfile/service-container.js";
 
 /**
  * The daemon's narrow port to a container engine, in our own types only: callers never see a
@@ -63,7 +64,14 @@ export interface ContainerRuntime {
   engineNetworks(): Promise<EngineNetwork[]>;
   /** Create (not start). A missing image is a UserFacingError with code `image-missing`. */
   create(spec: ContainerSpec): Promise<string>;
-  /** Named volumes (persistent homes) of an instance, by name. */
+  /**
+   * Create (not start) a companion service: the image's own entrypoint and user, on its services
+   * network only, reachable there by `spec.alias`, hardened like `create` (CapDrop ALL plus
+   * `capAdd`, no-new-privileges, limits, a read-only root with `scratch` tmpfs), no host port.
+   * A missing image is a UserFacingError with code `image-missing`.
+   */
+  createService(spec: ServiceContainerSpec): Promise<string>;
+  /** Named volumes (persistent homes, service volumes) of an instance, by name. */
   listVolumes(instance: string): Promise<string[]>;
   removeVolume(name: string): Promise<void>;
   /** Read files from a container's filesystem (works before start); missing paths are absent. */
@@ -76,8 +84,9 @@ export interface ContainerRuntime {
   /** Give a container (running or not) another name; a name in use is refused. */
   rename(id: string, name: string): Promise<void>;
   /**
-   * Attach a container created on no network (`none`, a pooled one) to `network`, live: it leaves
-   * `none` and gets an address there. Attaching it again to the same network is not an error.
+   * Attach a container to `network`, live: one created on no network (`none`, a pooled one) leaves
+   * `none`; one on another network keeps it and gets a second address (a main container joining its
+   * services network). Attaching it again to the same network is not an error.
    */
   connectNetwork(id: string, network: string): Promise<void>;
   exec(id: string, plan: ExecPlan): Promise<ExecSession>;

@@ -40,22 +40,23 @@ export class AccountProvisioner {
   /**
    * passwd, group, home, skeleton and the ready marker in one archive call. Returns the account
    * the sessions run as. `claim`: the container comes from the pool, and the marker records for
-   * which project (its labels cannot say).
+   * which project (its labels cannot say). `shell`: the Podfile's, which the image must have.
    */
-  async provision(containerId: string, imageId: string, user: string, spec: Pick<ContainerSpec, "homeVolume">, claim: PoolClaim | null = null): Promise<ContainerAccount> {
+  async provision(containerId: string, imageId: string, user: string, spec: Pick<ContainerSpec, "homeVolume">, claim: PoolClaim | null = null, shell: string | null = null): Promise<ContainerAccount> {
     const facts = await this.imageFacts(containerId, imageId);
-    const plan = this.plan(user, facts);
+    if (shell !== null && !(await this.runtime.pathExists(containerId, shell))) throw new UserFacingError("project-unfit", `this environment's shell ${shell} (the Podfile's shell) is not in its image`, "install it through packages, or change shell");
+    const plan = this.plan(user, facts, shell);
     // The image's skeleton dotfiles (prompt, PATH, aliases), unless a persistent home has its own.
     const keepHome = spec.homeVolume !== null && (await this.runtime.pathExists(containerId, `${plan.account.home}/.profile`));
     await this.runtime.writeFiles(containerId, [...accountArchive(plan, keepHome ? new Map() : facts.skel), ...markerEntries(containerId, plan.account, claim)]);
     return plan.account;
   }
 
-  private plan(user: string, facts: ImageFacts): AccountFiles {
+  private plan(user: string, facts: ImageFacts, shell: string | null): AccountFiles {
     const id = this.podIdOf(user);
     if (id === null) throw new UserFacingError("account-id", `${user} has no host account on this node; tell the node's admin`);
     try {
-      return planAccount(user, facts.passwd, facts.group, facts.hasBash, id);
+      return planAccount(user, facts.passwd, facts.group, facts.hasBash, id, shell);
     } catch (err) {
       if (err instanceof AccountIdTaken) throw new UserFacingError("account-id", `this environment's image gives your id ${err.id} to its ${err.holder}; ask the admin to change the image`, err.message);
       throw err;

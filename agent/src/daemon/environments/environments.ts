@@ -8,6 +8,11 @@ import { UserFacingError } from "../../core/errors.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime, ManagedContainer } from "../../core/ports/container-runtime.js";
 import { KeyedLock } from "../../support/keyed-lock.js";
+import { createSteps, hasCreateSteps, type EnvironmentPlan } from "../../core/podfile/index.js";
+import { isSetupMarkerOf, renderSetupMarker, SETUP_MARKER_PATH } from "../../core/container/setup-marker.js";
+import { dialTcp, type Dial } from "../../adapters/net/tcp-relay.js";
+import { isService, Services } from "./services.js";
+import { DISCARD_OUTPUT, runSteps, type SetupOutput } from "./setup-runner.js";
 import type { Logger } from "../log.js";
 import { AccountProvisioner } from "./account-provisioner.js";
 import { evictUnregistered, evictUser, type EvictionDeps } from "./eviction.js";
@@ -27,6 +32,8 @@ export interface Environment {
   sessions: number;
   /** The container's creation time (ms): max_lifetime counts from it. */
   readonly createdAt: number;
+  /** Its companion services' containers: each counts toward max_environments like the environment itself. */
+  services: number;
   graceTimer: NodeJS.Timeout | null;
   lifetimeTimer: NodeJS.Timeout | null;
 }
@@ -41,6 +48,18 @@ export interface EnvironmentsOptions {
   readonly now?: () => number;
   /** Asked before an environment is created or recreated: an error refuses it (a drained node). @default - never refuses */
   readonly refuseNew?: () => Error | null;
+  /** How a service's readiness check connects. @default a TCP connect with a timeout */
+  readonly dial?: Dial;
+}
+
+/** What a login wants of its environment. */
+export interface AcquireOptions {
+  /** The image to run without a plan. @default config.image */
+  readonly image?: string;
+  /** The project's plan: its container spec, services and setup. @default the node's default container */
+  readonly plan?: EnvironmentPlan;
+  /** Where a new container's setup output goes (the login's stderr). @default discarded */
+  readonly output?: SetupOutput;
 }
 
 /** One login's target: who, and the container the config wants for them now. */
@@ -49,6 +68,8 @@ interface Target {
   readonly user: string;
   readonly project: string;
   readonly spec: ContainerSpec;
+  readonly plan: EnvironmentPlan | null;
+  readonly output: SetupOutput;
 }
 
 /** What the engine has under the container's name, and the account its ready marker records. */
@@ -73,13 +94,14 @@ function knownFacts(env: Environment | null): KnownEnvironment | null {
 export class Environments {
   private readonly table = new Map<string, Environment>();
   /** New environments admitted and being made, not in the table yet: they count toward the node's capacity. */
-  private readonly creating = new Set<string>();
+  private readonly creating = new Map<string, number>();
   private readonly subnets: SubnetTable;
   private readonly lock = new KeyedLock();
   private readonly accounts: AccountProvisioner;
   private readonly networks: NetworkLinger;
   private readonly eviction: EvictionDeps<Environment>;
   private readonly now: () => number;
+  private readonly services: Services;
   /** Pre-warmed containers per spec: a first login claims one (pool.ts). */
   readonly pool: Pool;
 
@@ -93,7 +115,7 @@ export class Environments {
       log,
       accounts: this.accounts,
       config: opts.config,
-      environments: () => this.table.size + this.creating.size,
+      environments: () => this.weight(),
       // Only the user-independent fields are read: the placeholder user never reaches the engine.
       defaultTemplate: () => poolTemplateOf(containerSpec(instance, "pool", DEFAULT_PROJECT, opts.config())),
       ...(opts.refuseNew ? { refuseNew: opts.refuseNew } : {}),
@@ -110,7 +132,8 @@ export class Environments {
       subnets: this.subnets,
       environments: () => this.table.size,
     });
-    this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason) };
+    this.services = new Services({ instance, runtime, log, subnets: this.subnets, learn: () => this.networks.learn(), environments: () => this.weight(), dial: opts.dial ?? dialTcp, ...(opts.now ? { now: opts.now } : {}) });
+    this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason), servicesDown: (user, project) => this.services.down(user, project, "stopped") };
   }
 
   static key(user: string, project: string): string {
@@ -135,6 +158,14 @@ export class Environments {
     return this.subnets.usage();
   }
 
+  /** Containers the node holds for users (environments with their services, and those being made). */
+  private weight(): number {
+    let n = 0;
+    for (const e of this.table.values()) n += 1 + e.services;
+    for (const w of this.creating.values()) n += w;
+    return n;
+  }
+
   private hasAnyFor(user: string): boolean {
     return [...this.table.values()].some((e) => e.user === user);
   }
@@ -146,7 +177,8 @@ export class Environments {
    */
   async recover(): Promise<number> {
     await this.networks.learn();
-    const found = await this.opts.runtime.listManaged(this.opts.instance);
+    const all = await this.opts.runtime.listManaged(this.opts.instance);
+    const found = all.filter((c) => !isService(c));
     let adopted = 0;
     for (const c of found) {
       const env = isPooled(c.labels) ? await this.claimedFrom(c) : c.user && c.project ? this.fromContainer(c, null) : null;
@@ -157,8 +189,23 @@ export class Environments {
       this.armLifetime(env, this.opts.config());
       adopted++;
     }
+    await this.adoptServices(all.filter(isService));
     await this.pool.adopt(found);
     return adopted;
+  }
+
+  /** Services count with their environment; those whose environment is gone go too. */
+  private async adoptServices(services: readonly ManagedContainer[]): Promise<void> {
+    const orphans = new Set<string>();
+    for (const c of services) {
+      const env = this.table.get(Environments.key(c.user, c.project));
+      if (env) env.services++;
+      else orphans.add(Environments.key(c.user, c.project));
+    }
+    for (const key of orphans) {
+      const [user = "", project = ""] = key.split("/");
+      await this.services.down(user, project, "orphaned").catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing the services of ${key} failed`, detail: String(e) }));
+    }
   }
 
   /** A pooled container renamed for (user, project) whose marker records that claim, as an environment. */
@@ -169,19 +216,19 @@ export class Environments {
     const attached = c.running && (await this.opts.runtime.containerAddress(c.id, this.networks.nameOf(owner.user)).catch(() => null)) !== null;
     // No valid claim, or cut short before its network: the first login replaces it.
     if (!read || read.claim.project !== owner.project || !attached) return this.removeCutShort(c);
-    return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, graceTimer: null, lifetimeTimer: null };
+    return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, services: 0, graceTimer: null, lifetimeTimer: null };
   }
 
   /**
    * Make sure the container for (user, project) exists, runs and has the user's account, and count
    * one more session on it. The per-user lock serialises concurrent first logins (and the per-user
-   * network creation). `want.image`: the image the project's plan runs (default: config.image).
+   * network creation). With `want.plan`, a new container gets the plan's services (up and ready)
+   * and its create-time setup before the first session.
    */
-  async acquire(user: string, project: string, want: { readonly image?: string } = {}): Promise<Environment> {
+  async acquire(user: string, project: string, want: AcquireOptions = {}): Promise<Environment> {
     return this.lock.run(user, async () => {
       const config = this.opts.config();
-      const shaped = want.image === undefined ? config : { ...config, image: want.image };
-      const target: Target = { key: Environments.key(user, project), user, project, spec: containerSpec(this.opts.instance, user, project, shaped) };
+      const target = this.targetOf(user, project, want, config);
       const known = this.table.get(target.key) ?? null;
       const admitted = this.admit(target, known, config);
       if (known) this.cancelRemoval(known);
@@ -204,6 +251,12 @@ export class Environments {
     });
   }
 
+  private targetOf(user: string, project: string, want: AcquireOptions, config: NodeConfig): Target {
+    const shaped = want.image === undefined ? config : { ...config, image: want.image };
+    const spec = want.plan?.container ?? containerSpec(this.opts.instance, user, project, shaped);
+    return { key: Environments.key(user, project), user, project, spec, plan: want.plan ?? null, output: want.output ?? DISCARD_OUTPUT };
+  }
+
   /**
    * Quotas and the node's capacity, decided before any engine call (a refused login creates
    * nothing). Counting under the user's lock is exact for that user; a new environment holds a
@@ -213,7 +266,9 @@ export class Environments {
   private admit(target: Target, known: Environment | null, config: NodeConfig): { done(): void } {
     const mine = this.list().filter((e) => e.user === target.user);
     // Pooled containers being made hold a slot too; idle ones give theirs up (pool.makeRoom).
-    const nodeEnvironments = this.table.size + this.creating.size + this.pool.fillingCount();
+    // A new environment needs a slot for each of its services too.
+    const services = known ? 0 : (target.plan?.services.length ?? 0);
+    const nodeEnvironments = this.weight() + this.pool.fillingCount() + services;
     const facts = { project: target.project, userProjects: mine.map((e) => e.project), userSessions: mine.reduce((n, e) => n + e.sessions, 0), nodeEnvironments };
     const refusal = admitLogin(facts, config.limits, config.session);
     if (refusal) {
@@ -221,7 +276,7 @@ export class Environments {
       throw refusal;
     }
     if (known) return { done: () => undefined };
-    this.creating.add(target.key);
+    this.creating.set(target.key, 1 + services);
     return { done: () => this.creating.delete(target.key) };
   }
 
@@ -258,11 +313,33 @@ export class Environments {
         return this.create(target, known);
       case "reuse":
       case "start": {
+        if (decision.adopt && inspected && !(await this.setupFinished(target, inspected.container.id))) {
+          await this.removeFound(target, inspected.container, "setup-unfinished");
+          return this.create(target, known);
+        }
         const env = decision.adopt || !known ? this.adopt(inspected, known) : known;
+        if (decision.action === "start" || decision.adopt) await this.bringUpServices(env, target);
         if (decision.action === "start") await this.start(env);
         return env;
       }
     }
+  }
+
+  /** A container taken over (after a restart) ran its create-time setup to the end: its marker says so. */
+  private async setupFinished(target: Target, containerId: string): Promise<boolean> {
+    if (!target.plan || !hasCreateSteps(target.plan)) return true;
+    const text = (await this.opts.runtime.readFiles(containerId, [SETUP_MARKER_PATH])).get(SETUP_MARKER_PATH);
+    return text !== undefined && isSetupMarkerOf(text.toString("utf8"), containerId);
+  }
+
+  /** Services of an environment taken over or started again: whatever stopped or went is brought back. */
+  private async bringUpServices(env: Environment, target: Target): Promise<void> {
+    const plan = target.plan;
+    if (!plan) return;
+    await this.services.up(plan, target.user, target.project);
+    env.services = plan.services.length;
+    if (plan.servicesNetwork) await this.opts.runtime.connectNetwork(env.containerId, plan.servicesNetwork.name);
+    await this.services.waitReady(plan, target.user, target.project);
   }
 
   /** Take over a container whose ready marker was just read (it replaces whatever the table held). */
@@ -286,27 +363,77 @@ export class Environments {
 
   /** New, or removed (by us or behind our back, its network possibly with it): build both again. */
   private async create(target: Target, known: Environment | null): Promise<Environment> {
-    const { user, project, spec } = target;
+    const { spec } = target;
     const imageId = await this.opts.runtime.imageId(spec.image);
     if (imageId === null) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`, "build it with scripts/build-image or pull it");
-    const template = poolTemplateOf(spec);
+    // The pool covers environments without services: a claim never waits for a service.
+    const template = target.plan && target.plan.services.length > 0 ? null : poolTemplateOf(spec);
     const pooled = template && this.pool.claim(template, imageId, target);
     if (pooled) {
       const claimed = await this.claim(pooled, imageId, target, known);
       void this.pool.refill();
-      if (claimed) return claimed;
+      if (claimed) return this.setUp(claimed, target);
     }
     this.pool.makeRoom(template?.hash ?? null);
-    await this.networks.ensure(user);
-    const t0 = this.now();
-    const id = await this.opts.runtime.create(spec);
-    const account = await this.provisionOrRemove(id, imageId, target);
-    this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
-    const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), graceTimer: null, lifetimeTimer: null }, known);
-    await this.start(env);
+    const env = await this.createFresh(target, known, imageId);
     // A miss made this spec one in use: its pool fills once this login is served.
     if (template) void this.pool.refill();
-    return env;
+    return this.setUp(env, target);
+  }
+
+  /** Network, services, the container with its account, started: nothing of it is left behind if a step fails. */
+  private async createFresh(target: Target, known: Environment | null, imageId: string): Promise<Environment> {
+    const { user, project, spec, plan } = target;
+    await this.networks.ensure(user);
+    const t0 = this.now();
+    try {
+      // Services first: they start while the dev container is made.
+      if (plan && plan.services.length > 0) await this.services.up(plan, user, project);
+      const id = await this.opts.runtime.create(spec);
+      if (plan?.servicesNetwork) await this.joinOrRemove(id, plan.servicesNetwork.name);
+      const account = await this.provisionOrRemove(id, imageId, target);
+      this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
+      const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), services: plan?.services.length ?? 0, graceTimer: null, lifetimeTimer: null }, known);
+      await this.start(env);
+      return env;
+    } catch (err) {
+      if (plan && plan.services.length > 0 && !this.table.has(target.key)) await this.services.down(user, project, "create-failed").catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async joinOrRemove(id: string, network: string): Promise<void> {
+    try {
+      await this.opts.runtime.connectNetwork(id, network);
+    } catch (err) {
+      await this.opts.runtime.remove(id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * A new container's first-session work: its services ready, then dotfiles, repos and on_create
+   * as the user, output on the login's stderr, and the setup marker that makes it once. If any of
+   * it fails the whole environment goes (container, services, transient volumes): a half set up
+   * container must not be attached to later as if it were ready, and the next login starts clean.
+   */
+  private async setUp(env: Environment, target: Target): Promise<Environment> {
+    const plan = target.plan;
+    if (!plan || (plan.services.length === 0 && !hasCreateSteps(plan))) return env;
+    const t0 = this.now();
+    try {
+      await this.services.waitReady(plan, env.user, env.project);
+      if (!hasCreateSteps(plan)) return env;
+      if (!env.account) throw new Error("setting up an environment whose account is not known"); // unreachable: made here
+      const steps = createSteps(plan, env.account);
+      await runSteps(steps, { runtime: this.opts.runtime, containerId: env.containerId, environment: plan.name, output: target.output, keptOnFailure: false });
+      await this.opts.runtime.writeFiles(env.containerId, [{ path: SETUP_MARKER_PATH.slice(1), type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from(renderSetupMarker(env.containerId)) }]);
+      this.opts.log({ kind: "setup-done", user: env.user, project: env.project, container: target.spec.name, steps: steps.length, ms: this.now() - t0 });
+      return env;
+    } catch (err) {
+      await this.removeLocked(env, "setup-failed");
+      throw err;
+    }
   }
 
   /**
@@ -323,9 +450,9 @@ export class Environments {
       // recover also wants the address on the user's network, so a claim cut short is never adopted.
       const claimedAt = this.now();
       const attach = this.networks.ensure(user).then(() => this.opts.runtime.connectNetwork(pooled.id, spec.network));
-      const [, , account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), attach, this.accounts.provision(pooled.id, imageId, user, spec, { project, claimedAtMs: claimedAt })]);
+      const [, , account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), attach, this.accounts.provision(pooled.id, imageId, user, spec, { project, claimedAtMs: claimedAt }, target.plan?.session.shell ?? null)]);
       this.opts.log({ kind: "pool-claimed", user, project, container: spec.name, ms: this.now() - t0 });
-      return this.track({ key: target.key, user, project, containerId: pooled.id, account, sessions: 0, createdAt: claimedAt, graceTimer: null, lifetimeTimer: null }, known);
+      return this.track({ key: target.key, user, project, containerId: pooled.id, account, sessions: 0, createdAt: claimedAt, services: 0, graceTimer: null, lifetimeTimer: null }, known);
     } catch (err) {
       this.opts.log({ kind: "error", code: "pool-fill", message: `claiming ${pooled.name} for ${target.key} failed; creating one instead`, detail: String(err) });
       await this.opts.runtime.remove(pooled.id).catch(() => undefined);
@@ -336,7 +463,7 @@ export class Environments {
   /** A container whose account could not be written must not stay (it has no ready marker anyway). */
   private async provisionOrRemove(id: string, imageId: string, target: Target): Promise<ContainerAccount> {
     try {
-      return await this.accounts.provision(id, imageId, target.user, target.spec);
+      return await this.accounts.provision(id, imageId, target.user, target.spec, null, target.plan?.session.shell ?? null);
     } catch (err) {
       await this.opts.runtime.remove(id).catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing half-made ${target.spec.name} failed`, detail: String(e) }));
       throw err;
@@ -354,7 +481,7 @@ export class Environments {
   }
 
   private fromContainer(c: ManagedContainer, account: ContainerAccount | null): Environment {
-    return { key: Environments.key(c.user, c.project), user: c.user, project: c.project, containerId: c.id, account, sessions: 0, createdAt: c.createdMs, graceTimer: null, lifetimeTimer: null };
+    return { key: Environments.key(c.user, c.project), user: c.user, project: c.project, containerId: c.id, account, sessions: 0, createdAt: c.createdMs, services: 0, graceTimer: null, lifetimeTimer: null };
   }
 
   /** Put `env` in the table; the entry it replaces keeps no timers (its late releases change nothing). */
@@ -423,6 +550,7 @@ export class Environments {
     try {
       await this.opts.runtime.remove(env.containerId);
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
+      if (env.services > 0) await this.services.down(env.user, env.project, reason);
       if (!this.hasAnyFor(env.user)) this.networks.release(env.user);
     } catch (err) {
       this.opts.log({ kind: "error", code: "container-remove", message: `removing ${env.key} failed`, detail: String(err) });

@@ -1,4 +1,5 @@
-import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
+import type { ContainerRuntime, ManagedContainer } from "../../core/ports/container-runtime.js";
+import { SERVICE_LABEL } from "../../core/podfile/plan.js";
 import type { KeyedLock } from "../../support/keyed-lock.js";
 import type { Logger } from "../log.js";
 import type { NetworkLinger } from "./network-linger.js";
@@ -14,6 +15,18 @@ export interface EvictionDeps<E extends { readonly user: string }> {
   readonly environments: () => readonly E[];
   /** Remove one now, sessions or not. */
   readonly destroy: (env: E, reason: string) => Promise<void>;
+  /** Remove the companion services of (user, project) the table does not know of, with their network. */
+  readonly servicesDown: (user: string, project: string) => Promise<number>;
+}
+
+/** Remove containers of a user the table does not hold; the services among them go with their network. */
+export async function removeStrays(deps: Pick<EvictionDeps<{ readonly user: string }>, "runtime" | "servicesDown">, stray: readonly ManagedContainer[], user: string): Promise<void> {
+  const withServices = new Set<string>();
+  for (const c of stray) {
+    if (c.labels[SERVICE_LABEL] !== undefined) withServices.add(c.project);
+    else await deps.runtime.remove(c.id);
+  }
+  for (const project of withServices) await deps.servicesDown(user, project);
 }
 
 /**
@@ -26,7 +39,7 @@ export async function evictUser<E extends { readonly user: string }>(deps: Evict
   for (const env of mine) await deps.destroy(env, "evicted");
   // Containers the table does not know (e.g. created by an older daemon) go as well.
   const stray = (await deps.runtime.listManaged(deps.instance)).filter((c) => c.user === user);
-  for (const c of stray) await deps.runtime.remove(c.id);
+  await removeStrays(deps, stray, user);
   await deps.lock.run(user, async () => {
     const prefix = `${deps.instance}.${user}.`;
     for (const v of await deps.runtime.listVolumes(deps.instance)) {
@@ -36,7 +49,7 @@ export async function evictUser<E extends { readonly user: string }>(deps: Evict
     }
     await deps.networks.removeNow(user);
   });
-  return mine.length + stray.length;
+  return mine.length + stray.filter((c) => c.labels[SERVICE_LABEL] === undefined).length;
 }
 
 /**

@@ -1,16 +1,20 @@
+import { SERVICE_LABEL } from "../../core/podfile/plan.js";
 import { homeVolumeName } from "../../core/container/container-spec.js";
-import type { EvictionDeps } from "./eviction.js";
+import { removeStrays, type EvictionDeps } from "./eviction.js";
 
 export interface StopResult {
   readonly environments: number;
   readonly volumes: number;
 }
 
-/** Whether `name` is a home volume of `user` (of `project`, or of any project). */
+/**
+ * Whether `name` is a persistent volume of `user` (of `project`, or of any project): the home
+ * (`<instance>.<user>.<project>.home`) or a service's (`<instance>.<user>.<project>.<volume>`).
+ * None of the parts can contain a dot.
+ */
 function isHomeOf(instance: string, user: string, project: string | null, name: string): boolean {
-  if (project !== null) return name === homeVolumeName(instance, user, project);
-  // `<instance>.<user>.<project>.home`: none of the parts can contain a dot.
-  return name.startsWith(`${instance}.${user}.`) && name.endsWith(".home");
+  if (project !== null) return name === homeVolumeName(instance, user, project) || (name.startsWith(`${instance}.${user}.${project}.`) && name.split(".").length === 4);
+  return name.startsWith(`${instance}.${user}.`) && name.split(".").length === 4;
 }
 
 /**
@@ -25,7 +29,7 @@ export async function stopEnvironments<E extends { readonly user: string; readon
   for (const env of known) await deps.destroy(env, "stopped");
   // What the table does not hold (a container left stopped, or made by an older daemon) goes too.
   const stray = (await deps.runtime.listManaged(deps.instance)).filter((c) => c.user === user && mine(c.project));
-  for (const c of stray) await deps.runtime.remove(c.id);
+  await removeStrays(deps, stray, user);
   let volumes = 0;
   if (purge) {
     await deps.lock.run(user, async () => {
@@ -37,7 +41,7 @@ export async function stopEnvironments<E extends { readonly user: string; readon
       }
     });
   }
-  return { environments: known.length + stray.length, volumes };
+  return { environments: known.length + stray.filter((c) => c.labels[SERVICE_LABEL] === undefined).length, volumes };
 }
 
 /** The projects of `user` that have something here: an environment, a container, or (for purge) a home volume. */

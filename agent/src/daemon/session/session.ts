@@ -18,6 +18,7 @@ import { adminDetailOf, endReason, finalFrame, noticeText, userMessageOf, type S
 import { sessionReporter, type AuditRecord, type SessionReporter } from "./session-events.js";
 import { startSession } from "./start-session.js";
 import type { InnerSshd } from "./inner-sshd-channel.js";
+import type { SetupOutput } from "../environments/setup-runner.js";
 
 export interface SessionDeps {
   readonly runtime: ContainerRuntime;
@@ -118,6 +119,15 @@ export class Session {
   /** A line for the user's stderr even without a terminal (build progress); spawn adds `podspawn: `. */
   progress(line: string): void {
     if (this.phaseNow !== "ended") this.link.send(FrameType.Progress, line);
+  }
+
+  /**
+   * Where a setup step's output goes: our line as PROGRESS, the step's bytes as stderr frames
+   * with the link's backpressure (a hook that writes fast waits for a slow client). Once the
+   * session has ended the bytes are read and dropped, so the step still finishes.
+   */
+  setupOutput(): SetupOutput {
+    return { line: (text) => this.progress(text), relay: (stream) => this.link.relay({ frame: FrameType.Stderr, stream }, () => undefined) };
   }
 
   /** The environment is held for this session; given back at once if the session ended meanwhile. */

@@ -18,6 +18,8 @@ import type { Session } from "./session.js";
 import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
 import { isInnerSshdCommand } from "../../core/ide/inner-sshd.js";
 import type { InnerSshd } from "./inner-sshd-channel.js";
+import { startSteps, withSessionSettings, type EnvironmentPlan } from "../../core/podfile/index.js";
+import { runSteps } from "../environments/setup-runner.js";
 
 export interface StartDeps {
   readonly runtime: ContainerRuntime;
@@ -43,11 +45,21 @@ export interface StartDeps {
 export async function startSession(session: Session, hello: Buffer, deps: StartDeps): Promise<void> {
   const req = parseHello(hello);
   session.begin(req.project, req.keyFingerprint);
-  const env = await acquireEnvironment(session, req.project, deps);
+  const { env, plan } = await acquireEnvironment(session, req.project, deps);
   if (!session.hold(() => deps.environments.release(env))) return;
   warnIfExpiring(session, env, deps);
-  const channel = await openChannel(session, req, env, deps);
+  const port = parseTunnelRequest(req.command);
+  // A tunnel is not a login: no hooks for `podspawn forward`.
+  if (port === null) await runOnStart(session, env, plan, deps);
+  const channel = port === null ? await openExec(session, req, env, plan, deps) : await openTunnel(session, env, port, deps);
   if (channel) session.attach(channel);
+}
+
+/** The Podfile's on_start, before every session, as the user, output on stderr; a failure ends this login only (the container stays). */
+async function runOnStart(session: Session, env: Environment, plan: EnvironmentPlan, deps: StartDeps): Promise<void> {
+  if (plan.setup.onStart.length === 0) return;
+  if (!env.account) throw new Error("environment has no account");
+  await runSteps(startSteps(plan, env.account), { runtime: deps.runtime, containerId: env.containerId, environment: plan.name, output: session.setupOutput(), keptOnFailure: true });
 }
 
 /** A login shortly before max_lifetime removes the container is told so, on stderr. */
@@ -66,7 +78,7 @@ function parseHello(payload: Buffer): SessionRequest {
   return parseSessionRequest(hello);
 }
 
-async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<Environment> {
+async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<{ env: Environment; plan: EnvironmentPlan }> {
   // No session, warm or cold, on a node that cannot keep containers off the metadata service.
   await deps.egress();
   deps.runcGate?.("session");
@@ -80,7 +92,8 @@ async function acquireEnvironment(session: Session, project: string, deps: Start
       await deps.runtime.ping();
       session.info(`podspawn: starting your ${project} environment...\r\n`);
     }
-    return await deps.environments.acquire(session.user, project, { image: plan.container.image });
+    // A new container's services and setup report on the same stderr path as the build.
+    return { env: await deps.environments.acquire(session.user, project, { plan, output: session.setupOutput() }), plan };
   } catch (err) {
     // A warm login pays no ping; when it fails for a reason of ours, the ping says whether the
     // engine is down (its one clear line) instead of a raw connection error.
@@ -89,9 +102,7 @@ async function acquireEnvironment(session: Session, project: string, deps: Start
   }
 }
 
-async function openChannel(session: Session, req: SessionRequest, env: Environment, deps: StartDeps): Promise<Channel | null> {
-  const port = parseTunnelRequest(req.command);
-  if (port !== null) return openTunnel(session, env, port, deps);
+async function openExec(session: Session, req: SessionRequest, env: Environment, plan: EnvironmentPlan, deps: StartDeps): Promise<Channel | null> {
   if (!env.account) throw new Error("environment has no account");
   const explainer = await (deps.watchExit ?? NO_EXIT_WATCH)({ containerId: env.containerId, user: session.user, project: session.project });
   if (isInnerSshdCommand(req.command)) {
@@ -101,8 +112,8 @@ async function openChannel(session: Session, req: SessionRequest, env: Environme
   // The IDE mode's inner sshd forwards its own agent (ssh -A to it); ours is for plain sessions.
   const sftp = deps.config().sftpSubsystems;
   const agentSocket = wantsAgent(req, sftp) ? await forwardAgent(session, env.containerId, env.account, deps) : null;
-  const plan = planExec(req, env.account, sftp, agentSocket);
-  return openExecChannel(deps.runtime, env.containerId, plan, req.command, explainer);
+  const exec = withSessionSettings(planExec(req, env.account, sftp, agentSocket), env.account, plan.session);
+  return openExecChannel(deps.runtime, env.containerId, exec, req.command, explainer);
 }
 
 /** A tunnel counts as a session, so the container stays while it is open. */
