@@ -3,6 +3,9 @@
 # password logins over TCP, then POSTGRES_DB created. Later starts reuse the volume as it is.
 set -eu
 : "${PGDATA:=/var/lib/postgresql/data}"
+# podspawn runs services on a read-only root with a fresh tmpfs on /run: the socket and lock
+# directory is made at every start.
+mkdir -p /run/postgresql
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD:-}" ]; then
