@@ -3,9 +3,6 @@
 # password logins over TCP, then POSTGRES_DB created. Later starts reuse the volume as it is.
 set -eu
 : "${PGDATA:=/var/lib/postgresql/data}"
-# podspawn runs services on a read-only root with a fresh tmpfs on /run: the socket and lock
-# directory is made at every start.
-mkdir -p /run/postgresql
 
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD:-}" ]; then
@@ -26,4 +23,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   fi
 fi
 
-exec postgres -D "$PGDATA"
+# podspawn runs services on a read-only root with a private tmpfs on /tmp: the socket and its
+# lock file go there (clients come over TCP from the dev container).
+exec postgres -D "$PGDATA" -c unix_socket_directories=/tmp

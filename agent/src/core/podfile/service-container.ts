@@ -23,7 +23,7 @@ export interface ServiceContainerSpec {
   readonly volumes: readonly { readonly name: string; readonly target: string; readonly readOnly: boolean; readonly labels: Readonly<Record<string, string>> }[];
   /**
    * The root filesystem is read-only; these paths get a small private tmpfs (mode 1777) for
-   * sockets, pid and lock files. What a service keeps goes in its volumes.
+   * sockets, pid and lock files. What a service keeps goes in its volumes (or its image's VOLUMEs).
    */
   readonly scratch: readonly string[];
 }
@@ -35,8 +35,12 @@ export interface ServiceContainerSpec {
  */
 export const TRANSIENT_VOLUMES_LABEL = "podspawn.transient-volumes";
 
-/** Where services usually write besides their data: the tmpfs of each service container. */
-export const SERVICE_SCRATCH = ["/tmp", "/run"] as const;
+/**
+ * Where a service may write besides its volumes: a tmpfs at /tmp. Not /run: the engine gives a
+ * tmpfs there mode 755 whatever it is asked (so a non-root server could not use it); a service
+ * image puts its sockets in /tmp (podfiles/services/postgres does).
+ */
+export const SERVICE_SCRATCH = ["/tmp"] as const;
 /** Each scratch tmpfs's size: pid files and sockets, not data. */
 export const SCRATCH_BYTES = 64 * 1024 * 1024;
 
