@@ -71,11 +71,11 @@ describe("setup steps", () => {
     assert.deepEqual(createSteps(await planOf("base: x\n"), ACCOUNT), []);
   });
 
-  it("gives a session the Podfile's env and workdir; the Podfile's value wins over the client's", async () => {
+  it("gives a session the Podfile's env and workdir; what the session set itself (TERM, the client's variables) wins", async () => {
     const plan = await planOf(FULL);
     const exec = withSessionSettings({ kind: "shell", argv: ["/bin/bash", "-l"], tty: true, env: ["HOME=/home/alice", "TERM=xterm", "EDITOR=nano", "PODSPAWN_PROJECT=web"], user: "1000:1000", workdir: "/home/alice" }, ACCOUNT, plan.session);
     assert.equal(exec.workdir, "/home/alice/src");
-    assert.deepEqual(exec.env.filter((e) => e.startsWith("EDITOR=") || e.startsWith("TERM=") || e.startsWith("HOME=")), ["HOME=/home/alice", "EDITOR=vim", "TERM=xterm"]);
+    assert.deepEqual(exec.env.filter((e) => e.startsWith("EDITOR=") || e.startsWith("TERM=") || e.startsWith("HOME=") || e.startsWith("WHO=")), ["WHO=alice@web", "HOME=/home/alice", "TERM=xterm", "EDITOR=nano"]);
     assert.equal(exec.env.filter((e) => e.startsWith("PODSPAWN_PROJECT=")).length, 1);
   });
 });
