@@ -29,6 +29,13 @@ export const FLOOR_USER = "bench-floor";
 export const IMAGE = "podspawn/default:bookworm";
 export const layout = layoutFor(INSTANCE);
 export const daemonLog = `/var/log/${INSTANCE}-daemon.log`;
+/**
+ * Projects of the bench user: a cached Podfile project with no services and no hooks (what its
+ * cold login costs over the default environment's), and the postgres example (service + hooks).
+ */
+export const BENCH_PROJECT = "bproj";
+export const BENCH_SERVICES_PROJECT = "bpg";
+const BENCH_PODFILE = "base: podspawn/default:bookworm\npackages: [jq]\nenv: {EDITOR: vi, PROJECT_NAME: \"${PODSPAWN_PROJECT}\"}\n";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const bundleDir = join(repo, "dist", "bundle");
@@ -153,6 +160,10 @@ export async function startBenchNode(log: (line: string) => void): Promise<Bench
 
     await runPodspawn(INSTANCE, ["remove-user", BENCH_USER, "--force"]);
     must(`add-user ${BENCH_USER}`, await runPodspawn(INSTANCE, ["add-user", BENCH_USER, "--key-file", `${keys.bench}.pub`]));
+    await writeFile(join(clientDir, "bproj.yaml"), BENCH_PODFILE);
+    for (const p of [BENCH_PROJECT, BENCH_SERVICES_PROJECT]) await runPodspawn(INSTANCE, ["remove-project", p]);
+    must(`add-project ${BENCH_PROJECT}`, await runPodspawn(INSTANCE, ["add-project", BENCH_PROJECT, "--podfile", join(clientDir, "bproj.yaml")]));
+    must(`add-project ${BENCH_SERVICES_PROJECT}`, await runPodspawn(INSTANCE, ["add-project", BENCH_SERVICES_PROJECT, "--podfile", join(repo, "podfiles", "postgres.yaml")]));
     await ensureFloorUser();
     await mkdir(dirname(floorKeysFile), { recursive: true, mode: 0o755 });
     // Same line shape as a pod user's (restrict,pty,command=...), different forced command.

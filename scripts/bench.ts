@@ -23,7 +23,7 @@ import { encodeFrame, FrameDecoder, FrameType } from "../agent/src/core/protocol
 import { userSocketPath } from "../agent/src/core/host/layout.js";
 import { renderScale, runScaleBench } from "./bench/scale.js";
 import { parseSections, runSections, SECTION_FLAGS, writeSections } from "./bench/sections.js";
-import { BENCH_USER, COMMAND_PORT, daemonLog, FILE_PORT, FLOOR_USER, IMAGE, INSTANCE, layout, startBenchNode, type Account, type BenchNode } from "./bench-node.js";
+import { BENCH_PROJECT, BENCH_SERVICES_PROJECT, BENCH_USER, COMMAND_PORT, daemonLog, FILE_PORT, FLOOR_USER, IMAGE, INSTANCE, layout, startBenchNode, type Account, type BenchNode } from "./bench-node.js";
 
 const DEFAULT_RUNS = 15;
 const MIN_RUNS = 10;
@@ -156,6 +156,11 @@ function defineVariants(node: BenchNode): Variant[] {
   const warm = ssh(FILE_PORT, node.keys.bench, BENCH_USER);
   let container = "";
   const asUser = (a: Account, extra: NodeJS.ProcessEnv): TimeOptions => ({ uid: a.uid, gid: a.gid, env: { PATH: SSHD_PATH_ENV, ...extra } });
+  const coldPrepare = async (): Promise<void> => {
+    await node.evict();
+    await sleep(AFTER_EVICT_MS);
+    await poolRefilled(node);
+  };
   return [
     { id: "floor-ssh", kind: "floor", label: "(a) ssh, forced /bin/true, same sshd", run: ssh(FILE_PORT, node.keys.floorTrue, FLOOR_USER) },
     {
@@ -182,6 +187,23 @@ function defineVariants(node: BenchNode): Variant[] {
         await poolRefilled(node);
       },
       run: warm,
+    },
+    {
+      // A registered project whose Podfile image is cached (built in the warm-up round), no
+      // services, no hooks: what being a Podfile project costs a first login over the default.
+      id: "cold-project",
+      kind: "ours",
+      label: "cold login, cached Podfile project (no services, no hooks)",
+      prepare: coldPrepare,
+      run: () => timeProgram("ssh", [...node.sshArgs(FILE_PORT, node.keys.bench), "-o", `SetEnv=PODSPAWN_PROJECT=${BENCH_PROJECT}`, `${BENCH_USER}@127.0.0.1`, "true"]),
+    },
+    {
+      // podfiles/postgres.yaml: a postgres service (ready check) and on_create/on_start hooks.
+      id: "cold-services",
+      kind: "ours",
+      label: "cold login, postgres example (service, readiness, hooks)",
+      prepare: coldPrepare,
+      run: () => timeProgram("ssh", [...node.sshArgs(FILE_PORT, node.keys.bench), "-o", `SetEnv=PODSPAWN_PROJECT=${BENCH_SERVICES_PROJECT}`, `${BENCH_USER}@127.0.0.1`, "true"]),
     },
     {
       // What a returning user meets after the grace period: the container is gone and the
@@ -347,6 +369,8 @@ const RATIOS: readonly Ratio[] = [
   { name: "cold first / (a+c)", ours: "cold", floors: ["floor-ssh", "floor-run"], target: 1.0 },
   { name: "cold first / warm file", ours: "cold", floors: ["warm-file"], target: 1.15 },
   { name: "cold returning / (a+c)", ours: "cold-return", floors: ["floor-ssh", "floor-run"], target: 1.0 },
+  { name: "cold project / cold default", ours: "cold-project", floors: ["cold"], target: 1.05 },
+  { name: "cold postgres example / cold default", ours: "cold-services", floors: ["cold"] },
   { name: "auth-keys / (d)", ours: "auth-keys", floors: ["floor-node"], target: 1.5 },
   { name: "spawn alone / ((d)+(b))", ours: "spawn-alone", floors: ["floor-node", "floor-exec"] },
   { name: "ssh node -e 0 / ((a)+(d))", ours: "ssh-node", floors: ["floor-ssh", "floor-node"] },
