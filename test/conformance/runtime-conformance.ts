@@ -317,6 +317,36 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       await runtime.removeNetwork(net.name);
     });
 
+    it("creates a companion service on an internal network with its labels and volume, and joins a container on its own network to that network too", async () => {
+      const { runtime } = target();
+      const mainSpec = containerSpec(instance, "svc", "web", config());
+      const userNet = networkSpec(instance, "svc", testBlock(80));
+      const servicesNet = { name: `${instance}.svc.web.services`, labels: { "podspawn.managed": "true", "podspawn.instance": instance }, subnet: testBlock(96), internal: true };
+      await runtime.ensureNetwork(userNet);
+      await runtime.ensureNetwork(servicesNet);
+      const labels = { "podspawn.managed": "true", "podspawn.instance": instance, "podspawn.user": "svc", "podspawn.project": "web", "podspawn.service": "db" };
+      const volume = `${instance}.svc.web.data`;
+      const sid = await runtime.createService({ name: `${instance}.svc.web.db`, image: target().image, network: servicesNet.name, alias: "db", env: ["A=b"], labels, ociRuntime: "runc", cpus: 0.5, memoryBytes: 64 * 1024 ** 2, pidsLimit: 64, capAdd: [], volumes: [{ name: volume, target: "/data", readOnly: false, labels }], scratch: ["/tmp"] });
+      created.push(sid);
+      const found = await runtime.inspectByName(`${instance}.svc.web.db`);
+      assert.deepEqual(found && { id: found.id, user: found.user, project: found.project, service: found.labels["podspawn.service"] }, { id: sid, user: "svc", project: "web", service: "db" });
+      assert.ok((await runtime.listVolumes(instance)).includes(volume));
+      await runtime.start(sid);
+      assert.match((await runtime.containerAddress(sid, servicesNet.name)) ?? "", /^198\.19\.254\.(9[7-9]|10\d|110)$/);
+      const mid = await runtime.create(mainSpec);
+      created.push(mid);
+      await runtime.connectNetwork(mid, servicesNet.name);
+      await runtime.start(mid);
+      assert.match((await runtime.containerAddress(mid, userNet.name)) ?? "", /^198\.19\.254\.(8[1-9]|9[0-4])$/, "keeps its own network");
+      assert.match((await runtime.containerAddress(mid, servicesNet.name)) ?? "", /^198\.19\.254\.(9[7-9]|10\d|110)$/, "and has an address on the services network");
+      await runtime.remove(mid);
+      await runtime.remove(sid);
+      await runtime.removeVolume(volume);
+      assert.ok(!(await runtime.listVolumes(instance)).includes(volume));
+      await runtime.removeNetwork(servicesNet.name);
+      await runtime.removeNetwork(userNet.name);
+    });
+
     it("refuses to create from a missing image with an image-missing error", async () => {
       const { runtime } = target();
       const spec = containerSpec(instance, "noimage", "default", { ...config(), image: "podspawn/absent:never" });

@@ -134,7 +134,7 @@ export class FakeRuntime implements ContainerRuntime {
       this.volumes.set(spec.homeVolume.name, vol);
       for (const [rel, data] of vol.files) files.set(spec.homeVolume.target + rel, data);
     }
-    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now(), address: this.nextAddress(), extra: new Map(), service: null });
+    this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now(), address: this.addressOn(spec.network), extra: new Map(), service: null });
     return id;
   }
 
