@@ -1,4 +1,5 @@
 import { after, describe, it } from "node:test";
+import { testPodIds } from "../unit/helpers/pod-ids.js";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -47,7 +48,7 @@ async function planOf(user: string, project: string, cfg: NodeConfig = node): Pr
 
 function daemon(cfg: NodeConfig = node): { envs: Environments; events: DaemonEvent[] } {
   const events: DaemonEvent[] = [];
-  return { envs: new Environments({ instance: INSTANCE, runtime, config: () => cfg, log: (e) => events.push(e) }), events };
+  return { envs: new Environments({ instance: INSTANCE, runtime, podIdOf: testPodIds(), config: () => cfg, log: (e) => events.push(e) }), events };
 }
 
 /** Runs `script` as root in a throwaway container on `network` (an independent probe, not our code). */

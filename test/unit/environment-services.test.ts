@@ -4,6 +4,7 @@
  * setup (once per container, its failure removing the environment).
  */
 import { describe, it, type TestContext } from "node:test";
+import { testPodIds } from "./helpers/pod-ids.js";
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
@@ -84,7 +85,7 @@ function harness(opts: { node?: NodeConfig; dial?: Dial; runtime?: FakeRuntime }
   const { engine, execs } = recording(runtime);
   const events: DaemonEvent[] = [];
   const node = opts.node ?? config();
-  const envs = new Environments({ instance: INSTANCE, runtime: engine, config: () => node, log: (e) => events.push(e), dial: opts.dial ?? fakeDial() });
+  const envs = new Environments({ instance: INSTANCE, runtime: engine, podIdOf: testPodIds(), config: () => node, log: (e) => events.push(e), dial: opts.dial ?? fakeDial() });
   return { runtime, envs, events, execs, node };
 }
 
