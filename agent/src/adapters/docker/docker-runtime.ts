@@ -38,6 +38,29 @@ export interface DockerRuntimeOptions {
   readonly onTimeout?: (call: string, ms: number) => void;
 }
 
+/**
+ * The hardening every container we create has, dev containers and companion services alike: one
+ * place, so the two kinds cannot drift apart. Tini reaps orphans; no capability but those the
+ * spec adds after dropping all; no privilege gain; limits on pids, memory (no swap beyond it) and
+ * CPU; a private IPC namespace; never restarted by the engine (the daemon decides).
+ */
+function hardening(spec: Pick<ContainerSpec, "capAdd" | "pidsLimit" | "memoryBytes" | "cpus" | "ociRuntime">) {
+  return {
+    Init: true,
+    CapDrop: ["ALL"],
+    CapAdd: [...spec.capAdd],
+    SecurityOpt: ["no-new-privileges:true"],
+    PidsLimit: spec.pidsLimit,
+    Memory: spec.memoryBytes,
+    MemorySwap: spec.memoryBytes,
+    NanoCpus: Math.round(spec.cpus * 1e9),
+    IpcMode: "private",
+    Privileged: false,
+    RestartPolicy: { Name: "no" },
+    Runtime: spec.ociRuntime,
+  };
+}
+
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
   private readonly socketPath: string;
@@ -146,19 +169,8 @@ export class DockerRuntime implements ContainerRuntime {
         NetworkDisabled: false,
         HostConfig: {
           NetworkMode: spec.network,
-          Init: true,
-          CapDrop: ["ALL"],
-          CapAdd: [...spec.capAdd],
-          SecurityOpt: ["no-new-privileges:true"],
-          PidsLimit: spec.pidsLimit,
-          Memory: spec.memoryBytes,
-          MemorySwap: spec.memoryBytes,
-          NanoCpus: Math.round(spec.cpus * 1e9),
-          IpcMode: "private",
-          Privileged: false,
+          ...hardening(spec),
           ReadonlyRootfs: false,
-          RestartPolicy: { Name: "no" },
-          Runtime: spec.ociRuntime,
           LogConfig: { Type: "none", Config: {} },
           // Never a host path and never the Docker socket: at most the user's own named home volume.
           Mounts: spec.homeVolume ? [{ Type: "volume", Source: spec.homeVolume.name, Target: spec.homeVolume.target, ReadOnly: false, VolumeOptions: { NoCopy: false, Labels: { ...spec.homeVolume.labels }, DriverConfig: { Name: "local", Options: {} } } }] : [],
@@ -189,20 +201,9 @@ export class DockerRuntime implements ContainerRuntime {
           NetworkMode: spec.network,
           PublishAllPorts: false,
           PortBindings: {},
-          Init: true,
-          CapDrop: ["ALL"],
-          CapAdd: [...spec.capAdd],
-          SecurityOpt: ["no-new-privileges:true"],
-          PidsLimit: spec.pidsLimit,
-          Memory: spec.memoryBytes,
-          MemorySwap: spec.memoryBytes,
-          NanoCpus: Math.round(spec.cpus * 1e9),
-          IpcMode: "private",
-          Privileged: false,
+          ...hardening(spec),
           ReadonlyRootfs: true,
           Tmpfs: Object.fromEntries(spec.scratch.map((p) => [p, `rw,nosuid,nodev,noexec,mode=1777,size=${SCRATCH_BYTES}`])),
-          RestartPolicy: { Name: "no" },
-          Runtime: spec.ociRuntime,
           LogConfig: { Type: "json-file", Config: { "max-size": "1m", "max-file": "1" } },
           Mounts: spec.volumes.map((v) => ({ Type: "volume" as const, Source: v.name, Target: v.target, ReadOnly: v.readOnly, VolumeOptions: { NoCopy: false, Labels: { ...v.labels }, DriverConfig: { Name: "local", Options: {} } } })),
         },
