@@ -38,8 +38,7 @@ export class UserSockets {
   /** Bring the listeners in line with the key registry and the host's accounts. */
   async sync(): Promise<void> {
     const wanted = await listRegistryUsers(this.layout);
-    const gids = await primaryGids(this.accountFiles.passwd);
-    const uids = await hostUids(this.accountFiles.passwd);
+    const { uids, gids } = await hostAccountIds(this.accountFiles.passwd);
     const groups = await groupEntries(this.accountFiles.group);
     const refused = new Set<string>();
     for (const user of wanted) {
@@ -99,25 +98,17 @@ export class UserSockets {
   }
 }
 
-/** user -> primary gid from /etc/passwd (accounts are created with a private group). */
-export async function primaryGids(passwdFile = "/etc/passwd"): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  const text = await readFile(passwdFile, "utf8");
-  for (const line of text.split("\n")) {
-    const f = line.split(":");
-    if (f.length >= 7 && f[0] && Number.isInteger(Number(f[3]))) out.set(f[0], Number(f[3]));
-  }
-  return out;
-}
-
-/** user -> uid from /etc/passwd. */
-export async function hostUids(passwdFile = "/etc/passwd"): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
+/** user -> uid and user -> primary gid, from one read of /etc/passwd (accounts are created with a private group). */
+export async function hostAccountIds(passwdFile = "/etc/passwd"): Promise<{ uids: Map<string, number>; gids: Map<string, number> }> {
+  const uids = new Map<string, number>();
+  const gids = new Map<string, number>();
   for (const line of (await readFile(passwdFile, "utf8")).split("\n")) {
     const f = line.split(":");
-    if (f.length >= 7 && f[0] && Number.isInteger(Number(f[2]))) out.set(f[0], Number(f[2]));
+    if (f.length < 7 || !f[0]) continue;
+    if (Number.isInteger(Number(f[2]))) uids.set(f[0], Number(f[2]));
+    if (Number.isInteger(Number(f[3]))) gids.set(f[0], Number(f[3]));
   }
-  return out;
+  return { uids, gids };
 }
 
 /** /etc/group entries by gid: name and listed members. */
