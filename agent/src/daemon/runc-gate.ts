@@ -1,5 +1,5 @@
 import { UserFacingError } from "../core/errors.js";
-import { refusingAdvisories, runcExposure, type RuncAdvisory } from "../core/host/runc-advisories.js";
+import { refusingAdvisories, RUNC_ADVISORIES, runcExposure, type RuncAdvisory } from "../core/host/runc-advisories.js";
 import type { RuncFacts } from "../adapters/process/runc-probe.js";
 
 export const RUNC_REFUSAL = "this node's container runtime has a known container escape, so it refuses sessions until the node's admin upgrades runc (the daemon log names the advisories)";
@@ -12,11 +12,10 @@ export const RUNC_PROJECT_REFUSAL = "this node's container runtime has a known e
  * pool and services of a runc default, still run on runc.
  */
 export class RuncGate {
-  private refusing: readonly RuncAdvisory[] = [];
+  /** Until a check has read runc, and whenever one cannot: every advisory counts (fail closed). */
+  private refusing: readonly RuncAdvisory[] = RUNC_ADVISORIES;
   private version = "unknown";
   private problem: string | null = "runc not checked yet";
-  /** False until a check read runc's version (an unreadable runc refuses everything). */
-  private checked = false;
 
   constructor(
     private readonly opts: {
@@ -32,10 +31,9 @@ export class RuncGate {
       const exposure = runcExposure(facts.versionOutput, facts.changelog);
       this.version = exposure.version;
       this.refusing = refusingAdvisories(exposure, this.opts.accepted());
-      this.checked = true;
       this.problem = this.refusing.length === 0 ? null : `runc ${this.version} has ${this.refusing.map((a) => `${a.id} (${a.summary})`).join(", ")}; upgrade runc, or accept them by id in engine.accept_runc_advisories`;
     } catch (err) {
-      this.checked = false;
+      this.refusing = RUNC_ADVISORIES;
       this.problem = `runc could not be checked: ${String(err)}`;
     }
     return this.problem;
@@ -46,10 +44,8 @@ export class RuncGate {
    * throws the refusal while the last check found an open escape of that reach, or could not check.
    */
   require(what: "session" | "project"): void {
-    if (this.problem === null) return;
-    const blocking = this.checked ? this.refusing.filter((a) => what === "project" || a.vector === "session") : null;
-    if (blocking !== null && blocking.length === 0) return;
-    throw new UserFacingError("runc-vulnerable", what === "session" ? RUNC_REFUSAL : RUNC_PROJECT_REFUSAL, this.problem);
+    if (!this.refusing.some((a) => what === "project" || a.vector === "session")) return;
+    throw new UserFacingError("runc-vulnerable", what === "session" ? RUNC_REFUSAL : RUNC_PROJECT_REFUSAL, this.problem ?? "");
   }
 
   status(): { readonly version: string; readonly refusing: readonly string[]; readonly problem: string | null } {
