@@ -11,6 +11,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { vethNetns } from "./veth-netns.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 
@@ -198,39 +199,12 @@ const GIT_NETNS = "pse2e-agent-git";
 const GIT_HOST_SIDE = { dev: "pse2eagit0", ip: "198.51.100.77" };
 const GIT_NS_SIDE = { dev: "pse2eagit1", ip: "198.51.100.78" };
 
-async function must(cmd: string, args: readonly string[]): Promise<void> {
-  const r = await runCommand(cmd, args);
-  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
-}
-
-/**
- * The git server's own network namespace, joined to the host by a veth pair. A container reaches
- * it the way it reaches any outside address (its bridge, the host's forwarding, NAT), not through
- * the host's INPUT chain, which may (rightly) refuse containers' connections to the host itself.
- */
-async function gitNetns(): Promise<() => Promise<void>> {
-  await runCommand("ip", ["netns", "del", GIT_NETNS]);
-  await runCommand("ip", ["link", "del", GIT_HOST_SIDE.dev]);
-  await must("ip", ["netns", "add", GIT_NETNS]);
-  await must("ip", ["link", "add", GIT_HOST_SIDE.dev, "type", "veth", "peer", "name", GIT_NS_SIDE.dev]);
-  await must("ip", ["link", "set", GIT_NS_SIDE.dev, "netns", GIT_NETNS]);
-  await must("ip", ["addr", "add", `${GIT_HOST_SIDE.ip}/30`, "dev", GIT_HOST_SIDE.dev]);
-  await must("ip", ["link", "set", GIT_HOST_SIDE.dev, "up"]);
-  await must("ip", ["-n", GIT_NETNS, "addr", "add", `${GIT_NS_SIDE.ip}/30`, "dev", GIT_NS_SIDE.dev]);
-  await must("ip", ["-n", GIT_NETNS, "link", "set", GIT_NS_SIDE.dev, "up"]);
-  await must("ip", ["-n", GIT_NETNS, "link", "set", "lo", "up"]);
-  return async () => {
-    await runCommand("ip", ["link", "del", GIT_HOST_SIDE.dev]);
-    await runCommand("ip", ["netns", "del", GIT_NETNS]);
-  };
-}
-
 /**
  * A second sshd, in a network namespace of its own, accepting only the forwarded key, with a
  * forced git-upload-pack of one repository.
  */
 async function startGitServer(): Promise<GitServer> {
-  const dropNetns = await gitNetns();
+  const dropNetns = await vethNetns(GIT_NETNS, GIT_HOST_SIDE, GIT_NS_SIDE);
   const dir = await mkdtemp("/var/lib/podspawn-e2e-git-");
   await chmod(dir, 0o755);
   const repo = join(dir, "repo.git");

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerLines, runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { vethNetns } from "./veth-netns.js";
 import { REPO_ROOT } from "../unit/helpers/podfile.js";
 
 const ALICE = "e2e-svc";
@@ -30,6 +31,7 @@ const marker = randomBytes(6).toString("hex");
 let node: NodeHandle;
 let work: string;
 let gitDaemon: ChildProcess | null = null;
+let dropNetns: () => Promise<void> = async () => undefined;
 
 async function must(cmd: string, args: readonly string[]): Promise<string> {
   const r = await runCommand(cmd, args, { timeoutMs: 600_000 });
@@ -37,22 +39,10 @@ async function must(cmd: string, args: readonly string[]): Promise<string> {
   return r.stdout;
 }
 
-async function dropNetns(): Promise<void> {
-  await runCommand("ip", ["link", "del", HOST_SIDE.dev]);
-  await runCommand("ip", ["netns", "del", GIT_NETNS]);
-}
 
 /** A read-only `git daemon` in a namespace of its own, serving one dotfiles repository. */
 async function startGitServer(): Promise<void> {
-  await dropNetns();
-  await must("ip", ["netns", "add", GIT_NETNS]);
-  await must("ip", ["link", "add", HOST_SIDE.dev, "type", "veth", "peer", "name", NS_SIDE.dev]);
-  await must("ip", ["link", "set", NS_SIDE.dev, "netns", GIT_NETNS]);
-  await must("ip", ["addr", "add", `${HOST_SIDE.ip}/30`, "dev", HOST_SIDE.dev]);
-  await must("ip", ["link", "set", HOST_SIDE.dev, "up"]);
-  await must("ip", ["-n", GIT_NETNS, "addr", "add", `${NS_SIDE.ip}/30`, "dev", NS_SIDE.dev]);
-  await must("ip", ["-n", GIT_NETNS, "link", "set", NS_SIDE.dev, "up"]);
-  await must("ip", ["-n", GIT_NETNS, "link", "set", "lo", "up"]);
+  dropNetns = await vethNetns(GIT_NETNS, HOST_SIDE, NS_SIDE);
   const repo = join(work, "git", "dots");
   await must("git", ["init", "-q", "-b", "main", repo]);
   await writeFile(join(repo, "marker"), `${marker}\n`);

@@ -7,6 +7,7 @@ import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/confi
 import { formatCidr, overlaps, readCidr, type Cidr } from "../../agent/src/core/net/cidr.js";
 import { Environments } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
+import { minimalImage } from "./helpers/fake-image.js";
 
 const IMAGE = "podspawn/test:fake";
 const INSTANCE = "pst";
@@ -17,13 +18,7 @@ function cidr(text: string): Cidr {
   return r.value;
 }
 
-function image(): Map<string, Buffer> {
-  return new Map([
-    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
-    ["/etc/group", Buffer.from("root:x:0:\n")],
-    ["/bin/sh", Buffer.alloc(0)],
-  ]);
-}
+const image = (): Map<string, Buffer> => minimalImage({ bash: false });
 
 function config(over: { limits?: Partial<NodeConfig["limits"]>; network?: NodeConfig["network"] } = {}): NodeConfig {
   return {

@@ -20,19 +20,13 @@ import { Environments } from "../../agent/src/daemon/environments/environments.j
 import type { SetupOutput } from "../../agent/src/daemon/environments/setup-runner.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { CAPS, resolveText } from "./helpers/podfile.js";
+import { minimalImage } from "./helpers/fake-image.js";
 
 const IMAGE = "podspawn/test:fake";
 const PG = "podspawn/pg:fake";
 const INSTANCE = "pst";
 
-function image(): Map<string, Buffer> {
-  return new Map([
-    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
-    ["/etc/group", Buffer.from("root:x:0:\n")],
-    ["/bin/sh", Buffer.alloc(0)],
-    ["/bin/bash", Buffer.alloc(0)],
-  ]);
-}
+const image = (): Map<string, Buffer> => minimalImage();
 
 function config(over: Partial<NodeConfig> = {}): NodeConfig {
   return { ...DEFAULT_NODE_CONFIG, pool: { ...DEFAULT_NODE_CONFIG.pool, size: 0, projectSize: 0 }, image: IMAGE, session: { ...DEFAULT_NODE_CONFIG.session, gracePeriodMs: 60_000, maxLifetimeMs: 0, idleTimeoutMs: 0 }, networkLingerMs: 0, ...over };

@@ -12,19 +12,13 @@ import type { TarEntry } from "../../agent/src/support/tar.js";
 import { AccountProvisioner } from "../../agent/src/daemon/environments/account-provisioner.js";
 import { Environments } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
+import { minimalImage } from "./helpers/fake-image.js";
 
 const IMAGE = "podspawn/test:fake";
 const INSTANCE = "pst";
 const GRACE = 60_000;
 
-function image(): Map<string, Buffer> {
-  return new Map([
-    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
-    ["/etc/group", Buffer.from("root:x:0:\n")],
-    ["/bin/sh", Buffer.alloc(0)],
-    ["/bin/bash", Buffer.alloc(0)],
-  ]);
-}
+const image = (): Map<string, Buffer> => minimalImage();
 
 interface ConfigOverrides {
   readonly session?: Partial<NodeConfig["session"]>;

@@ -9,17 +9,12 @@ import { parseClaimMarker, READY_MARKER_PATH, renderReadyMarker } from "../../ag
 import { isPooled } from "../../agent/src/core/container/pool-spec.js";
 import { Environments } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
+import { minimalImage } from "./helpers/fake-image.js";
 
 const IMAGE = "podspawn/test:fake";
 const INSTANCE = "pst";
 
-function image(): Map<string, Buffer> {
-  return new Map([
-    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
-    ["/etc/group", Buffer.from("root:x:0:\n")],
-    ["/bin/sh", Buffer.alloc(0)],
-  ]);
-}
+const image = (): Map<string, Buffer> => minimalImage({ bash: false });
 
 type Over = { readonly pool?: Partial<NodeConfig["pool"]>; readonly maxEnvironments?: number; readonly memoryBytes?: number; readonly mode?: NodeConfig["session"]["mode"] };
 

@@ -20,6 +20,7 @@ import { ImageBuilds } from "../../agent/src/daemon/projects/image-builds.js";
 import { Planner } from "../../agent/src/daemon/projects/planner.js";
 import { eventually, listenerPeak, turns } from "./helpers/slow-streams.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
+import { minimalImage } from "./helpers/fake-image.js";
 
 const IMAGE = "podspawn/test:fake";
 const GRACE = 60_000;
@@ -29,14 +30,7 @@ const CONFIG: NodeConfig = { ...DEFAULT_NODE_CONFIG, image: IMAGE, pool: { ...DE
 /** Hang guard only: nothing here asserts a duration, so a slow machine cannot fail a test. */
 const SUITE = { timeout: 60_000 };
 
-function image(): Map<string, Buffer> {
-  return new Map([
-    ["/etc/passwd", Buffer.from("root:x:0:0:root:/root:/bin/sh\n")],
-    ["/etc/group", Buffer.from("root:x:0:\n")],
-    ["/bin/sh", Buffer.alloc(0)],
-    ["/bin/bash", Buffer.alloc(0)],
-  ]);
-}
+const image = (): Map<string, Buffer> => minimalImage();
 
 /** The fake engine, keeping each exec so a test can see how its process ended. */
 class RecordingRuntime extends FakeRuntime {
