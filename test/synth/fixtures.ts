@@ -4,7 +4,6 @@ import { join } from "node:path";
 import { TerraformStack as TerraformStackCtor, Testing, type TerraformStack } from "cdktf";
 import { writeAgentArtifact } from "../../infra/src/bootstrap/agent-bundle.js";
 import type { GitConfig } from "../../infra/src/config/git-config.js";
-import { parseProjectsConfig } from "../../agent/src/core/config/projects-config.js";
 import type { AwsTarget, LocalTarget } from "../../infra/src/config/types.js";
 import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 
@@ -16,7 +15,6 @@ export const DEPLOY_ROLE = "arn:aws:iam::123456789012:role/acme-deploy";
 
 export const GIT: GitConfig = {
   users: parseUsersConfig(`version: 1\nusers:\n  - name: alice\n    keys:\n      - ${ALICE_KEY}\n`, "users.yaml"),
-  projects: parseProjectsConfig("version: 1\nprojects:\n  - name: default\n", "projects.yaml"),
 };
 
 /** A packed fake agent: the stacks only need its path and hash. `release` makes another build. */

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InputError } from "../../agent/src/core/errors.js";
-import { loadGitConfig } from "../../infra/src/config/git-config.js";
+import { loadGitConfig, loadProjectsFile } from "../../infra/src/config/git-config.js";
 import { parseProjectsConfig } from "../../agent/src/core/config/projects-config.js";
 import { buildApp } from "../../infra/src/app.js";
 import { ALICE_KEY, awsEnv } from "./fixtures.js";
@@ -14,9 +14,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 
 describe("users and projects from git", () => {
   it("loads the example files shipped in infra/config", () => {
-    const git = loadGitConfig(join(root, "infra/config/users.yaml"), join(root, "infra/config/projects.yaml"));
+    const git = loadGitConfig(join(root, "infra/config/users.yaml"));
     assert.ok(git.users.users.length > 0);
-    assert.ok(git.projects.projects.some((p) => p.name === "default"));
+    assert.ok(loadProjectsFile(join(root, "infra/config/projects.yaml")).projects.some((p) => p.name === "default"));
   });
 
   it("reports a bad project name with file and line", () => {

@@ -1,8 +1,9 @@
-import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
-import { packTar } from "../../../agent/src/support/tar.js";
+import { byPath, packReleaseTar, sha256Hex, type ReleaseFile } from "./release-tar.js";
+
+export { sha256Hex } from "./release-tar.js";
 
 /** The three bundles `podspawn install` expects in its --bundle-dir; shipped as one artifact. */
 export const BUNDLE_FILES = ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"] as const;
@@ -20,30 +21,20 @@ export interface AgentArtifact {
   readonly bytes: number;
 }
 
-export interface KitFile {
-  readonly data: Buffer;
-  readonly executable: boolean;
-}
+export type KitFile = ReleaseFile;
 
 /**
- * Packs the bundles (and the image kit, when given) into a deterministic tar.gz (fixed order,
- * mode, owner, mtime 0; Node's gzip writes no timestamp), so the same build always has the same
+ * Packs the bundles (and the image kit, when given) into a deterministic tar.gz (the bundles
+ * first, then the kit by path; see release-tar.ts; Node's gzip writes no timestamp), so the same build always has the same
  * sha256, which is what the agent pointer names.
  */
 export async function packAgentBundle(bundle: ReadonlyMap<string, Buffer>, kit: ReadonlyMap<string, KitFile> = new Map()): Promise<Buffer> {
-  const entries = BUNDLE_FILES.map((name) => {
+  const entries = BUNDLE_FILES.map((name): [string, ReleaseFile] => {
     const data = bundle.get(name);
     if (!data) throw new Error(`agent bundle is missing ${name}`);
-    return { path: name, type: "file" as const, mode: 0o644, uid: 0, gid: 0, data };
+    return [name, { data, executable: false }];
   });
-  const extra = [...kit.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([path, f]) => ({ path, type: "file" as const, mode: f.executable ? 0o755 : 0o644, uid: 0, gid: 0, data: f.data }));
-  return gzipSync(await packTar([...entries, ...extra]), { level: 9 });
-}
-
-export function sha256Hex(data: Buffer | string): string {
-  return createHash("sha256").update(data).digest("hex");
+  return gzipSync(await packReleaseTar([...entries, ...byPath(kit)]), { level: 9 });
 }
 
 function readTree(dir: string, under: string, into: Map<string, KitFile>): void {

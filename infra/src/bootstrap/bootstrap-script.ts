@@ -1,6 +1,7 @@
 import { InputError } from "../../../agent/src/core/errors.js";
 import { layoutFor } from "../../../agent/src/core/host/layout.js";
 import { renderNodeUnits } from "./node-units.js";
+import { PROJECTS_SYNC, renderProjectsVariables } from "./projects-sync.js";
 
 /**
  * The node bootstrap, rendered at synth time by a pure function. The same text runs as EC2
@@ -9,7 +10,8 @@ import { renderNodeUnits } from "./node-units.js";
  *
  * It installs itself as `/usr/local/sbin/<instance>-node`, whose subcommands the timers run:
  *   bootstrap      (default) packages, agent, host key, Docker, environment image, daemon, users, sshd
- *   sync-users     follow the users pointer, verify the file's sha256, `podspawn sync`
+ *   sync-users     follow the users pointer (and the projects pointer, when there is one), verify
+ *                  each object's sha256, unpack the projects bundle safely, one `podspawn sync` for both
  *   update-agent   follow the agent pointer; on a new sha256: fetch, verify, build the image, drain
  *                  and wait for sessions to end (bounded), restart the daemon on the new agent (it
  *                  adopts its containers), undrain
@@ -38,6 +40,14 @@ export interface BootstrapParams {
   readonly usersPointerUrl: string;
   /** Users files are `<usersBaseUrl><sha256>.json`. */
   readonly usersBaseUrl: string;
+  /**
+   * An object holding the sha256 of the projects bundle (projects-bundle.ts), followed on every
+   * sync beside the users pointer; users and projects converge in one `podspawn sync`.
+   * @default - no projects: the sync converges users only, and the script says nothing of projects
+   */
+  readonly projectsPointerUrl?: string;
+  /** Bundles are `<projectsBaseUrl><sha256>.tar`; required with projectsPointerUrl. */
+  readonly projectsBaseUrl?: string;
   /** Where the node publishes its status.json (s3:// or file://). @default - only the node's own file */
   readonly statusUrl?: string;
   /** @default - no region flag (non-AWS sources) */
@@ -105,6 +115,9 @@ function checkParams(p: BootstrapParams): Checked {
   checkBase("agentBaseUrl", p.agentBaseUrl);
   checkUrl("usersPointerUrl", p.usersPointerUrl);
   checkBase("usersBaseUrl", p.usersBaseUrl);
+  if ((p.projectsPointerUrl === undefined) !== (p.projectsBaseUrl === undefined)) throw new InputError(p.projectsPointerUrl === undefined ? "projectsPointerUrl" : "projectsBaseUrl", "is missing", "projectsPointerUrl and projectsBaseUrl together, or neither");
+  if (p.projectsPointerUrl !== undefined) checkUrl("projectsPointerUrl", p.projectsPointerUrl);
+  if (p.projectsBaseUrl !== undefined) checkBase("projectsBaseUrl", p.projectsBaseUrl);
   if (p.statusUrl !== undefined && !/^(s3|file):/.test(checkUrl("statusUrl", p.statusUrl))) throw new InputError("statusUrl", "must be s3:// or file://");
   if (p.hostKeyUrl !== undefined) checkUrl("hostKeyUrl", p.hostKeyUrl);
   if (p.awsRegion !== undefined && !REGION.test(p.awsRegion)) throw new InputError("awsRegion", `${JSON.stringify(p.awsRegion)} is not a region name`);
@@ -131,10 +144,25 @@ function unitWrites(units: Record<string, string>): string {
     .join("\n");
 }
 
+/** The users-only sync: the whole of it when no projects pointer is given. */
+const SYNC_USERS = `cmd_sync_users() {
+  local tmp
+  read_pointer "$USERS_POINTER_URL"
+  tmp=$(mktemp "$WORK/users.XXXXXX")
+  fetch_pinned "$USERS_BASE_URL$POINTED.json" "$POINTED" "$tmp"
+  local flags=()
+  # The deploy says so in the pointer (allowMassUserRemoval), never the node on its own.
+  [[ " $POINTER_FLAGS " == *" allow-mass-removal "* ]] && flags+=(--allow-mass-removal)
+  PODSPAWN_INSTANCE=$INSTANCE "$COMMAND" sync --file "$tmp" "\${flags[@]}" >&2 || { rm -f "$tmp"; die "podspawn sync refused users file $POINTED"; }
+  rm -f "$tmp"
+}
+`;
+
 export function renderBootstrapScript(p: BootstrapParams): string {
   const layout = layoutFor(p.instance);
   const c = checkParams(p);
-  const sources = [p.agentPointerUrl, p.agentBaseUrl, p.usersPointerUrl, p.usersBaseUrl, p.hostKeyUrl ?? "", p.statusUrl ?? ""];
+  const sources = [p.agentPointerUrl, p.agentBaseUrl, p.usersPointerUrl, p.usersBaseUrl, p.projectsPointerUrl ?? "", p.projectsBaseUrl ?? "", p.hostKeyUrl ?? "", p.statusUrl ?? ""];
+  const projects = p.projectsPointerUrl !== undefined && p.projectsBaseUrl !== undefined;
   const needsAws = sources.some((u) => u.startsWith("s3://") || u.startsWith("ssm:"));
   const needsCurl = sources.some((u) => u.startsWith("http"));
   const self = `/usr/local/sbin/${layout.instance}-node`;
@@ -155,7 +183,7 @@ AGENT_POINTER_URL=${q(p.agentPointerUrl)}
 AGENT_BASE_URL=${q(p.agentBaseUrl)}
 USERS_POINTER_URL=${q(p.usersPointerUrl)}
 USERS_BASE_URL=${q(p.usersBaseUrl)}
-STATUS_URL=${q(p.statusUrl ?? "")}
+${projects ? renderProjectsVariables(q(p.projectsPointerUrl ?? ""), q(p.projectsBaseUrl ?? "")) : ""}STATUS_URL=${q(p.statusUrl ?? "")}
 AWS_REGION_FLAG=${q(p.awsRegion ? `--region=${p.awsRegion}` : "")}
 HOST_KEY_URL=${q(p.hostKeyUrl ?? "")}
 SSHD_CONFIG=${q(c.sshdConfig)}
@@ -436,18 +464,7 @@ with_lock() {
   "$@"
 }
 
-cmd_sync_users() {
-  local tmp
-  read_pointer "$USERS_POINTER_URL"
-  tmp=$(mktemp "$WORK/users.XXXXXX")
-  fetch_pinned "$USERS_BASE_URL$POINTED.json" "$POINTED" "$tmp"
-  local flags=()
-  # The deploy says so in the pointer (allowMassUserRemoval), never the node on its own.
-  [[ " $POINTER_FLAGS " == *" allow-mass-removal "* ]] && flags+=(--allow-mass-removal)
-  PODSPAWN_INSTANCE=$INSTANCE "$COMMAND" sync --file "$tmp" "\${flags[@]}" >&2 || { rm -f "$tmp"; die "podspawn sync refused users file $POINTED"; }
-  rm -f "$tmp"
-}
-
+${projects ? PROJECTS_SYNC : SYNC_USERS}
 cmd_update_agent() {
   FAIL_STATE=upgrade-failed
   trap 'on_exit $?' EXIT

@@ -8,13 +8,15 @@ export const LOCAL_NODE_PATHS = {
   bootstrap: "/etc/podspawn-fleet/bootstrap.sh",
   usersDir: "/etc/podspawn-fleet/users/",
   usersPointer: "/etc/podspawn-fleet/users/current.sha256",
+  projectsDir: "/etc/podspawn-fleet/projects/",
+  projectsPointer: "/etc/podspawn-fleet/projects/current.sha256",
   hostKey: "/etc/podspawn-fleet/host_key",
   status: "/var/lib/podspawn-fleet/status.json",
 } as const;
 
 /**
  * The local node image: distro packages (the ones the bootstrap would apt-get) plus the agent
- * artifact and its pointer. Users, host key and the bootstrap itself are uploaded per container,
+ * artifact and its pointer. Users, projects, host key and the bootstrap itself are uploaded per container,
  * so the image only changes when the agent or the base does. The container runs its own dockerd
  * (privileged), the way a real node owns its engine.
  */

@@ -5,12 +5,12 @@ import { parseUsersConfig, type UsersConfig } from "../../../agent/src/core/conf
 /**
  * Users and projects declared in git. They are validated at synth time with the agent's own
  * parsers, so a bad key fails `cdktf synth` (naming file and line) instead of a node's sync.
+ * Projects ship as a bundle with their Podfiles (bootstrap/projects-bundle.ts), checked there.
  */
 export type { ProjectEntry, ProjectsConfig } from "../../../agent/src/core/config/projects-config.js";
 
 export interface GitConfig {
   readonly users: UsersConfig;
-  readonly projects: ProjectsConfig;
 }
 
 export function loadUsersFile(path: string): UsersConfig {
@@ -21,6 +21,6 @@ export function loadProjectsFile(path: string): ProjectsConfig {
   return parseProjectsConfig(readFileSync(path, "utf8"), path);
 }
 
-export function loadGitConfig(usersFile: string, projectsFile: string): GitConfig {
-  return { users: loadUsersFile(usersFile), projects: loadProjectsFile(projectsFile) };
+export function loadGitConfig(usersFile: string): GitConfig {
+  return { users: loadUsersFile(usersFile) };
 }

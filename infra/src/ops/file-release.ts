@@ -6,11 +6,12 @@ import type { UsersConfig } from "../../../agent/src/core/config/users-config.js
 
 /**
  * A release published as files, laid out like the artifact bucket (agent/<sha>.tar.gz and its
- * pointer, users/<sha>.json and its pointer), for nodes whose sources are file:// URLs: the local
+ * pointer, users/<sha>.json and its pointer, projects/<sha>.tar and its pointer), for nodes whose sources are file:// URLs: the local
  * fleet (`npm run up -- --nodes N`) and the bootstrap e2e. Writing a pointer is the release.
  */
 export const AGENT_POINTER = "agent/current.sha256";
 export const USERS_POINTER = "users/current.sha256";
+export const PROJECTS_POINTER = "projects/current.sha256";
 
 export interface FileRelease {
   readonly dir: string;
@@ -18,17 +19,22 @@ export interface FileRelease {
   readonly agentBaseUrl: string;
   readonly usersPointerUrl: string;
   readonly usersBaseUrl: string;
+  readonly projectsPointerUrl: string;
+  readonly projectsBaseUrl: string;
 }
 
 export function fileRelease(dir: string): FileRelease {
   mkdirSync(join(dir, "agent"), { recursive: true, mode: 0o755 });
   mkdirSync(join(dir, "users"), { recursive: true, mode: 0o700 });
+  mkdirSync(join(dir, "projects"), { recursive: true, mode: 0o700 });
   return {
     dir,
     agentPointerUrl: `file://${join(dir, AGENT_POINTER)}`,
     agentBaseUrl: `file://${join(dir, "agent")}/`,
     usersPointerUrl: `file://${join(dir, USERS_POINTER)}`,
     usersBaseUrl: `file://${join(dir, "users")}/`,
+    projectsPointerUrl: `file://${join(dir, PROJECTS_POINTER)}`,
+    projectsBaseUrl: `file://${join(dir, "projects")}/`,
   };
 }
 
@@ -77,5 +83,17 @@ export function publishUsers(release: FileRelease, users: UsersConfig, flags: re
   const sha = sha256Hex(text);
   writeAtomic(join(release.dir, "users", `${sha}.json`), text, 0o600);
   writeAtomic(join(release.dir, USERS_POINTER), `${[sha, ...flags].join(" ")}\n`, 0o600);
+  return sha;
+}
+
+/**
+ * Writes `<dir>/projects/<sha>.tar` (a bundle from packProjectsBundle) and points at it. Returns
+ * the sha256. `sha256` files and points at the bytes under that hash instead of their own: a
+ * corrupt object, which nodes must refuse (tests).
+ */
+export function publishProjects(release: FileRelease, bundle: Buffer, o: { readonly sha256?: string } = {}): string {
+  const sha = o.sha256 ?? sha256Hex(bundle);
+  writeAtomic(join(release.dir, "projects", `${sha}.tar`), bundle, 0o600);
+  writeAtomic(join(release.dir, PROJECTS_POINTER), `${sha}\n`, 0o600);
   return sha;
 }

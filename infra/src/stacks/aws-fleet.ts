@@ -27,6 +27,8 @@ export const AGENT_PREFIX = "agent/";
 export const AGENT_POINTER_KEY = "agent/current.sha256";
 export const USERS_PREFIX = "config/users-";
 export const USERS_POINTER_KEY = "config/users.sha256";
+export const PROJECTS_PREFIX = "config/projects-";
+export const PROJECTS_POINTER_KEY = "config/projects.sha256";
 export const STATUS_PREFIX = "status/";
 
 export interface AwsFleetStackProps {
@@ -34,6 +36,15 @@ export interface AwsFleetStackProps {
   readonly git: GitConfig;
   /** Packed agent: path and sha256 (see writeAgentArtifact). */
   readonly agent: { readonly path: string; readonly sha256: string };
+  /** Packed projects bundle (see writeProjectsBundle). @default - no projects: nodes sync users only */
+  readonly projects?: { readonly path: string; readonly sha256: string };
+}
+
+/** What nodes follow: each object behind a pointer. */
+interface Release {
+  readonly agent: PinnedObject;
+  readonly users: PinnedObject;
+  readonly projects: PinnedObject | null;
 }
 
 /** What one node's first boot needs, and the user-data that boots it. */
@@ -47,7 +58,7 @@ interface NodePlan {
 export class AwsFleetStack extends TerraformStack {
   constructor(scope: Construct, id: string, props: AwsFleetStackProps) {
     super(scope, id);
-    const { env, git, agent } = props;
+    const { env, agent } = props;
     validateAwsTarget(env);
     const prefix = `podspawn-${env.fleet}-${env.environment}`;
     this.providerAndState(env);
@@ -62,7 +73,7 @@ export class AwsFleetStack extends TerraformStack {
       name: `${prefix}-node`,
     });
     const bucket = new ArtifactBucket(this, "artifacts", { bucketName: env.artifactBucket, writerRoleArn: env.deployRoleArn });
-    const release = this.release(bucket, agent, git, env.allowMassUserRemoval === true);
+    const release = this.release(bucket, props, env.allowMassUserRemoval === true);
     const account = new DataAwsCallerIdentity(this, "account");
 
     const roles = new Map(env.nodes.map((n) => [n.name, new NodeRole(this, `node-${n.name}-role`, { name: n.name })]));
@@ -115,17 +126,19 @@ export class AwsFleetStack extends TerraformStack {
     this.addOverride("terraform.backend.s3.use_lockfile", true);
   }
 
-  /** The agent and the users file, each behind a pointer nodes follow (user-data names only the pointers). */
-  private release(bucket: ArtifactBucket, agent: AwsFleetStackProps["agent"], git: GitConfig, allowMassRemoval: boolean): { agent: PinnedObject; users: PinnedObject } {
+  /** The agent, the users file and the projects bundle, each behind a pointer nodes follow (user-data names only the pointers). */
+  private release(bucket: ArtifactBucket, props: AwsFleetStackProps, allowMassRemoval: boolean): Release {
+    const { agent, git, projects } = props;
     const usersText = JSON.stringify(git.users, null, 2) + "\n";
     const usersSha = sha256Hex(usersText);
     return {
       agent: new PinnedObject(this, "agent", { bucket, key: `${AGENT_PREFIX}${agent.sha256}.tar.gz`, sha256: agent.sha256, pointerKey: AGENT_POINTER_KEY, source: { path: agent.path }, contentType: "application/gzip" }),
       users: new PinnedObject(this, "users", { bucket, key: `${USERS_PREFIX}${usersSha}.json`, sha256: usersSha, pointerKey: USERS_POINTER_KEY, source: { content: usersText }, contentType: "application/json", ...(allowMassRemoval ? { pointerFlags: ["allow-mass-removal"] } : {}) }),
+      projects: projects ? new PinnedObject(this, "projects", { bucket, key: `${PROJECTS_PREFIX}${projects.sha256}.tar`, sha256: projects.sha256, pointerKey: PROJECTS_POINTER_KEY, source: { path: projects.path }, contentType: "application/x-tar" }) : null,
     };
   }
 
-  private fleetNode(env: AwsTarget, plan: NodePlan, on: { network: Network; sg: NodeSecurityGroup; bucket: ArtifactBucket; release: { agent: PinnedObject; users: PinnedObject } }): NodeInstance {
+  private fleetNode(env: AwsTarget, plan: NodePlan, on: { network: Network; sg: NodeSecurityGroup; bucket: ArtifactBucket; release: Release }): NodeInstance {
     const { entry, role, key } = plan;
     const { network, bucket, release } = on;
     const statusKey = `${STATUS_PREFIX}${entry.name}.json`;
@@ -136,6 +149,7 @@ export class AwsFleetStack extends TerraformStack {
       agentBaseUrl: bucket.url(AGENT_PREFIX),
       usersPointerUrl: release.users.pointerUrl,
       usersBaseUrl: bucket.url(USERS_PREFIX),
+      ...(release.projects ? { projectsPointerUrl: release.projects.pointerUrl, projectsBaseUrl: bucket.url(PROJECTS_PREFIX) } : {}),
       statusUrl: bucket.url(statusKey),
       awsRegion: env.region,
       ...(key.source ? { hostKeyUrl: key.source } : {}),
@@ -144,14 +158,18 @@ export class AwsFleetStack extends TerraformStack {
       upgradeMaxWaitSeconds: env.upgradeMaxWaitSeconds ?? 3600,
     });
     const policy = role.grant({
-      // Any agent release and any users file: keys name their hash, the pointers say which one.
-      readableObjectArns: [bucket.objectArn(`${AGENT_PREFIX}*`), bucket.objectArn(`${USERS_PREFIX}*`), release.users.pointerArn],
+      // Any agent release, users file and projects bundle: keys name their hash, the pointers say which one.
+      readableObjectArns: [
+        bucket.objectArn(`${AGENT_PREFIX}*`), bucket.objectArn(`${USERS_PREFIX}*`), release.users.pointerArn,
+        ...(release.projects ? [bucket.objectArn(`${PROJECTS_PREFIX}*`), release.projects.pointerArn] : []),
+      ],
       writableObjectArns: [bucket.objectArn(statusKey)],
       readableParameterArns: key.parameterArn ? [key.parameterArn] : [],
       decryptKeyArns: key.kmsKeyArn ? [key.kmsKeyArn] : [],
     });
     const index = subnetIndexFor(entry.name, network.subnetKeys, entry.subnet);
-    const firstBootNeeds: ITerraformDependable[] = [release.agent.object, release.agent.pointer, release.users.object, release.users.pointer, policy, ...key.dependables, ...network.dependables];
+    const pinned = [release.agent, release.users, ...(release.projects ? [release.projects] : [])];
+    const firstBootNeeds: ITerraformDependable[] = [...pinned.flatMap((o) => [o.object, o.pointer]), policy, ...key.dependables, ...network.dependables];
     return new NodeInstance(this, `node-${entry.name}`, {
       name: entry.name,
       subnetId: network.subnetIds[index] as string,

@@ -1,8 +1,8 @@
-import { Container } from "@cdktf/provider-docker/lib/container/index.js";
+import { Container, type ContainerUpload } from "@cdktf/provider-docker/lib/container/index.js";
 import { Image } from "@cdktf/provider-docker/lib/image/index.js";
 import { Network } from "@cdktf/provider-docker/lib/network/index.js";
 import { DockerProvider } from "@cdktf/provider-docker/lib/provider/index.js";
-import { LocalBackend, TerraformStack } from "cdktf";
+import { AssetType, LocalBackend, TerraformAsset, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import { renderBootstrapScript } from "../bootstrap/bootstrap-script.js";
 import { sha256Hex } from "../bootstrap/agent-bundle.js";
@@ -17,6 +17,8 @@ export interface LocalFleetStackProps {
   readonly env: LocalTarget;
   readonly git: GitConfig;
   readonly agent: { readonly sha256: string };
+  /** Packed projects bundle (see writeProjectsBundle), uploaded beside the users file. @default - no projects: nodes sync users only */
+  readonly projects?: { readonly path: string; readonly sha256: string };
   /** Docker build context with the Dockerfile and agent.tar.gz (see writeNodeImageContext). */
   readonly imageContext: string;
 }
@@ -47,6 +49,7 @@ export class LocalFleetStack extends TerraformStack {
     const hostKeys = new HostKeys(this, "host-keys", { nodes: names.map((name) => ({ name })) });
     const users = JSON.stringify(git.users, null, 2) + "\n";
     const usersSha = sha256Hex(users);
+    const projects = props.projects ? this.projectsUpload(props.projects) : null;
     names.forEach((name, i) => {
       const key = hostKeys.keys.get(name);
       if (!key?.privateKeyOpenssh) throw new Error(`host key for ${name} was not created`);
@@ -57,6 +60,7 @@ export class LocalFleetStack extends TerraformStack {
         agentBaseUrl: `file://${LOCAL_NODE_PATHS.agentDir}`,
         usersPointerUrl: `file://${LOCAL_NODE_PATHS.usersPointer}`,
         usersBaseUrl: `file://${LOCAL_NODE_PATHS.usersDir}`,
+        ...(projects ? { projectsPointerUrl: `file://${LOCAL_NODE_PATHS.projectsPointer}`, projectsBaseUrl: `file://${LOCAL_NODE_PATHS.projectsDir}` } : {}),
         statusUrl: `file://${LOCAL_NODE_PATHS.status}`,
         hostKeyUrl: `file://${LOCAL_NODE_PATHS.hostKey}`,
         sshdPidFile: "/run/sshd.pid",
@@ -76,6 +80,7 @@ export class LocalFleetStack extends TerraformStack {
           { file: LOCAL_NODE_PATHS.bootstrap, content: bootstrap, executable: true },
           { file: `${LOCAL_NODE_PATHS.usersDir}${usersSha}.json`, content: users, permissions: "0600" },
           { file: LOCAL_NODE_PATHS.usersPointer, content: `${usersSha}\n`, permissions: "0600" },
+          ...(projects ?? []),
           { file: LOCAL_NODE_PATHS.hostKey, content: key.privateKeyOpenssh, permissions: "0600" },
         ],
       });
@@ -85,5 +90,14 @@ export class LocalFleetStack extends TerraformStack {
       domain: env.clientDomain ?? "pod",
       nodes: names.map((name, i) => ({ name, address: "127.0.0.1", port: basePort + i, hostKeys: [hostKeys.keys.get(name)?.publicKey as string] })),
     });
+  }
+
+  /** The bundle as an asset of the stack (binary, so a file rather than content) and its pointer, the way the users file ships. */
+  private projectsUpload(bundle: { readonly path: string; readonly sha256: string }): ContainerUpload[] {
+    const asset = new TerraformAsset(this, "projects-bundle", { path: bundle.path, type: AssetType.FILE, assetHash: bundle.sha256 });
+    return [
+      { file: `${LOCAL_NODE_PATHS.projectsDir}${bundle.sha256}.tar`, source: asset.path, sourceHash: bundle.sha256, permissions: "0600" },
+      { file: LOCAL_NODE_PATHS.projectsPointer, content: `${bundle.sha256}\n`, permissions: "0600" },
+    ];
   }
 }
