@@ -1,7 +1,7 @@
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
@@ -12,7 +12,8 @@ import fc from "fast-check";
 import { packAgentBundle, sha256Hex } from "../../infra/src/bootstrap/agent-bundle.js";
 import { renderBootstrapScript, type BootstrapParams } from "../../infra/src/bootstrap/bootstrap-script.js";
 import { renderUserData, USER_DATA_LIMIT_BYTES } from "../../infra/src/bootstrap/user-data.js";
-import { readTarFiles } from "../../agent/src/support/tar.js";
+import { packTar, readTarFiles, type TarEntry } from "../../agent/src/support/tar.js";
+import { packProjectsBundle, PROJECTS_BUNDLE_MAX_BYTES, PROJECTS_BUNDLE_MAX_FILES } from "../../infra/src/bootstrap/projects-bundle.js";
 import { InputError } from "../../agent/src/core/errors.js";
 
 const cloud: BootstrapParams = {
@@ -25,6 +26,12 @@ const cloud: BootstrapParams = {
   statusUrl: "s3://acme-artifacts/status/node-1.json",
   awsRegion: "eu-central-1",
   hostKeyUrl: "ssm:/podspawn/acme/prod/node-1/host-key",
+};
+
+const withProjects: BootstrapParams = {
+  ...cloud,
+  projectsPointerUrl: "s3://acme-artifacts/config/projects.sha256",
+  projectsBaseUrl: "s3://acme-artifacts/config/projects-",
 };
 
 /** The body of a bash function in the rendered script. */
@@ -217,5 +224,144 @@ describe("agent artifact packing", () => {
     const partial = new Map(files);
     partial.delete("auth-keys.cjs");
     await assert.rejects(() => packAgentBundle(partial), /missing auth-keys\.cjs/);
+  });
+});
+
+describe("bootstrap script with a projects pointer", () => {
+  it("is valid bash", () => {
+    execFileSync("bash", ["-n"], { input: renderBootstrapScript(withProjects) });
+  });
+
+  it("without one, says nothing of projects: the users-only sync, one podspawn sync --file", () => {
+    const s = renderBootstrapScript(cloud);
+    assert.doesNotMatch(s, /projects/i);
+    assert.match(fn(s, "cmd_sync_users"), /"\$COMMAND" sync --file "\$tmp" "\$\{flags\[@\]\}" >&2 \|\|/);
+  });
+
+  it("names no bundle: the pointer is followed at run time, the bundle checked against its sha256 before it is unpacked", () => {
+    const s = renderBootstrapScript(withProjects);
+    assert.match(s, /^PROJECTS_POINTER_URL='s3:\/\/acme-artifacts\/config\/projects\.sha256'$/m);
+    assert.match(s, /^PROJECTS_BASE_URL='s3:\/\/acme-artifacts\/config\/projects-'$/m);
+    assert.doesNotMatch(s, /[0-9a-f]{64}/);
+    const stage = fn(s, "stage_projects");
+    const order = ['read_pointer "$PROJECTS_POINTER_URL"', 'fetch_pinned "$PROJECTS_BASE_URL$PROJECTS_SHA.tar" "$PROJECTS_SHA"', 'mktemp -d', "check_projects_bundle", "tar -xf"].map((w) => stage.indexOf(w));
+    assert.ok(order.every((i) => i >= 0), `all of them: ${order.join(", ")}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "pointer, verified fetch, fresh dir, member check, unpack");
+    assert.match(stage, /tar -xf "\$tar" -C "\$PROJECTS_STAGED" --no-same-owner --no-same-permissions/);
+  });
+
+  it("converges users and projects in one podspawn sync, and puts the previous projects back when it refuses", () => {
+    const sync = fn(renderBootstrapScript(withProjects), "cmd_sync_users");
+    assert.equal(sync.match(/"\$COMMAND" sync /g)?.length, 1, "one run");
+    assert.match(sync, /"\$COMMAND" sync --file "\$tmp" --projects "\$WORK\/projects\/projects\.yaml" --podfiles "\$WORK\/projects" "\$\{flags\[@\]\}"/);
+    const order = ["stage_projects", 'read_pointer "$USERS_POINTER_URL"', 'mv "$WORK/projects" "$WORK/projects.prev"', 'mv "$PROJECTS_STAGED" "$WORK/projects"', '"$COMMAND" sync', 'mv "$WORK/projects.prev" "$WORK/projects"', 'rm -rf "$tmp" "$WORK/projects.prev"'].map((w) => sync.indexOf(w));
+    assert.ok(order.every((i) => i >= 0), `all of them: ${order.join(", ")}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), order);
+  });
+
+  it("refuses half a projects source, or a base the sha256 cannot be appended to", () => {
+    assert.throws(() => renderBootstrapScript({ ...cloud, projectsPointerUrl: "s3://acme-artifacts/config/projects.sha256" }), /projectsBaseUrl: is missing \(allowed: projectsPointerUrl and projectsBaseUrl together, or neither\)/);
+    assert.throws(() => renderBootstrapScript({ ...cloud, projectsBaseUrl: "s3://acme-artifacts/config/projects-" }), /projectsPointerUrl: is missing/);
+    assert.throws(() => renderBootstrapScript({ ...withProjects, projectsBaseUrl: "s3://acme-artifacts/config/projects" }), /projectsBaseUrl: .* does not end in '\/' or '-'/);
+    assert.throws(() => renderBootstrapScript({ ...withProjects, projectsPointerUrl: "s3://b/k';reboot;'" }), InputError);
+  });
+
+  it("keeps user-data under 16 KB", () => {
+    assert.ok(renderUserData(renderBootstrapScript(withProjects)).gzipBytes <= USER_DATA_LIMIT_BYTES);
+  });
+});
+
+describe("check_projects_bundle (the rendered function, run by bash on real archives)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "podspawn-bundle-check-"));
+  const check = fn(renderBootstrapScript(withProjects), "check_projects_bundle");
+  let n = 0;
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function run(tar: Buffer, limits: { bytes?: number; files?: number } = {}): { status: number | null; stderr: string } {
+    const file = join(dir, `b${n++}.tar`);
+    writeFileSync(file, tar);
+    const harness = [
+      "set -euo pipefail",
+      "log() { printf '%s\\n' \"$*\" >&2; }",
+      `PROJECTS_MAX_BYTES=${limits.bytes ?? PROJECTS_BUNDLE_MAX_BYTES}`,
+      `PROJECTS_MAX_FILES=${limits.files ?? PROJECTS_BUNDLE_MAX_FILES}`,
+      check,
+      'check_projects_bundle "$1"',
+    ].join("\n");
+    const r = spawnSync("bash", ["-c", harness, "bash", file], { encoding: "utf8" });
+    return { status: r.status, stderr: r.stderr };
+  }
+
+  const file = (path: string, data = "x\n"): TarEntry => ({ path, type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from(data) });
+  const good = (): TarEntry[] => [file("projects.yaml", "version: 1\n"), file("podfiles/web.yaml"), file(".podspawn/podfile.yaml")];
+
+  it("accepts the bundle synth packs", async () => {
+    const bundle = await packProjectsBundle(new Map([["projects.yaml", Buffer.from("version: 1\n")], ["podfiles/web.yaml", Buffer.from("name: web\n")]]));
+    const r = run(bundle);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(run(await packTar(good())).status, 0);
+  });
+
+  // Entries tar-stream writes as asked; packTar (our own) only makes files and directories.
+  async function raw(entries: { name: string; type?: string; linkname?: string; data?: string }[]): Promise<Buffer> {
+    const { default: tar } = await import("tar-stream");
+    const pack = tar.pack();
+    const chunks: Buffer[] = [];
+    const done = (async () => {
+      for await (const c of pack) chunks.push(c as Buffer);
+    })();
+    for (const e of entries) {
+      const header = { name: e.name, mode: 0o644, type: (e.type ?? "file") as "file", ...(e.linkname ? { linkname: e.linkname } : {}), ...(e.type === "character-device" ? { devmajor: 1, devminor: 3 } : {}) };
+      if (e.data !== undefined) pack.entry(header, e.data);
+      else pack.entry(header);
+    }
+    pack.finalize();
+    await done;
+    return Buffer.concat(chunks);
+  }
+
+  const cases: [string, { name: string; type?: string; linkname?: string; data?: string }, RegExp][] = [
+    ["a symlink", { name: "podfiles/web.yaml", type: "symlink", linkname: "/etc/shadow" }, /refused member: l/],
+    ["a hard link", { name: "podfiles/web.yaml", type: "link", linkname: "projects.yaml" }, /refused member: h/],
+    ["a character device", { name: "null", type: "character-device" }, /refused member: c/],
+    ["a directory entry", { name: "podfiles/", type: "directory" }, /refused member: d/],
+    ["an absolute path", { name: "/etc/cron.d/x", data: "x" }, /refused member: -.* \/etc\/cron\.d\/x$/m],
+    ["a leading ..", { name: "../x.yaml", data: "x" }, /refused member: -.* \.\.\/x\.yaml$/m],
+    ["a .. inside", { name: "podfiles/../../x.yaml", data: "x" }, /refused member: /],
+    ["a name with a space", { name: "pod files/x.yaml", data: "x" }, /refused member: /],
+    ["a name with a newline", { name: "x\ny.yaml", data: "x" }, /refused member: /],
+  ];
+  for (const [what, entry, message] of cases) {
+    it(`refuses a bundle with ${what}, whatever else it holds`, async () => {
+      const r = run(await raw([{ name: "projects.yaml", data: "version: 1\n" }, entry]));
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it("refuses a bundle over the size bound before reading it, and files adding up to more than it", async () => {
+    const tar = await packTar(good());
+    const small = run(tar, { bytes: tar.length - 1 });
+    assert.equal(small.status, 1);
+    assert.match(small.stderr, new RegExp(`projects bundle is ${tar.length} bytes, over the limit of ${tar.length - 1}`));
+    // A sparse member: 10 KB of archive that unpacks to 50 MB. The listing's sizes count.
+    const src = mkdtempSync(join(dir, "sparse-"));
+    writeFileSync(join(src, "projects.yaml"), "version: 1\n");
+    writeFileSync(join(src, "big.yaml"), "");
+    truncateSync(join(src, "big.yaml"), 50 * 1024 * 1024);
+    const sparse = execFileSync("tar", ["--sparse", "--format=gnu", "-C", src, "-cf", "-", "projects.yaml", "big.yaml"]);
+    assert.ok(sparse.length < 64 * 1024, `${sparse.length} bytes of archive`);
+    const r = run(sparse);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`2 files of ${50 * 1024 * 1024 + 11} bytes, over the limit of ${PROJECTS_BUNDLE_MAX_FILES} files or ${PROJECTS_BUNDLE_MAX_BYTES} bytes`));
+  });
+
+  it("refuses more files than the bound, and what is not a tar at all", async () => {
+    const r = run(await packTar(good()), { files: 2 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /3 files of \d+ bytes, over the limit of 2 files/);
+    const junk = run(Buffer.from("not a tar archive, just text\n".repeat(40)));
+    assert.equal(junk.status, 1);
+    assert.match(junk.stderr, /projects bundle is not a tar archive/);
   });
 });

@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TerraformStack as TerraformStackCtor, Testing, type TerraformStack } from "cdktf";
 import { writeAgentArtifact } from "../../infra/src/bootstrap/agent-bundle.js";
+import { writeProjectsBundle, type ProjectsBundle } from "../../infra/src/bootstrap/projects-bundle.js";
 import type { GitConfig } from "../../infra/src/config/git-config.js";
 import type { AwsTarget, LocalTarget } from "../../infra/src/config/types.js";
 import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
@@ -22,6 +23,19 @@ export function fakeAgent(release = "1"): Promise<{ path: string; sha256: string
   const dir = mkdtempSync(join(tmpdir(), "podspawn-synth-"));
   for (const f of ["podspawn.cjs", "spawn.cjs", "auth-keys.cjs"]) writeFileSync(join(dir, f), `// ${f} release ${release}\n`);
   return writeAgentArtifact(dir, join(dir, "out"));
+}
+
+/**
+ * A packed projects bundle from a small repository: project `web` on podfiles/web.yaml, which
+ * extends podfiles/base.yaml. `release` changes web's env, making another bundle.
+ */
+export function fakeProjects(release = "1"): Promise<ProjectsBundle> {
+  const root = mkdtempSync(join(tmpdir(), "podspawn-synth-projects-"));
+  mkdirSync(join(root, "podfiles"));
+  writeFileSync(join(root, "projects.yaml"), "version: 1\nprojects:\n  - name: default\n  - name: web\n    podfile: podfiles/web.yaml\n");
+  writeFileSync(join(root, "podfiles", "base.yaml"), "name: base\nbase: podspawn/default:bookworm\npackages: [curl]\n");
+  writeFileSync(join(root, "podfiles", "web.yaml"), `name: web\nextends: ./base.yaml\nenv:\n  RELEASE: "${release}"\n`);
+  return writeProjectsBundle({ projectsFile: join(root, "projects.yaml"), podfilesRoot: root }, join(root, "out"));
 }
 
 export function awsEnv(overrides: Partial<AwsTarget> = {}): AwsTarget {

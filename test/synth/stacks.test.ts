@@ -13,11 +13,12 @@ import { USER_DATA_LIMIT_BYTES } from "../../infra/src/bootstrap/user-data.js";
 import { parseUsersConfig } from "../../agent/src/core/config/users-config.js";
 import { AwsFleetStack } from "../../infra/src/stacks/aws-fleet.js";
 import { LocalFleetStack } from "../../infra/src/stacks/local-fleet.js";
-import { awsEnv, DEPLOY_ROLE, fakeAgent, GIT, localEnv, resources, SAMPLE_HOST_KEY, synth, type Synthesized } from "./fixtures.js";
+import { awsEnv, DEPLOY_ROLE, fakeAgent, fakeProjects, GIT, localEnv, resources, SAMPLE_HOST_KEY, synth, type Synthesized } from "./fixtures.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const GOLDEN = join(here, "..", "..", "..", "test", "synth", "golden");
 const agent = await fakeAgent();
+const projects = await fakeProjects();
 
 function aws(env = awsEnv({ nodes: [{ name: "node-1" }, { name: "node-2" }], sshIngressCidrs: ["203.0.113.0/24", "198.51.100.7/32"] })): { text: string; json: Synthesized } {
   return synth(new AwsFleetStack(Testing.app(), "aws-test", { env, git: GIT, agent }));
@@ -275,6 +276,8 @@ describe("golden files (UPDATE_GOLDEN=1 rewrites them)", () => {
     ["aws-fleet-1-node.json", () => aws(awsEnv()).text],
     ["aws-fleet-2-nodes-existing-vpc.json", () => aws(awsEnv({ nodes: [{ name: "a" }, { name: "b" }], network: { kind: "existing", vpcId: "vpc-1", subnetIds: ["subnet-1", "subnet-2"] }, dns: { zoneId: "Z1", name: "f.acme.test", sshfp: true } })).text],
     ["local-fleet-1-node.json", () => synth(new LocalFleetStack(Testing.app(), "local-test", { env: localEnv({ nodeCount: 1 }), git: GIT, agent, imageContext: "/ctx" })).text],
+    ["aws-fleet-1-node-projects.json", () => synth(new AwsFleetStack(Testing.app(), "aws-test", { env: awsEnv(), git: GIT, agent, projects })).text],
+    ["local-fleet-1-node-projects.json", () => synth(new LocalFleetStack(Testing.app(), "local-test", { env: localEnv({ nodeCount: 1 }), git: GIT, agent, imageContext: "/ctx", projects })).text],
   ];
   for (const [file, render] of cases) {
     it(`matches ${file}`, () => {
