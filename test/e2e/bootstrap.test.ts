@@ -2,7 +2,7 @@
  * Runs the real node bootstrap (the exact text EC2 user-data carries, rendered with file:// and
  * http:// sources) on this machine as root: the agent artifact comes over HTTP from a 127.0.0.1
  * server this test starts (its first answer is a 503, which the bootstrap must retry), the pointers
- * and the users file from files, sshd is our own on 127.0.0.1:2299. Instance `podspawn-boot`
+ * and the users file and projects bundle from files, sshd is our own on 127.0.0.1:2299. Instance `podspawn-boot`
  * keeps it apart from other tests. The environment image is a tag of its own
  * (podspawn/default:boot-e2e) that does not exist before the run: the bootstrap must provide it
  * with the agent's image kit. Everything it creates is removed at the end.
@@ -11,13 +11,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, createReadStream } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, createReadStream } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderBootstrapScript } from "../../infra/src/bootstrap/bootstrap-script.js";
-import { fileRelease, publishAgent, publishUsers, type FileRelease } from "../../infra/src/ops/file-release.js";
+import { fileRelease, publishAgent, publishProjects, publishUsers, type FileRelease } from "../../infra/src/ops/file-release.js";
+import { packProjectsBundle, writeProjectsBundle } from "../../infra/src/bootstrap/projects-bundle.js";
 
 const INSTANCE = "podspawn-boot";
 const NODE = "boot-1";
@@ -40,6 +41,8 @@ const bobKey = join(dir, "id_bob");
 const strangerKey = join(dir, "id_stranger");
 const knownHosts = join(dir, "known_hosts");
 const release: FileRelease = fileRelease(join(dir, "release"));
+const work = `/var/lib/${INSTANCE}-bootstrap`;
+const COMMAND = `/usr/local/lib/${INSTANCE}/bin/podspawn`;
 let server: Server | undefined;
 let httpBase = "";
 let artifactSha = "";
@@ -99,6 +102,30 @@ function writeUsers(users: { name: string; keys: string[] }[]): void {
   publishUsers(release, { version: 1, users } as never);
 }
 
+/** The repository the projects bundle is made from, as synth makes it (infra/src/bootstrap/projects-bundle.ts). */
+async function publishProjectsRepo(files: Record<string, string>): Promise<string> {
+  const repo = mkdtempSync(join(dir, "repo-"));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(repo, path)), { recursive: true });
+    writeFileSync(join(repo, path), text);
+  }
+  const bundle = await writeProjectsBundle({ projectsFile: join(repo, "projects.yaml"), podfilesRoot: repo }, join(repo, "out"));
+  return publishProjects(release, readFileSync(bundle.path));
+}
+
+const BASE_PODFILE = `name: boot base\nbase: ${IMAGE}\npackages: [jq]\n`;
+const webPodfile = (pkg: string) => `name: boot web\nextends: ./base.yaml\npackages: [${pkg}]\n`;
+
+/** `podspawn list-projects` on the node: name -> "state image (source)". */
+function nodeProjects(): Map<string, string> {
+  const r = spawnSync(COMMAND, ["list-projects"], { encoding: "utf8", env: { ...process.env, PODSPAWN_INSTANCE: INSTANCE }, timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  return new Map(r.stdout.split("\n").slice(1).filter(Boolean).map((line) => {
+    const [name, ...rest] = line.trim().split(/\s+/);
+    return [name as string, rest.join(" ")];
+  }));
+}
+
 function status(): Record<string, unknown> {
   return JSON.parse(readFileSync(statusFile, "utf8")) as Record<string, unknown>;
 }
@@ -111,6 +138,8 @@ function renderScript(): string {
     agentBaseUrl: `${httpBase}/agent/`,
     usersPointerUrl: release.usersPointerUrl,
     usersBaseUrl: release.usersBaseUrl,
+    projectsPointerUrl: release.projectsPointerUrl,
+    projectsBaseUrl: release.projectsBaseUrl,
     statusUrl: `file://${statusFile}`,
     sshdConfig,
     sshdPidFile: sshdPid,
@@ -174,6 +203,12 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     execFileSync("mkdir", ["-p", "/run/sshd"]);
     execFileSync("/usr/sbin/sshd", ["-f", sshdConfig, "-E", sshdLog]);
     writeUsers([{ name: USER, keys: [pub(clientKey)] }, { name: OTHER, keys: [pub(bobKey)] }]);
+    await publishProjectsRepo({
+      "projects.yaml": "version: 1\nprojects:\n  - name: boot-web\n    podfile: podfiles/web.yaml\n",
+      "podfiles/web.yaml": webPodfile("curl"),
+      "podfiles/base.yaml": BASE_PODFILE,
+      "podfiles/unrelated.yaml": "not shipped\n",
+    });
     writeFileSync(scriptFile, renderScript(), { mode: 0o755 });
   });
 
@@ -250,6 +285,93 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
 
   it("refuses a key that is not registered", () => {
     assert.match(ssh(strangerKey).stderr, /Permission denied/);
+  });
+
+  it("converges the projects bundle its pointer names: list-projects shows the project, from the unpacked bundle in a root-only directory", () => {
+    const projects = nodeProjects();
+    assert.deepEqual([...projects.keys()], ["boot-web"]);
+    assert.match(projects.get("boot-web") ?? "", new RegExp(`^pending podspawn/boot-web:podfile-[0-9a-f]{12} \\(Podfile ${work}/projects/podfiles/web\\.yaml\\)$`));
+    const st = statSync(`${work}/projects`);
+    assert.equal(st.uid, 0);
+    assert.equal(st.mode & 0o077, 0, "root only");
+    assert.equal(readFileSync(`${work}/projects/podfiles/base.yaml`, "utf8"), BASE_PODFILE, "what web.yaml extends came with it");
+    assert.ok(!existsSync(`${work}/projects/podfiles/unrelated.yaml`), "and nothing else");
+  });
+
+  it("updates the projects when the bundle changes, on the next sync", async () => {
+    const before = nodeProjects().get("boot-web") ?? "";
+    const sha = await publishProjectsRepo({
+      "projects.yaml": "version: 1\nprojects:\n  - name: boot-web\n    podfile: podfiles/web.yaml\n  - name: boot-plain\n",
+      "podfiles/web.yaml": webPodfile("wget"),
+      "podfiles/base.yaml": BASE_PODFILE,
+    });
+    const sync = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
+    assert.equal(sync.status, 0, sync.stderr);
+    assert.match(sync.stderr, /update project boot-web/);
+    const after = nodeProjects();
+    assert.deepEqual([...after.keys()], ["boot-plain", "boot-web"]);
+    assert.notEqual(after.get("boot-web"), before, "web's Podfile changed, so its image did");
+    assert.match(after.get("boot-plain") ?? "", /\(the node's default environment\)$/);
+    assert.equal(readFileSync(`${work}/projects.current`, "utf8").trim(), sha);
+    // The same bundle again changes nothing.
+    const again = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /projects: nothing to change \(2 up to date\)/);
+  });
+
+  /** A bad bundle, published with a users file that removes bob: the sync must change neither. */
+  async function refusedWithUsers(publishBad: () => Promise<void> | void, refusal: RegExp): Promise<void> {
+    const projectsBefore = nodeProjects();
+    const webBefore = readFileSync(`${work}/projects/podfiles/web.yaml`, "utf8");
+    const goodPointer = readFileSync(join(release.dir, "projects", "current.sha256"), "utf8");
+    writeUsers([{ name: USER, keys: [pub(clientKey)] }]);
+    await publishBad();
+    try {
+      const sync = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
+      assert.equal(sync.status, 1, sync.stderr);
+      assert.match(sync.stderr, refusal);
+      assert.deepEqual(nodeProjects(), projectsBefore, "the previous projects stay");
+      assert.equal(readFileSync(`${work}/projects/podfiles/web.yaml`, "utf8"), webBefore, "and their files");
+      assert.equal(ssh(bobKey).status, 0, "the users file of the same sync was not applied either");
+      assert.deepEqual(run("bash", ["-c", `ls -d ${work}/projects-new.* ${work}/projects-tar.* ${work}/projects.prev 2>/dev/null || true`]).stdout, "", "nothing left behind");
+    } finally {
+      writeUsers([{ name: USER, keys: [pub(clientKey)] }, { name: OTHER, keys: [pub(bobKey)] }]);
+      writeFileSync(join(release.dir, "projects", "current.sha256"), goodPointer);
+    }
+  }
+
+  it("changes nothing for a bundle that does not match the sha256 its pointer names", async () => {
+    await refusedWithUsers(() => {
+      const sha = readFileSync(join(release.dir, "projects", "current.sha256"), "utf8").trim();
+      const bogus = "f".repeat(64);
+      writeFileSync(join(release.dir, "projects", `${bogus}.tar`), readFileSync(join(release.dir, "projects", `${sha}.tar`)).subarray(0, 700));
+      writeFileSync(join(release.dir, "projects", "current.sha256"), `${bogus}\n`);
+    }, new RegExp(`error: file://\\S+/projects/${"f".repeat(64)}\\.tar does not match the sha256 its pointer names`));
+  });
+
+  it("changes nothing for a bundle with a member that is not a plain file (a symlink out of it)", async () => {
+    await refusedWithUsers(async () => {
+      const { default: tar } = await import("tar-stream");
+      const pack = tar.pack();
+      const chunks: Buffer[] = [];
+      const done = (async () => {
+        for await (const c of pack) chunks.push(c as Buffer);
+      })();
+      pack.entry({ name: "projects.yaml", mode: 0o644 }, "version: 1\nprojects:\n  - name: boot-web\n    podfile: podfiles/web.yaml\n");
+      pack.entry({ name: "podfiles/web.yaml", type: "symlink", linkname: "/etc/shadow" });
+      pack.finalize();
+      await done;
+      publishProjects(release, Buffer.concat(chunks));
+    }, /projects bundle: refused member: l.* podfiles\/web\.yaml -> \/etc\/shadow[\s\S]*projects bundle [0-9a-f]{64} refused/);
+  });
+
+  it("changes nothing for a bundle whose Podfile the node's podspawn sync refuses, and puts the previous files back", async () => {
+    await refusedWithUsers(async () => {
+      publishProjects(release, await packProjectsBundle(new Map([
+        ["projects.yaml", Buffer.from("version: 1\nprojects:\n  - name: boot-web\n    podfile: podfiles/web.yaml\n")],
+        ["podfiles/web.yaml", Buffer.from(`name: boot web\nbase: ${IMAGE}\npackges: [curl]\n`)],
+      ])));
+    }, new RegExp(`${work}/projects/podfiles/web\\.yaml:3: packges: unknown field; did you mean packages\\?[\\s\\S]*podspawn sync refused users file [0-9a-f]{64} with projects bundle [0-9a-f]{64}; the node keeps its previous projects`));
   });
 
   it("is idempotent: a second run succeeds and does not fetch the artifact again", async () => {
