@@ -16,7 +16,7 @@ import { PROJECTS_SYNC, renderProjectsVariables } from "./projects-sync.js";
  *                  and wait for sessions to end (bounded), restart the daemon on the new agent (it
  *                  adopts its containers), undrain
  *
- * Nothing release-specific is in the text: the agent and the users file are named by pointers
+ * Nothing release-specific is in the text: the agent, the users file and the projects bundle are named by pointers
  * (objects holding a sha256), so user-data is byte-identical across releases and instances are
  * never replaced for one. Every fetch and apt-get retries with backoff, every step is recorded in
  * a status file (published to `statusUrl`), and a failure is written there, not lost.
