@@ -319,7 +319,7 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     assert.match(again.stderr, /projects: nothing to change \(2 up to date\)/);
   });
 
-  /** A bad bundle, published with a users file that removes bob: the sync must change neither. */
+  /** A bad bundle, published with a users file that removes bob: no project changes, bob is revoked all the same, the run fails. */
   async function refusedWithUsers(publishBad: () => Promise<void> | void, refusal: RegExp): Promise<void> {
     const projectsBefore = nodeProjects();
     const webBefore = readFileSync(`${work}/projects/podfiles/web.yaml`, "utf8");
@@ -332,15 +332,18 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
       assert.match(sync.stderr, refusal);
       assert.deepEqual(nodeProjects(), projectsBefore, "the previous projects stay");
       assert.equal(readFileSync(`${work}/projects/podfiles/web.yaml`, "utf8"), webBefore, "and their files");
-      assert.equal(ssh(bobKey).status, 0, "the users file of the same sync was not applied either");
+      assert.notEqual(ssh(bobKey).status, 0, "the users file of the same sync was applied: a refused bundle never holds a revocation back");
+      assert.match(sync.stderr, /users file [0-9a-f]{64} applied; projects bundle [0-9a-f]{64} refused, the node keeps its previous projects/);
       assert.deepEqual(run("bash", ["-c", `ls -d ${work}/projects-new.* ${work}/projects-tar.* ${work}/projects.prev 2>/dev/null || true`]).stdout, "", "nothing left behind");
     } finally {
       writeUsers([{ name: USER, keys: [pub(clientKey)] }, { name: OTHER, keys: [pub(bobKey)] }]);
       writeFileSync(join(release.dir, "projects", "current.sha256"), goodPointer);
+      const back = run(`/usr/local/sbin/${INSTANCE}-node`, ["sync-users"]);
+      assert.equal(back.status, 0, `the good bundle and bob converge again: ${back.stderr}`);
     }
   }
 
-  it("changes nothing for a bundle that does not match the sha256 its pointer names", async () => {
+  it("changes no project, and still applies the users file, for a bundle that does not match the sha256 its pointer names", async () => {
     await refusedWithUsers(() => {
       const sha = readFileSync(join(release.dir, "projects", "current.sha256"), "utf8").trim();
       const bogus = "f".repeat(64);
@@ -349,7 +352,7 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     }, new RegExp(`error: file://\\S+/projects/${"f".repeat(64)}\\.tar does not match the sha256 its pointer names`));
   });
 
-  it("changes nothing for a bundle with a member that is not a plain file (a symlink out of it)", async () => {
+  it("changes no project, and still applies the users file, for a bundle with a member that is not a plain file (a symlink out of it)", async () => {
     await refusedWithUsers(async () => {
       const { default: tar } = await import("tar-stream");
       const pack = tar.pack();
@@ -365,13 +368,13 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
     }, /projects bundle: refused member: l.* podfiles\/web\.yaml -> \/etc\/shadow[\s\S]*projects bundle [0-9a-f]{64} refused/);
   });
 
-  it("changes nothing for a bundle whose Podfile the node's podspawn sync refuses, and puts the previous files back", async () => {
+  it("changes no project for a bundle whose Podfile the node's podspawn sync refuses, puts the previous files back, and still applies the users file", async () => {
     await refusedWithUsers(async () => {
       publishProjects(release, await packProjectsBundle(new Map([
         ["projects.yaml", Buffer.from("version: 1\nprojects:\n  - name: boot-web\n    podfile: podfiles/web.yaml\n")],
         ["podfiles/web.yaml", Buffer.from(`name: boot web\nbase: ${IMAGE}\npackges: [curl]\n`)],
       ])));
-    }, new RegExp(`${work}/projects/podfiles/web\\.yaml:3: packges: unknown field; did you mean packages\\?[\\s\\S]*podspawn sync refused users file [0-9a-f]{64} with projects bundle [0-9a-f]{64}; the node keeps its previous projects`));
+    }, new RegExp(`${work}/projects/podfiles/web\\.yaml:3: packges: unknown field; did you mean packages\\?[\\s\\S]*podspawn sync refused users file [0-9a-f]{64} with projects bundle [0-9a-f]{64}`));
   });
 
   it("is idempotent: a second run succeeds and does not fetch the artifact again", async () => {

@@ -244,19 +244,27 @@ describe("bootstrap script with a projects pointer", () => {
     assert.match(s, /^PROJECTS_BASE_URL='s3:\/\/acme-artifacts\/config\/projects-'$/m);
     assert.doesNotMatch(s, /[0-9a-f]{64}/);
     const stage = fn(s, "stage_projects");
-    const order = ['read_pointer "$PROJECTS_POINTER_URL"', 'fetch_pinned "$PROJECTS_BASE_URL$PROJECTS_SHA.tar" "$PROJECTS_SHA"', 'mktemp -d', "check_projects_bundle", "tar -xf"].map((w) => stage.indexOf(w));
+    const order = ['read_pointer "$PROJECTS_POINTER_URL"', 'fetch_pinned_or_fail "$PROJECTS_BASE_URL$PROJECTS_SHA.tar" "$PROJECTS_SHA"', 'mktemp -d', "check_projects_bundle", "tar -xf"].map((w) => stage.indexOf(w));
     assert.ok(order.every((i) => i >= 0), `all of them: ${order.join(", ")}`);
     assert.deepEqual([...order].sort((a, b) => a - b), order, "pointer, verified fetch, fresh dir, member check, unpack");
     assert.match(stage, /tar -xf "\$tar" -C "\$PROJECTS_STAGED" --no-same-owner --no-same-permissions/);
   });
 
   it("converges users and projects in one podspawn sync, and puts the previous projects back when it refuses", () => {
-    const sync = fn(renderBootstrapScript(withProjects), "cmd_sync_users");
-    assert.equal(sync.match(/"\$COMMAND" sync /g)?.length, 1, "one run");
-    assert.match(sync, /"\$COMMAND" sync --file "\$tmp" --projects "\$WORK\/projects\/projects\.yaml" --podfiles "\$WORK\/projects" "\$\{flags\[@\]\}"/);
-    const order = ["stage_projects", 'read_pointer "$USERS_POINTER_URL"', 'mv "$WORK/projects" "$WORK/projects.prev"', 'mv "$PROJECTS_STAGED" "$WORK/projects"', '"$COMMAND" sync', 'mv "$WORK/projects.prev" "$WORK/projects"', 'rm -rf "$tmp" "$WORK/projects.prev"'].map((w) => sync.indexOf(w));
+    const s = renderBootstrapScript(withProjects);
+    const both = fn(s, "sync_with_projects");
+    assert.equal(both.match(/"\$COMMAND" sync /g)?.length, 1, "one run");
+    assert.match(both, /"\$COMMAND" sync --file "\$users" --projects "\$WORK\/projects\/projects\.yaml" --podfiles "\$WORK\/projects" "\$@"/);
+    const order = ['mv "$WORK/projects" "$WORK/projects.prev"', 'mv "$PROJECTS_STAGED" "$WORK/projects"', '"$COMMAND" sync', 'echo "$PROJECTS_SHA" >"$WORK/projects.current"', 'mv "$WORK/projects.prev" "$WORK/projects"'].map((w) => both.indexOf(w));
     assert.ok(order.every((i) => i >= 0), `all of them: ${order.join(", ")}`);
     assert.deepEqual([...order].sort((a, b) => a - b), order);
+  });
+
+  it("still syncs the users file alone when the projects half fails, and fails the run", () => {
+    const sync = fn(renderBootstrapScript(withProjects), "cmd_sync_users");
+    const order = ["stage_projects || staged=0", 'read_pointer "$USERS_POINTER_URL"', 'sync_with_projects "$tmp" "${flags[@]}"', '"$COMMAND" sync --file "$tmp" "${flags[@]}" >&2', 'die "users file $POINTED applied; projects bundle'].map((w) => sync.indexOf(w));
+    assert.ok(order.every((i) => i >= 0), `all of them: ${order.join(", ")}`);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "stage, users, both, else users alone, then fail");
   });
 
   it("refuses half a projects source, or a base the sha256 cannot be appended to", () => {
