@@ -55,6 +55,10 @@ resources:
 # PODSPAWN_BENCH_POOL=0 measures first logins without the pre-warmed pool (the normal create path).
 pool:
   size: ${BENCH_POOL}
+# As test/e2e/harness.ts: Debian 12's newest runc has no fix for these escapes through images, and
+# without accepting them the node refuses the bench's Podfile projects (docs/operations.md).
+engine:
+  accept_runc_advisories: [CVE-2024-45310, CVE-2025-31133, CVE-2025-52565, CVE-2025-52881]
 `;
 
 export const fileSshd: SshdOptions = { instance: INSTANCE, listen: "127.0.0.1", port: FILE_PORT, dir: `${layout.etcDir}/sshd-file`, extraConfig: floorMatchBlock() };
