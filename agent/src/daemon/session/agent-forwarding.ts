@@ -3,7 +3,7 @@ import type { ContainerAccount } from "../../core/container/exec-plan.js";
 import { SocketUnavailable, type ContainerSockets } from "../../core/ports/container-sockets.js";
 import type { Logger } from "../log.js";
 import { openAgentChannel } from "./agent-channel.js";
-import type { Session } from "./session.js";
+import type { SessionHandle } from "./session-handle.js";
 
 export const AGENT_UNAVAILABLE_LINE = "agent forwarding is not available in this environment; the session goes on without it";
 
@@ -17,7 +17,7 @@ export interface AgentDeps {
  * when this container cannot have one. A session never fails for want of an agent: the user reads
  * one line, the admin the reason.
  */
-export async function forwardAgent(session: Session, containerId: string, account: ContainerAccount, deps: AgentDeps): Promise<string | null> {
+export async function forwardAgent(session: SessionHandle, containerId: string, account: ContainerAccount, deps: AgentDeps): Promise<string | null> {
   try {
     if (!deps.sockets) throw new SocketUnavailable("this daemon was started without container sockets");
     const agent = await openAgentChannel(deps.sockets, containerId, session.id, { uid: account.uid, gid: account.gid }, session.mux, () => session.touch());

@@ -19,6 +19,7 @@ import { sessionReporter, type AuditRecord, type SessionReporter } from "./sessi
 import { startSession } from "./start-session.js";
 import type { InnerSshd } from "./inner-sshd-channel.js";
 import type { SetupOutput } from "../environments/setup-runner.js";
+import type { SessionHandle } from "./session-handle.js";
 
 export interface SessionDeps {
   readonly runtime: ContainerRuntime;
@@ -65,7 +66,7 @@ export const HELLO_TIMEOUT_MS = 10_000;
  * `end()`, whatever comes first (exit, disconnect, idle, an error): the environment is given back
  * once, so a kill -9'd spawn leaks nothing.
  */
-export class Session {
+export class Session implements SessionHandle {
   readonly id = nextSessionId++;
   readonly input: ClientInput;
   private phaseNow: SessionPhase = "greeting";

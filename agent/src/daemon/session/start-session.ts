@@ -14,7 +14,7 @@ import type { EnvironmentPlanner } from "../projects/planner.js";
 import type { Channel } from "./channel.js";
 import { openExecChannel } from "./exec-channel.js";
 import { NO_EXIT_WATCH, type WatchExit } from "./exit-notice.js";
-import type { Session } from "./session.js";
+import type { SessionHandle } from "./session-handle.js";
 import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
 import { isInnerSshdCommand } from "../../core/ide/inner-sshd.js";
 import type { InnerSshd } from "./inner-sshd-channel.js";
@@ -42,7 +42,7 @@ export interface StartDeps {
  * HELLO -> a validated request -> the user's environment, held -> a channel, attached. Each step
  * hands what it got to the session, which gives it back if the client has gone meanwhile.
  */
-export async function startSession(session: Session, hello: Buffer, deps: StartDeps): Promise<void> {
+export async function startSession(session: SessionHandle, hello: Buffer, deps: StartDeps): Promise<void> {
   const req = parseHello(hello);
   session.begin(req.project, req.keyFingerprint);
   const { env, plan } = await acquireEnvironment(session, req.project, deps);
@@ -56,14 +56,14 @@ export async function startSession(session: Session, hello: Buffer, deps: StartD
 }
 
 /** The Podfile's on_start, before every session, as the user, output on stderr; a failure ends this login only (the container stays). */
-async function runOnStart(session: Session, env: Environment, plan: EnvironmentPlan, deps: StartDeps): Promise<void> {
+async function runOnStart(session: SessionHandle, env: Environment, plan: EnvironmentPlan, deps: StartDeps): Promise<void> {
   if (plan.setup.onStart.length === 0) return;
   if (!env.account) throw new Error("environment has no account");
   await runSteps(startSteps(plan, env.account), { runtime: deps.runtime, containerId: env.containerId, environment: plan.name, output: session.setupOutput(), keptOnFailure: true });
 }
 
 /** A login shortly before max_lifetime removes the container is told so, on stderr. */
-function warnIfExpiring(session: Session, env: Environment, deps: StartDeps): void {
+function warnIfExpiring(session: SessionHandle, env: Environment, deps: StartDeps): void {
   const warning = lifetimeWarning(lifetimeLeftMs(env.createdAt, deps.config().session.maxLifetimeMs, (deps.now ?? Date.now)()));
   if (warning) session.notice(warning);
 }
@@ -78,7 +78,7 @@ function parseHello(payload: Buffer): SessionRequest {
   return parseSessionRequest(hello);
 }
 
-async function acquireEnvironment(session: Session, project: string, deps: StartDeps): Promise<{ env: Environment; plan: EnvironmentPlan }> {
+async function acquireEnvironment(session: SessionHandle, project: string, deps: StartDeps): Promise<{ env: Environment; plan: EnvironmentPlan }> {
   // No session, warm or cold, on a node that cannot keep containers off the metadata service.
   await deps.egress();
   deps.runcGate?.("session");
@@ -102,7 +102,7 @@ async function acquireEnvironment(session: Session, project: string, deps: Start
   }
 }
 
-async function openExec(session: Session, req: SessionRequest, env: Environment, plan: EnvironmentPlan, deps: StartDeps): Promise<Channel | null> {
+async function openExec(session: SessionHandle, req: SessionRequest, env: Environment, plan: EnvironmentPlan, deps: StartDeps): Promise<Channel | null> {
   if (!env.account) throw new Error("environment has no account");
   const explainer = await (deps.watchExit ?? NO_EXIT_WATCH)({ containerId: env.containerId, user: session.user, project: session.project });
   if (isInnerSshdCommand(req.command)) {
@@ -117,7 +117,7 @@ async function openExec(session: Session, req: SessionRequest, env: Environment,
 }
 
 /** A tunnel counts as a session, so the container stays while it is open. */
-async function openTunnel(session: Session, env: Environment, port: number, deps: StartDeps): Promise<Channel | null> {
+async function openTunnel(session: SessionHandle, env: Environment, port: number, deps: StartDeps): Promise<Channel | null> {
   const target = { runtime: deps.runtime, containerId: env.containerId, network: deps.environments.networkOf(session.user), project: session.project, port };
   try {
     return await openTunnelChannel(target, deps.dial);
