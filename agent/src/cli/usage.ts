@@ -1,4 +1,4 @@
-import type { ArgSpec, CommandSpec, FlagSpec } from "./flags.js";
+import type { ArgSpec, CommandSpec, FlagSpec } from "./command-spec.js";
 
 /** `podspawn <command> --help`, rendered from the command's declaration only. */
 
