@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 host for a podspawn node: the packages the node and its tests need, a running
-# Docker engine, and /run/sshd. Used by .ci/run and by `npm run up`. Idempotent: a second run
-# installs nothing and starts nothing.
+# Docker engine with gVisor's runsc registered as a runtime, and /run/sshd. Used by .ci/run and by
+# `npm run up`. Idempotent: a second run installs nothing, starts nothing and changes nothing.
 #
 # There is no systemd here and package installs do not start services, so dockerd is started by
 # hand (see shared HOST-NOTES "Docker engine"). Never a second dockerd: in the root network
@@ -9,9 +9,13 @@
 set -euo pipefail
 
 PACKAGES=(docker.io openssh-server openssh-sftp-server openssh-client rsync busybox-static debootstrap
-  tmux iproute2 iptables ca-certificates procps curl xauth)
+  tmux iproute2 iptables ca-certificates procps curl xauth runsc)
 DOCKERD_PID_FILE=/run/podspawn-dockerd.pid
 DOCKERD_LOG=/var/log/podspawn-dockerd.log
+DOCKERD_CONFIG=/etc/docker/daemon.json
+# dockerd is shared by everything on the machine (every worktree's tests): whoever changes its
+# config holds this lock, the one the integration and e2e suites run under.
+ENGINE_LOCK=/run/podspawn-e2e.lock
 
 log() { printf 'provision-host: %s\n' "$*" >&2; }
 
@@ -37,6 +41,88 @@ fi
 
 # --- Docker engine ---------------------------------------------------------------------------
 docker_ready() { docker info >/dev/null 2>&1; }
+
+# --- gVisor: runsc registered with dockerd -----------------------------------------------------
+# Debian 12's runsc (a 2022 build) starts containers here only with --network=host: the sandbox
+# then uses the network stack of the container's own namespace (its veth on the user's bridge,
+# under the same iptables rules) instead of gVisor's netstack. docs/security.md has what that means.
+RUNSC_PATH=$(command -v runsc || echo /usr/bin/runsc)
+
+# runsc_entry_state: "ours" when daemon.json registers runsc exactly as we do, "absent" when it does
+# not register runsc at all, "other" when it registers runsc some other way (an admin's choice).
+runsc_entry_state() {
+  RUNSC_PATH=$RUNSC_PATH node -e '
+    const fs = require("fs");
+    let c = {};
+    try { c = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch (e) { if (e.code !== "ENOENT") { console.error(String(e)); process.exit(2); } }
+    const r = c && c.runtimes && c.runtimes.runsc;
+    const ours = { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=host"] };
+    console.log(r === undefined ? "absent" : JSON.stringify(r) === JSON.stringify(ours) ? "ours" : "other");
+  ' "$DOCKERD_CONFIG"
+}
+
+# Adds runtimes.runsc to daemon.json, keeping every other key and runtime as it was; written to a
+# temp file and renamed, so dockerd never reads half a file.
+register_runsc() {
+  mkdir -p "$(dirname "$DOCKERD_CONFIG")"
+  RUNSC_PATH=$RUNSC_PATH node -e '
+    const fs = require("fs");
+    const file = process.argv[1];
+    let c = {};
+    try { c = JSON.parse(fs.readFileSync(file, "utf8")); } catch (e) { if (e.code !== "ENOENT") throw e; }
+    c.runtimes = { ...(c.runtimes || {}), runsc: { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=host"] } };
+    fs.writeFileSync(file + ".tmp", JSON.stringify(c, null, 2) + "\n", { mode: 0o644 });
+    fs.renameSync(file + ".tmp", file);
+  ' "$DOCKERD_CONFIG"
+}
+
+dockerd_knows_runsc() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+
+# Run with the engine lock held: register runsc, and have a running dockerd load it. dockerd
+# re-reads `runtimes` on SIGHUP (no restart: live containers and other users stay untouched).
+ensure_runsc_registered() {
+  local state
+  state=$(runsc_entry_state) || { log "cannot read $DOCKERD_CONFIG"; return 1; }
+  case $state in
+    other) log "$DOCKERD_CONFIG registers runsc in its own way; left as it is" ;;
+    absent) log "registering runsc ($RUNSC_PATH --network=host) in $DOCKERD_CONFIG"; register_runsc ;;
+  esac
+  docker_ready || return 0 # dockerd, when started below, reads the file
+  dockerd_knows_runsc && return 0
+  # The engine on the default socket, by its own pid file: other dockerds (a fleet test's, in
+  # network namespaces of their own) are not ours to signal.
+  local pid
+  pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+  if [[ -z $pid || $(cat "/proc/$pid/comm" 2>/dev/null) != dockerd ]]; then
+    log "dockerd answers but /var/run/docker.pid names no live dockerd to signal"
+    return 1
+  fi
+  log "asking dockerd (pid $pid) to reload its config (SIGHUP)"
+  kill -HUP "$pid"
+  local i
+  for i in $(seq 1 40); do
+    dockerd_knows_runsc && { log "dockerd lists runsc"; return 0; }
+    sleep 0.25
+  done
+  log "dockerd did not pick up runsc after SIGHUP; see $DOCKERD_LOG"
+  return 1
+}
+
+# The lock only when something is to change: the e2e suite (which holds it) runs this script to
+# bring a stopped dockerd back, and by then runsc is registered already.
+if [[ $(runsc_entry_state) == absent ]] || { docker_ready && ! dockerd_knows_runsc; }; then
+  # Released before dockerd may be started below, so it never inherits the lock; -w: a lock held
+  # elsewhere for too long is an error, not a hang.
+  exec {lock_fd}>>"$ENGINE_LOCK"
+  if ! flock -w 900 "$lock_fd"; then
+    log "could not take $ENGINE_LOCK within 900 s (someone holds the shared engine)"
+    exit 1
+  fi
+  ensure_runsc_registered
+  exec {lock_fd}>&-
+else
+  log "runsc already registered with dockerd"
+fi
 
 # clear_stale_pidfile FILE NAME: remove FILE unless its pid is a live (non-zombie) process NAME.
 clear_stale_pidfile() {
