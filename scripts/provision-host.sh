@@ -46,47 +46,54 @@ docker_ready() { docker info >/dev/null 2>&1; }
 # Debian 12's runsc (a 2022 build) starts containers here only with --network=host: the sandbox
 # then uses the network stack of the container's own namespace (its veth on the user's bridge,
 # under the same iptables rules) instead of gVisor's netstack. docs/security.md has what that means.
+# --oci-seccomp: without it runsc ignores the container's seccomp profile (Docker's default, which
+# the container spec relies on) and processes in the sandbox run with no filter at all.
 RUNSC_PATH=$(command -v runsc || echo /usr/bin/runsc)
+RUNSC_ARGS='["--network=host","--oci-seccomp"]'
 
-# runsc_entry_state: "ours" when daemon.json registers runsc exactly as we do, "absent" when it does
-# not register runsc at all, "other" when it registers runsc some other way (an admin's choice).
+# runsc_entry_state: "ours" when daemon.json registers runsc exactly as we do, else "absent" or
+# "other" (registered some other way, e.g. by an earlier version of this script: without both
+# arguments podspawn's containers do not start or lose their seccomp filter, so it is replaced).
 runsc_entry_state() {
-  RUNSC_PATH=$RUNSC_PATH node -e '
+  RUNSC_PATH=$RUNSC_PATH RUNSC_ARGS=$RUNSC_ARGS node -e '
     const fs = require("fs");
     let c = {};
     try { c = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch (e) { if (e.code !== "ENOENT") { console.error(String(e)); process.exit(2); } }
     const r = c && c.runtimes && c.runtimes.runsc;
-    const ours = { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=host"] };
+    const ours = { path: process.env.RUNSC_PATH, runtimeArgs: JSON.parse(process.env.RUNSC_ARGS) };
     console.log(r === undefined ? "absent" : JSON.stringify(r) === JSON.stringify(ours) ? "ours" : "other");
   ' "$DOCKERD_CONFIG"
 }
 
-# Adds runtimes.runsc to daemon.json, keeping every other key and runtime as it was; written to a
+# Sets runtimes.runsc in daemon.json, keeping every other key and runtime as it was; written to a
 # temp file and renamed, so dockerd never reads half a file.
 register_runsc() {
   mkdir -p "$(dirname "$DOCKERD_CONFIG")"
-  RUNSC_PATH=$RUNSC_PATH node -e '
+  RUNSC_PATH=$RUNSC_PATH RUNSC_ARGS=$RUNSC_ARGS node -e '
     const fs = require("fs");
     const file = process.argv[1];
     let c = {};
     try { c = JSON.parse(fs.readFileSync(file, "utf8")); } catch (e) { if (e.code !== "ENOENT") throw e; }
-    c.runtimes = { ...(c.runtimes || {}), runsc: { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=host"] } };
+    const before = c.runtimes && c.runtimes.runsc;
+    if (before !== undefined) console.error(`provision-host: replacing runtimes.runsc ${JSON.stringify(before)}`);
+    c.runtimes = { ...(c.runtimes || {}), runsc: { path: process.env.RUNSC_PATH, runtimeArgs: JSON.parse(process.env.RUNSC_ARGS) } };
     fs.writeFileSync(file + ".tmp", JSON.stringify(c, null, 2) + "\n", { mode: 0o644 });
     fs.renameSync(file + ".tmp", file);
   ' "$DOCKERD_CONFIG"
 }
 
-dockerd_knows_runsc() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+# dockerd has loaded our entry (after a SIGHUP it lists the new arguments).
+dockerd_knows_runsc() { docker info --format '{{json .Runtimes.runsc}}' 2>/dev/null | grep -qF -- "$RUNSC_ARGS"; }
 
 # Run with the engine lock held: register runsc, and have a running dockerd load it. dockerd
 # re-reads `runtimes` on SIGHUP (no restart: live containers and other users stay untouched).
 ensure_runsc_registered() {
   local state
   state=$(runsc_entry_state) || { log "cannot read $DOCKERD_CONFIG"; return 1; }
-  case $state in
-    other) log "$DOCKERD_CONFIG registers runsc in its own way; left as it is" ;;
-    absent) log "registering runsc ($RUNSC_PATH --network=host) in $DOCKERD_CONFIG"; register_runsc ;;
-  esac
+  if [[ $state != ours ]]; then
+    log "registering runsc ($RUNSC_PATH $RUNSC_ARGS) in $DOCKERD_CONFIG"
+    register_runsc
+  fi
   docker_ready || return 0 # dockerd, when started below, reads the file
   dockerd_knows_runsc && return 0
   # The engine on the default socket, by its own pid file: other dockerds (a fleet test's, in
@@ -110,7 +117,7 @@ ensure_runsc_registered() {
 
 # The lock only when something is to change: the e2e suite (which holds it) runs this script to
 # bring a stopped dockerd back, and by then runsc is registered already.
-if [[ $(runsc_entry_state) == absent ]] || { docker_ready && ! dockerd_knows_runsc; }; then
+if [[ $(runsc_entry_state) != ours ]] || { docker_ready && ! dockerd_knows_runsc; }; then
   # Released before dockerd may be started below, so it never inherits the lock; -w: a lock held
   # elsewhere for too long is an error, not a hang.
   exec {lock_fd}>>"$ENGINE_LOCK"
