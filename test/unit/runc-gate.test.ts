@@ -7,9 +7,9 @@ import type { RuncFacts } from "../../agent/src/adapters/process/runc-probe.js";
 const facts = (version: string, changelog: string | null = null): RuncFacts => ({ versionOutput: `runc version ${version}\ncommit: x\n`, changelog });
 const refusal = (message: string) => (e: unknown) => e instanceof UserFacingError && e.code === "runc-vulnerable" && e.message === message;
 
-function gate(start: RuncFacts | Error, accepted: string[] = []) {
+function gate(start: RuncFacts | Error, accepted: string[] = [], runtime: { now: "runc" | "runsc" } = { now: "runc" }) {
   let now: RuncFacts | Error = start;
-  const g = new RuncGate({ probe: async () => (now instanceof Error ? Promise.reject(now) : now), accepted: () => accepted });
+  const g = new RuncGate({ probe: async () => (now instanceof Error ? Promise.reject(now) : now), accepted: () => accepted, sessionRuntime: () => runtime.now });
   return { g, set: (f: RuncFacts | Error) => (now = f) };
 }
 
@@ -54,5 +54,22 @@ describe("RuncGate", () => {
     set(facts("1.3.3"));
     assert.equal(await g.check(), null);
     g.require("session");
+  });
+
+  it("on a gVisor node, sessions run on a runc with a session escape (runsc runs them), project environments are still refused (builds run on runc)", async () => {
+    const runtime = { now: "runsc" as "runc" | "runsc" };
+    const { g } = gate(facts("1.1.5"), [], runtime);
+    await g.check();
+    g.require("session");
+    assert.throws(() => g.require("project"), refusal(RUNC_PROJECT_REFUSAL));
+    runtime.now = "runc";
+    assert.throws(() => g.require("session"), refusal(RUNC_REFUSAL), "back on runc (a reloaded config), sessions are refused again");
+  });
+
+  it("on a gVisor node, sessions run even while runc cannot be checked; projects do not", async () => {
+    const { g } = gate(new Error("spawn runc ENOENT"), [], { now: "runsc" });
+    await g.check();
+    g.require("session");
+    assert.throws(() => g.require("project"), refusal(RUNC_PROJECT_REFUSAL));
   });
 });

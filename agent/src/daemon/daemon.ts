@@ -66,7 +66,7 @@ export class Daemon {
   private readonly drain: DrainGate;
   private hostCaOpening: Promise<HostCa> | null = null;
   private resolvers: readonly string[] = [];
-  private readonly runc = new RuncGate({ probe: () => probeRunc(), accepted: () => this.config.acceptRuncAdvisories });
+  private readonly runc = new RuncGate({ probe: () => probeRunc(), accepted: () => this.config.acceptRuncAdvisories, sessionRuntime: () => this.config.ociRuntime });
   private runcProblem: string | null = null;
   private readonly egress = new EgressFirewall({ rules: () => egressRules({ ...this.config.network, resolvers: this.resolvers }) });
 

@@ -8,8 +8,12 @@ export const RUNC_PROJECT_REFUSAL = "this node's container runtime has a known e
 /**
  * Sessions only on a runc without an open escape (core/host/runc-advisories.ts). Checked at start
  * and on every reload (an upgraded package is picked up without a restart); between checks the
- * answer stands, so a session pays nothing. Checked on gVisor nodes too: image builds, and the
- * pool and services of a runc default, still run on runc.
+ * answer stands, so a session pays nothing.
+ *
+ * On a gVisor node (`oci_runtime: runsc`) every session's container, pooled or not, and every
+ * companion service is started and exec'd by runsc, so runc's escapes are not a session's to use:
+ * sessions run. Image builds still run their steps on runc (Docker's builder takes the engine's
+ * default runtime), so project environments stay refused as on a runc node.
  */
 export class RuncGate {
   /** Until a check has read runc, and whenever one cannot: every advisory counts (fail closed). */
@@ -21,6 +25,8 @@ export class RuncGate {
     private readonly opts: {
       readonly probe: () => Promise<RuncFacts>;
       readonly accepted: () => readonly string[];
+      /** The runtime the node's session containers run on (config.yaml `oci_runtime`). */
+      readonly sessionRuntime: () => "runc" | "runsc";
     },
   ) {}
 
@@ -44,6 +50,7 @@ export class RuncGate {
    * throws the refusal while the last check found an open escape of that reach, or could not check.
    */
   require(what: "session" | "project"): void {
+    if (what === "session" && this.opts.sessionRuntime() === "runsc") return;
     if (!this.refusing.some((a) => what === "project" || a.vector === "session")) return;
     throw new UserFacingError("runc-vulnerable", what === "session" ? RUNC_REFUSAL : RUNC_PROJECT_REFUSAL, this.problem ?? "");
   }
