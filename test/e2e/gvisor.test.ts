@@ -1,0 +1,246 @@
+/**
+ * A node with `oci_runtime: runsc`: every session container is a gVisor sandbox, registered with
+ * dockerd by scripts/provision-host.sh (`runsc --network=host --oci-seccomp`). Real ssh, scp, sftp,
+ * a PTY and `podspawn forward` work in it; the engine says the runtime is runsc and the kernel
+ * inside says it is gVisor (so a runtime silently not applied fails here); the container spec's
+ * hardening holds; and with `--network=host` the sandbox uses the container's own network
+ * namespace, so the per-user bridge and the egress firewall still apply: tried by real
+ * connections against listeners that answer whoever gets through.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { connect, createServer, type AddressInfo, type Server } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { runCommand } from "../../scripts/local-node.js";
+import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+
+const ALICE = "e2e-gv-alice";
+const BOB = "e2e-gv-bob";
+const NS = "pst-gvmeta";
+const HOST_IF = "pst-gvmeta-h";
+const NS_IF = "pst-gvmeta-n";
+const ECHO_PORT = 7090;
+const bundle = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dist", "bundle", "podspawn.cjs");
+const containerOf = (user: string): string => `${INSTANCE}.${user}.default`;
+const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+let node: NodeHandle;
+const started: ChildProcess[] = [];
+
+async function must(cmd: string, args: string[]): Promise<string> {
+  const r = await runCommand(cmd, args);
+  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Inspected {
+  HostConfig: { Runtime: string; CapDrop: string[] | null; CapAdd: string[] | null; SecurityOpt: string[] | null; PidsLimit: number; Privileged: boolean };
+  Config: { User: string };
+  NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+}
+const inspect = (name: string): Inspected => (JSON.parse(execFileSync("docker", ["inspect", name], { encoding: "utf8" })) as Inspected[])[0]!;
+/** The network checks below mean something only if the container tried from is a sandbox. */
+const assertSandboxed = (user: string): void => assert.equal(inspect(containerOf(user)).HostConfig.Runtime, "runsc", `${user}'s container runs on runsc`);
+
+/** Connect from wherever it runs; prints the first line the far end sends, then rc. */
+const probe = (host: string, port: number): string => `timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port} && head -1 <&3'; echo "rc=$?"`;
+const fromHost = async (host: string, port: number): Promise<string> => (await runCommand("bash", ["-c", probe(host, port)])).stdout;
+
+async function removeNamespace(): Promise<void> {
+  await runCommand("ip", ["route", "del", "169.254.169.254/32", "dev", HOST_IF]);
+  await runCommand("ip", ["link", "del", HOST_IF]);
+  await runCommand("ip", ["netns", "del", NS]);
+}
+
+/** 169.254.169.254:80 in a network namespace of this test's own, routed from the host as a cloud node routes it. */
+async function startMetadataStandIn(): Promise<void> {
+  await removeNamespace();
+  await must("ip", ["netns", "add", NS]);
+  await must("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]);
+  await must("ip", ["link", "set", NS_IF, "netns", NS]);
+  await must("ip", ["addr", "add", "169.254.169.1/32", "dev", HOST_IF]);
+  await must("ip", ["link", "set", HOST_IF, "up"]);
+  await must("ip", ["route", "add", "169.254.169.254/32", "dev", HOST_IF]);
+  for (const args of [["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", "169.254.169.254/32", "dev", NS_IF], ["ip", "link", "set", NS_IF, "up"], ["ip", "route", "add", "default", "dev", NS_IF]]) {
+    await must("ip", ["netns", "exec", NS, ...args]);
+  }
+  const js = `require("net").createServer(s=>{s.on("error",()=>{});s.end("METADATA\\n")}).listen(80,"169.254.169.254",()=>console.log("ready"))`;
+  const standIn = spawn("ip", ["netns", "exec", NS, process.execPath, "-e", js], { stdio: ["ignore", "pipe", "inherit"] });
+  started.push(standIn);
+  let out = "";
+  standIn.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  assert.ok(await eventually(() => out.includes("ready"), 10_000), "the stand-in listens");
+}
+
+before(async () => {
+  node = await startNode([ALICE, BOB]);
+  await node.writeConfig(`${DEFAULT_TEST_CONFIG}oci_runtime: runsc\n`);
+  await node.restartDaemon();
+  await startMetadataStandIn();
+});
+after(async () => {
+  for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  await removeNamespace();
+  await node?.stop();
+});
+
+describe("a gVisor (runsc) node", () => {
+  it("runs a command session in a gVisor sandbox: the engine says runsc, the kernel inside says gVisor", async () => {
+    const r = await node.ssh(ALICE, ["echo out; echo err >&2; cat /proc/version; dmesg | head -1; exit 3"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /^out\nLinux version 4\.4\.0 .*\n\[ *[\d.]+\] Starting gVisor\.\.\.\n$/);
+    assert.match(r.stderr, /(^|\n)err\n$/);
+    assert.equal(inspect(containerOf(ALICE)).HostConfig.Runtime, "runsc");
+  });
+
+  it("keeps the container spec's hardening: no capabilities, no-new-privileges, the user's own uid, pids limit of 1024; Docker's seccomp filter on the container's own processes only", async () => {
+    const c = inspect(containerOf(ALICE));
+    assert.deepEqual(c.HostConfig.CapDrop, ["ALL"]);
+    assert.deepEqual(c.HostConfig.CapAdd ?? [], []);
+    assert.equal(c.HostConfig.Privileged, false);
+    assert.ok(c.HostConfig.SecurityOpt?.includes("no-new-privileges:true"), String(c.HostConfig.SecurityOpt));
+    assert.equal(c.Config.User, "65534:65534");
+    // The node's config asks for 256; the sandbox's own threads count against the limit (64 kills it).
+    assert.equal(c.HostConfig.PidsLimit, 1024);
+    const hostUid = Number(execFileSync("id", ["-u", ALICE], { encoding: "utf8" }).trim());
+    const r = await node.ssh(ALICE, ["id -u; grep -E '^(CapEff|CapBnd|Seccomp):' /proc/self/status; grep '^Seccomp:' /proc/1/status"]);
+    assert.equal(r.code, 0, r.stderr);
+    // Filter mode (2) for the container's init: runsc applies the profile only with --oci-seccomp,
+    // which provision-host registers. A session (docker exec) gets none from this runsc build
+    // (0): docs/security.md says so; its syscalls go to gVisor's kernel, not the host's.
+    assert.equal(r.stdout, `${100000 + hostUid}\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nSeccomp:\t0\nSeccomp:\t2\n`);
+  });
+
+  it("gives a PTY shell (ssh -tt): an interactive login shell on a terminal, its exit code back", async () => {
+    // `tty` says "not a tty" here: the terminal is a host pty handed into the sandbox, with no
+    // /dev/pts entry inside (isatty still holds, and bash runs interactive).
+    const r = await runCommand("ssh", ["-tt", ...node.sshArgs(ALICE), `${ALICE}@127.0.0.1`], { input: "[ -t 0 ] && [ -t 1 ] && echo TERMINAL-$((6*7)); echo SHELL-$-; exit 7\n" });
+    assert.equal(r.code, 7, r.stderr + r.stdout);
+    assert.match(r.stdout, /^TERMINAL-42\r?$/m);
+    assert.match(r.stdout, /^SHELL-\S*i\S*\r?$/m, "the shell is interactive");
+    assert.match(r.stdout, /e2e-gv-alice@default:~\$ /, "the login shell's prompt");
+  });
+
+  it("copies files with sftp and with scp, both protocols, byte for byte", async () => {
+    const local = join(node.clientDir, "gv-upload.bin");
+    const back = join(node.clientDir, "gv-download.bin");
+    const data = randomBytes(1024 * 1024 + 7);
+    await writeFile(local, data);
+    const batch = join(node.clientDir, "gv-batch");
+    await writeFile(batch, `put ${local} upload.bin\nget upload.bin ${back}\n`);
+    const portArgs = node.sshArgs(ALICE).map((a) => (a === "-p" ? "-P" : a));
+    const s = await runCommand("sftp", [...portArgs, "-b", batch, `${ALICE}@127.0.0.1`]);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(sha256(await readFile(back)), sha256(data));
+    for (const legacy of [[], ["-O"]]) {
+      const up = await runCommand("scp", [...portArgs, ...legacy, local, `${ALICE}@127.0.0.1:scp-in.bin`]);
+      assert.equal(up.code, 0, up.stderr);
+      const down = await runCommand("scp", [...portArgs, ...legacy, `${ALICE}@127.0.0.1:scp-in.bin`, `${back}.scp`]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(sha256(await readFile(`${back}.scp`)), sha256(data), `scp ${legacy.join(" ")}`);
+    }
+  });
+
+  it("forwards a local port into the sandbox with podspawn forward", async () => {
+    const echo = `perl -MIO::Socket::INET -e '$SIG{CHLD}="IGNORE"; my $s=IO::Socket::INET->new(LocalPort=>${ECHO_PORT},Listen=>4,ReuseAddr=>1) or die $!; while (my $c=$s->accept) { if (fork) { close $c; next } my $b; while (sysread($c,$b,65536)) { syswrite($c,$b) } exit }'`;
+    assert.equal((await node.ssh(ALICE, [`setsid nohup ${echo} >/dev/null 2>&1 </dev/null &`])).code, 0);
+    assert.ok(await eventually(async () => (await node.ssh(ALICE, ["podspawn-tunnel", String(ECHO_PORT)], { input: "probe" })).stdout === "probe", 15_000, 300), "the echo server answers through a tunnel");
+    const fwd = spawn(process.execPath, [bundle, "forward", `0:${ECHO_PORT}`, `${ALICE}@127.0.0.1`, "--", ...node.sshArgs(ALICE)], { stdio: ["ignore", "pipe", "pipe"] });
+    started.push(fwd);
+    let err = "";
+    fwd.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => fwd.once("exit", (code) => resolve(code)));
+    assert.ok(await eventually(() => /127\.0\.0\.1:\d+ -> port/.test(err), 10_000), err);
+    const port = Number(/127\.0\.0\.1:(\d+) -> port/.exec(err)?.[1]);
+    const data = randomBytes(100 * 1024);
+    assert.ok((await exchange(port, data)).equals(data), "the bytes come back intact");
+    fwd.kill("SIGINT");
+    assert.equal(await exited, 0, err);
+  });
+});
+
+describe("a gVisor node's network (runsc --network=host: the container's own namespace)", () => {
+  it("the sandbox has the container's own address on the user's bridge, not the host's interfaces", async () => {
+    await node.ssh(ALICE, ["true"]);
+    assertSandboxed(ALICE);
+    const ip = Object.values(inspect(containerOf(ALICE)).NetworkSettings.Networks)[0]?.IPAddress ?? "";
+    assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+    const r = await node.ssh(ALICE, ["cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '; hostname -I"]);
+    assert.equal(r.code, 0, r.stderr);
+    const [ifaces, addresses] = [r.stdout.split("\n").slice(0, -2).sort(), r.stdout.split("\n").at(-2)?.trim()];
+    assert.deepEqual(ifaces, ["eth0", "lo"], r.stdout);
+    assert.equal(addresses, ip);
+  });
+
+  it("another user's container is unreachable: a listener in alice's sandbox answers her and the host, never bob's", async () => {
+    const port = 7191;
+    const server = `perl -MIO::Socket::INET -e '$|=1; my $s=IO::Socket::INET->new(LocalAddr=>"0.0.0.0",LocalPort=>${port},Listen=>8,ReuseAddr=>1) or die $!; print "listening\\n"; while (my $c=$s->accept) { print "accepted\\n"; print $c "from-alice\\n"; close $c }'`;
+    const listener = spawn("ssh", [...node.sshArgs(ALICE), `${ALICE}@127.0.0.1`, server], { stdio: ["pipe", "pipe", "pipe"] });
+    started.push(listener);
+    let out = "";
+    listener.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    const accepted = (): number => out.split("\n").filter((l) => l === "accepted").length;
+    try {
+      assert.ok(await eventually(() => out.includes("listening\n"), 30_000), "alice's listener started");
+      const ip = Object.values(inspect(containerOf(ALICE)).NetworkSettings.Networks)[0]?.IPAddress ?? "";
+      assert.equal((await node.ssh(ALICE, [probe(ip, port)])).stdout, "from-alice\nrc=0\n");
+      assert.equal(await fromHost(ip, port), "from-alice\nrc=0\n", "the address answers from outside the sandbox too");
+      assert.ok(await eventually(() => accepted() === 2, 5000), `listener output: ${out}`);
+      const other = await node.ssh(BOB, [probe(ip, port)]);
+      assertSandboxed(BOB);
+      assert.doesNotMatch(other.stdout, /from-alice/);
+      assert.match(other.stdout, /^rc=(124|1)\n$/, other.stderr);
+      assert.equal(await eventually(() => accepted() > 2, 2000), false, "bob's attempt never reached alice's listener");
+    } finally {
+      listener.kill();
+    }
+  });
+
+  it("the cloud metadata address is unreachable (a live stand-in on 169.254.169.254:80 answers the host, never the sandbox)", async () => {
+    assert.equal(await fromHost("169.254.169.254", 80), "METADATA\nrc=0\n", "the stand-in answers when reached");
+    const r = await node.ssh(ALICE, [probe("169.254.169.254", 80)]);
+    assertSandboxed(ALICE);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /METADATA/);
+    assert.match(r.stdout, /^rc=(124|1)\n$/);
+  });
+
+  it("the host's own services on the bridge gateway are unreachable (a listener there answers the host)", async () => {
+    const server: Server = createServer((s) => {
+      s.on("error", () => undefined);
+      s.end("HOST-SERVICE\n");
+    });
+    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const gateway = (await must("docker", ["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", `${INSTANCE}.${ALICE}`])).trim();
+      assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+      assert.equal(await fromHost(gateway, port), "HOST-SERVICE\nrc=0\n");
+      const r = await node.ssh(ALICE, [probe(gateway, port), "; ", probe("127.0.0.1", port)]);
+      assertSandboxed(ALICE);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stdout, /HOST-SERVICE/);
+      assert.match(r.stdout, /^rc=(124|1)\nrc=1\n$/, "the gateway drops the connection; the sandbox's loopback is its own");
+    } finally {
+      server.close();
+    }
+  });
+});
+
+/** Send `data` to 127.0.0.1:port, half-close, and collect the answer until EOF. */
+function exchange(port: number, data: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    s.on("data", (d: Buffer) => chunks.push(d));
+    s.on("end", () => {
+      s.end();
+      resolve(Buffer.concat(chunks));
+    });
+    s.on("error", reject);
+    s.end(data);
+  });
+}
