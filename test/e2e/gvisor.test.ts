@@ -10,11 +10,14 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { connect, createServer, type AddressInfo, type Server } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
+import { AGENT_UNAVAILABLE_LINE } from "../../agent/src/daemon/session/agent-forwarding.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 
@@ -159,6 +162,27 @@ describe("a gVisor (runsc) node", () => {
     assert.ok((await exchange(port, data)).equals(data), "the bytes come back intact");
     fwd.kill("SIGINT");
     assert.equal(await exited, 0, err);
+  });
+});
+
+describe("agent forwarding on a gVisor node", () => {
+  it("ssh -A with a live agent: the session runs, says in one line that the agent is not available, and has no SSH_AUTH_SOCK", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "pst-gv-agent-"));
+    const sock = join(dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", sock], { stdio: "ignore" });
+    started.push(agent);
+    try {
+      assert.ok(await eventually(() => existsSync(sock), 5000), "ssh-agent is listening");
+      const env = { ...process.env, SSH_AUTH_SOCK: sock };
+      assert.equal((await runCommand("ssh-add", [node.keyFor(ALICE)], { env })).code, 0, "the client's agent holds a key");
+      const r = await runCommand("ssh", ["-A", ...node.sshArgs(ALICE), `${ALICE}@127.0.0.1`, 'echo "sock=${SSH_AUTH_SOCK:-none}"'], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "sock=none\n");
+      assert.ok(r.stderr.split("\n").includes(`podspawn: ${AGENT_UNAVAILABLE_LINE}`), r.stderr);
+    } finally {
+      agent.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
