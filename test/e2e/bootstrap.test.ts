@@ -113,6 +113,7 @@ async function publishProjectsRepo(files: Record<string, string>): Promise<strin
   return publishProjects(release, readFileSync(bundle.path));
 }
 
+const DEBIAN_12_RUNC_OPEN = ["CVE-2024-45310", "CVE-2025-31133", "CVE-2025-52565", "CVE-2025-52881"];
 const BASE_PODFILE = `name: boot base\nbase: ${IMAGE}\npackages: [jq]\n`;
 const webPodfile = (pkg: string) => `name: boot web\nextends: ./base.yaml\npackages: [${pkg}]\n`;
 
@@ -146,6 +147,8 @@ function renderScript(): string {
     syncIntervalSeconds: 3600,
     agentPollSeconds: 3600,
     defaultImage: IMAGE,
+    // Debian 12's newest runc has these open (reach: images only); the fleet accepts them in config.
+    acceptRuncAdvisories: DEBIAN_12_RUNC_OPEN,
     retry: { attempts: 4, firstDelayMs: 200 },
   });
 }
@@ -266,6 +269,13 @@ describe("node bootstrap (real run, instance podspawn-boot)", { timeout: 170_000
   it("provides the environment image with the agent's image kit, and points the node config at it", () => {
     assert.equal(run("docker", ["image", "inspect", IMAGE]).status, 0, `${IMAGE} was not provided`);
     assert.match(readFileSync(`/etc/${INSTANCE}/config.yaml`, "utf8"), new RegExp(`^image: ${IMAGE.replace(/[/.]/g, "\\$&")}$`, "m"));
+  });
+
+  it("writes the fleet's accepted runc advisories into the node config, and the node's own runc check takes them", () => {
+    assert.match(readFileSync(`/etc/${INSTANCE}/config.yaml`, "utf8"), new RegExp(`^engine:\n  accept_runc_advisories: \\[${DEBIAN_12_RUNC_OPEN.join(", ")}\\]$`, "m"));
+    const doctor = spawnSync(COMMAND, ["doctor"], { encoding: "utf8", env: { ...process.env, PODSPAWN_INSTANCE: INSTANCE }, timeout: 60_000 });
+    const line = doctor.stdout.split("\n").find((l) => /\brunc\b/.test(l)) ?? "";
+    assert.match(line, /no open advisory refuses sessions/, doctor.stdout);
   });
 
   it("blocks containers from the metadata address in DOCKER-USER", () => {

@@ -1,7 +1,7 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { layoutFor } from "../../agent/src/core/host/layout.js";
@@ -15,6 +15,7 @@ import { renderUserData, USER_DATA_LIMIT_BYTES } from "../../infra/src/bootstrap
 import { packTar, readTarFiles, type TarEntry } from "../../agent/src/support/tar.js";
 import { packProjectsBundle, PROJECTS_BUNDLE_MAX_BYTES, PROJECTS_BUNDLE_MAX_FILES } from "../../infra/src/bootstrap/projects-bundle.js";
 import { InputError } from "../../agent/src/core/errors.js";
+import { parseNodeConfigYaml } from "../../agent/src/core/config/node-config.js";
 
 const cloud: BootstrapParams = {
   instance: "podspawn",
@@ -224,6 +225,35 @@ describe("agent artifact packing", () => {
     const partial = new Map(files);
     partial.delete("auth-keys.cjs");
     await assert.rejects(() => packAgentBundle(partial), /missing auth-keys\.cjs/);
+  });
+});
+
+describe("bootstrap script: the node config's accepted runc advisories", () => {
+  it("writes none by default, and renders nothing of them: user-data of a fleet without them is unchanged", () => {
+    const s = renderBootstrapScript(cloud);
+    assert.doesNotMatch(s, /ACCEPT_RUNC_ADVISORIES|accept_runc_advisories/);
+  });
+
+  it("writes the ones given into the config.yaml the bootstrap makes, and the node's own parser reads them", () => {
+    const s = renderBootstrapScript({ ...cloud, acceptRuncAdvisories: ["CVE-2024-45310", "CVE-2025-31133"] });
+    assert.match(s, /^ACCEPT_RUNC_ADVISORIES='CVE-2024-45310, CVE-2025-31133'$/m);
+    // The config-writing lines of the rendered script, run by bash, give a file the agent's parser accepts.
+    const writes = fn(s, "ensure_image").split("\n").filter((l) => /"\$config"$/.test(l) && /printf/.test(l));
+    assert.equal(writes.length, 2, "the image line and the engine line");
+    const vars = s.split("\n").filter((l) => /^(DEFAULT_IMAGE|ACCEPT_RUNC_ADVISORIES)=/.test(l));
+    const dir = mkdtempSync(join(tmpdir(), "bootstrap-config-"));
+    try {
+      execFileSync("bash", ["-euc", [...vars, `config=${join(dir, "config.yaml")}`, ...writes].join("\n")]);
+      const text = readFileSync(join(dir, "config.yaml"), "utf8");
+      assert.deepEqual(parseNodeConfigYaml(text, "config.yaml").acceptRuncAdvisories, ["CVE-2024-45310", "CVE-2025-31133"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses an id it does not know, or one listed twice, naming the entry", () => {
+    assert.throws(() => renderBootstrapScript({ ...cloud, acceptRuncAdvisories: ["CVE-2025-3113"] }), /acceptRuncAdvisories\[0\]: "CVE-2025-3113" is not a known runc advisory \(allowed: CVE-2019-5736, .*CVE-2025-52881\)/);
+    assert.throws(() => renderBootstrapScript({ ...cloud, acceptRuncAdvisories: ["CVE-2025-31133", "CVE-2025-31133"] }), /acceptRuncAdvisories\[1\]: CVE-2025-31133 is listed twice/);
   });
 });
 

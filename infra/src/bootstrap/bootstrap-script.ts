@@ -1,5 +1,6 @@
 import { InputError } from "../../../agent/src/core/errors.js";
 import { layoutFor } from "../../../agent/src/core/host/layout.js";
+import { RUNC_ADVISORIES } from "../../../agent/src/core/host/runc-advisories.js";
 import { renderNodeUnits } from "./node-units.js";
 import { PROJECTS_SYNC, renderProjectsVariables } from "./projects-sync.js";
 
@@ -68,6 +69,15 @@ export interface BootstrapParams {
   readonly blockMetadata?: boolean;
   /** The environment image the node builds with the agent's image kit. @default "podspawn/default:bookworm" */
   readonly defaultImage?: string;
+  /**
+   * Known runc escapes the node accepts after weighing them: `engine.accept_runc_advisories` of the
+   * config.yaml the bootstrap writes (ids of agent/src/core/host/runc-advisories.ts). A node refuses
+   * sessions, or Podfile projects, while runc has an escape not listed; Debian 12's newest runc
+   * has four open that reach only through images (docs/operations.md, "runc advisories"), so a
+   * Debian 12 fleet without them runs only its default environment.
+   * @default - none accepted
+   */
+  readonly acceptRuncAdvisories?: readonly string[];
   /** Every fetch and apt-get: this many attempts, the first wait this long, doubling. @default { attempts: 6, firstDelayMs: 2000 } */
   readonly retry?: { readonly attempts: number; readonly firstDelayMs: number };
 }
@@ -94,6 +104,22 @@ function checkRange(field: string, value: number, min: number, max: number): num
   return value;
 }
 
+function checkAdvisories(ids: readonly string[]): string {
+  const known = RUNC_ADVISORIES.map((a) => a.id);
+  ids.forEach((id, i) => {
+    if (!known.includes(id)) throw new InputError(`acceptRuncAdvisories[${i}]`, `${JSON.stringify(id)} is not a known runc advisory`, known.join(", "));
+    if (ids.indexOf(id) !== i) throw new InputError(`acceptRuncAdvisories[${i}]`, `${id} is listed twice`);
+  });
+  return ids.join(", ");
+}
+
+/**
+ * The node config's engine section, after its image line. Rendered only when advisories are
+ * accepted: a fleet without them keeps byte-identical user-data (no node replaced for this).
+ */
+const ACCEPT_RUNC_WRITE = `    printf 'engine:\\n  accept_runc_advisories: [%s]\\n' "$ACCEPT_RUNC_ADVISORIES" >>"$config"
+`;
+
 /** Single-quoted for sh; every value is also pattern-checked above, this is the second fence. */
 function q(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
@@ -105,6 +131,8 @@ interface Checked {
   readonly poll: number;
   readonly maxWait: number;
   readonly image: string;
+  /** The accepted advisory ids, `, `-joined (empty: none). */
+  readonly acceptRunc: string;
   readonly attempts: number;
   readonly delayMs: number;
 }
@@ -128,6 +156,7 @@ function checkParams(p: BootstrapParams): Checked {
   if (!IMAGE_REF.test(image)) throw new InputError("defaultImage", `${JSON.stringify(image)} is not an image reference`);
   return {
     sshdConfig,
+    acceptRunc: checkAdvisories(p.acceptRuncAdvisories ?? []),
     sync: checkRange("syncIntervalSeconds", p.syncIntervalSeconds ?? 300, 10, 86_400),
     poll: checkRange("agentPollSeconds", p.agentPollSeconds ?? 300, 10, 86_400),
     maxWait: checkRange("upgradeMaxWaitSeconds", p.upgradeMaxWaitSeconds ?? 3600, 0, 7 * 86_400),
@@ -193,7 +222,7 @@ AGENT_POLL=${c.poll}
 UPGRADE_MAX_WAIT=${c.maxWait}
 BLOCK_METADATA=${p.blockMetadata === false ? 0 : 1}
 DEFAULT_IMAGE=${q(c.image)}
-RETRY_ATTEMPTS=${c.attempts}
+${c.acceptRunc ? `ACCEPT_RUNC_ADVISORIES=${q(c.acceptRunc)}\n` : ""}RETRY_ATTEMPTS=${c.attempts}
 RETRY_DELAY_MS=${c.delayMs}
 WORK=/var/lib/$INSTANCE-bootstrap
 RUN=/run/$INSTANCE-bootstrap
@@ -345,7 +374,7 @@ ensure_image() {
   local config=/etc/$INSTANCE/config.yaml
   if [ ! -e "$config" ]; then
     printf '# Written by the node bootstrap; edit freely (it is never overwritten).\\nimage: %s\\n' "$DEFAULT_IMAGE" >"$config"
-  fi
+${c.acceptRunc ? ACCEPT_RUNC_WRITE : ""}  fi
 }
 
 install_host_key() {

@@ -145,6 +145,14 @@ export interface AwsTarget {
   readonly clientDomain?: string;
   /** How often nodes converge users from git. @default 300 */
   readonly syncIntervalSeconds?: number;
+  /**
+   * Known runc escapes every node accepts (`engine.accept_runc_advisories` in the config.yaml the
+   * bootstrap writes; ids of agent/src/core/host/runc-advisories.ts). Debian 12's newest runc has
+   * four open that reach only through images: without accepting them a Debian 12 node runs only its
+   * default environment (docs/operations.md, "runc advisories"). Part of user-data: a change
+   * replaces the nodes. @default - none accepted
+   */
+  readonly acceptRuncAdvisories?: readonly string[];
   /** @default {} */
   readonly tags?: Readonly<Record<string, string>>;
 }
@@ -163,6 +171,14 @@ export interface LocalTarget {
   readonly clientDomain?: string;
   /** @default 60 */
   readonly syncIntervalSeconds?: number;
+  /**
+   * Known runc escapes every node accepts (`engine.accept_runc_advisories` in the config.yaml the
+   * bootstrap writes; ids of agent/src/core/host/runc-advisories.ts). Debian 12's newest runc has
+   * four open that reach only through images: without accepting them a Debian 12 node runs only its
+   * default environment (docs/operations.md, "runc advisories"). Part of user-data: a change
+   * recreates the node containers. @default - none accepted
+   */
+  readonly acceptRuncAdvisories?: readonly string[];
 }
 
 export type DeployTarget = AwsTarget | LocalTarget;

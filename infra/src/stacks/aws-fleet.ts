@@ -156,6 +156,7 @@ export class AwsFleetStack extends TerraformStack {
       syncIntervalSeconds: env.syncIntervalSeconds ?? 300,
       agentPollSeconds: env.agentPollSeconds ?? 300,
       upgradeMaxWaitSeconds: env.upgradeMaxWaitSeconds ?? 3600,
+      ...(env.acceptRuncAdvisories ? { acceptRuncAdvisories: env.acceptRuncAdvisories } : {}),
     });
     const policy = role.grant({
       // Any agent release, users file and projects bundle: keys name their hash, the pointers say which one.

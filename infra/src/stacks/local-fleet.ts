@@ -65,6 +65,7 @@ export class LocalFleetStack extends TerraformStack {
         hostKeyUrl: `file://${LOCAL_NODE_PATHS.hostKey}`,
         sshdPidFile: "/run/sshd.pid",
         syncIntervalSeconds: env.syncIntervalSeconds ?? 60,
+        ...(env.acceptRuncAdvisories ? { acceptRuncAdvisories: env.acceptRuncAdvisories } : {}),
         // No metadata service on a laptop, but the rule is harmless and keeps one code path.
         blockMetadata: true,
       });
