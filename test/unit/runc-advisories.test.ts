@@ -35,6 +35,8 @@ describe("runc versions", () => {
     assert.equal(runcVersionOf(DEBIAN_12), "1.1.5+ds1");
     assert.equal(runcVersionOf("crun version 1.8\n"), null);
     assert.equal(runcVersionOf(""), null);
+    assert.equal(runcVersionOf("not runc version 1.9.9\n"), null, "a line that only contains the words");
+    assert.equal(runcVersionOf("runc version 1.9.9 (patched)\n"), null, "more than a version after them: unreadable, so fail closed");
   });
 
   it("counts a fix on its own release line, and on a line that came after every fixed one", () => {
@@ -49,6 +51,34 @@ describe("runc versions", () => {
     assert.equal(fixedByVersion(v("1.1.99"), console), false, "1.1 predates the fixed lines and never got the fix");
     assert.equal(fixedByVersion(v("1.0.0-rc95"), advisory("CVE-2019-5736")), true);
     assert.equal(fixedByVersion(v("1.0.0-rc6"), advisory("CVE-2019-5736")), false);
+  });
+
+  it("a line between two fixed lines that has no fix of its own stays open; one after every fixed line is fixed", () => {
+    // As runc's own lines go: 1.3 was never patched for a bug fixed in 1.2.8 and 1.4.0.
+    const gap = { id: "CVE-0000-0001", vector: "image" as const, summary: "test", fixedIn: ["1.2.8", "1.4.0"] };
+    assert.equal(fixedByVersion(v("1.3.9"), gap), false, "1.3 came before the 1.4 fix and had none of its own");
+    assert.equal(fixedByVersion(v("1.5.0"), gap), true);
+    assert.equal(fixedByVersion(v("1.2.9"), gap), true);
+  });
+
+  it("ignores a fix entry that is not a version, and an advisory with none is open on every version", () => {
+    const odd = { id: "CVE-0000-0002", vector: "image" as const, summary: "test", fixedIn: ["1.2.x", "1.2.8"] };
+    assert.equal(fixedByVersion(v("1.2.8"), odd), true);
+    assert.equal(fixedByVersion(v("1.2.7"), odd), false);
+    const unfixed = { id: "CVE-0000-0003", vector: "image" as const, summary: "test", fixedIn: [] };
+    assert.equal(fixedByVersion(v("9.9.9"), unfixed), false);
+  });
+
+  it("reads a major version of more than one digit", () => {
+    assert.deepEqual(parseRuncVersion("10.2.3"), { parts: [10, 2, 3], rc: Number.POSITIVE_INFINITY });
+  });
+
+  it("every advisory in the table has a CVE id, a summary for the daemon's log line, and fixes that parse", () => {
+    for (const a of RUNC_ADVISORIES) {
+      assert.match(a.id, /^CVE-\d{4}-\d{4,}$/);
+      assert.ok(a.summary.length >= 20, `${a.id}: the log line names what the escape does`);
+      assert.ok(a.fixedIn.length > 0 && a.fixedIn.every((f) => parseRuncVersion(f) !== null), `${a.id}: ${a.fixedIn.join(", ")}`);
+    }
   });
 
   it("a version at or past every listed fix has no advisory open (property)", () => {
