@@ -181,6 +181,55 @@ describe("remove-project and list-projects", () => {
   });
 });
 
+describe("the project's own repository (mount: copy)", () => {
+  const COPY = `${MINIMAL}mount: copy\n`;
+
+  it("is refused, naming the field, for a project from a Podfile file: add-project and update-project change nothing", async () => {
+    const file = w.file("web.yaml", COPY);
+    await assert.rejects(addProject({ name: "web", source: { kind: "podfile", file } }, w.deps), inputError(/^mount: copy clones the project's repository into the workspace, and this project has none/));
+    assert.deepEqual(await w.registry.list(), []);
+    w.file("web.yaml", MINIMAL);
+    const record = await addProject({ name: "web", source: { kind: "podfile", file } }, w.deps);
+    w.file("web.yaml", COPY);
+    await assert.rejects(updateProject("web", w.deps), inputError(/^mount: copy clones the project's repository/));
+    assert.deepEqual(await w.registry.read("web"), record);
+  });
+
+  it("is refused for a project of the projects file (sync), which changes nothing", async () => {
+    w.file("repo/podfiles/web.yaml", COPY);
+    const file = w.file("repo/projects.yaml", "version: 1\nprojects:\n  - name: web\n    podfile: podfiles/web.yaml\n");
+    await assert.rejects(prepareProjectSync({ file, root: join(w.root, "repo"), dryRun: false }, w.deps), inputError(/^mount: copy clones the project's repository/));
+    assert.deepEqual(await w.registry.list(), []);
+  });
+
+  it("is taken from a repository the containers can reach, and refused (the clone dropped) for one that is a path on the node", async () => {
+    w.remotes.set("git://git.example/web.git", new Map([["main", { "podfile.yaml": COPY }]]));
+    const record = await addProject({ name: "web", source: { kind: "repo", url: "git://git.example/web.git", branch: null, path: null } }, w.deps);
+    assert.equal(record.source.kind === "repo" && record.source.url, "git://git.example/web.git");
+    w.remotes.set("file:///srv/local.git", new Map([["main", { "podfile.yaml": COPY }]]));
+    await assert.rejects(addProject({ name: "local", source: { kind: "repo", url: "file:///srv/local.git", branch: null, path: null } }, w.deps), inputError(/^mount: copy clones file:\/\/\/srv\/local\.git inside the container, and that is a path on this node/));
+    assert.deepEqual(w.repoLog.slice(-2), ["fetch local file:///srv/local.git -", "drop local"]);
+    assert.deepEqual(await w.registry.list(), ["web"]);
+  });
+
+  it("without --branch, reads a Podfile that names a branch again from that branch and pins that branch's commit", async () => {
+    w.remotes.set("git://git.example/web.git", new Map([["main", { "podfile.yaml": `${COPY}branch: dev\n` }], ["dev", { "podfile.yaml": `${COPY}branch: dev\non_create: echo from-dev\n` }]]));
+    const record = await addProject({ name: "web", source: { kind: "repo", url: "git://git.example/web.git", branch: null, path: null } }, w.deps);
+    assert.deepEqual(w.repoLog, ["fetch web git://git.example/web.git -", "drop web", "fetch web git://git.example/web.git dev", "keep web"]);
+    assert.match(record.podfile?.files["/podfile.yaml"] ?? "", /from-dev/);
+    assert.equal(record.source.kind === "repo" && record.source.branch, null, "update-project asks the same again");
+    w.remotes.set("git://git.example/odd.git", new Map([["main", { "podfile.yaml": `${COPY}branch: dev\n` }], ["dev", { "podfile.yaml": COPY }]]));
+    await assert.rejects(addProject({ name: "odd", source: { kind: "repo", url: "git://git.example/odd.git", branch: null, path: null } }, w.deps), inputError(/^branch: the Podfile on the default branch names branch dev, and the Podfile on dev names no branch/));
+    assert.deepEqual(w.repoLog.slice(-2), ["fetch odd git://git.example/odd.git dev", "drop odd"]);
+  });
+
+  it("with --branch, keeps that branch whatever the Podfile names", async () => {
+    w.remotes.set("git://git.example/web.git", new Map([["release", { "podfile.yaml": `${COPY}branch: dev\n` }]]));
+    await addProject({ name: "web", source: { kind: "repo", url: "git://git.example/web.git", branch: "release", path: null } }, w.deps);
+    assert.deepEqual(w.repoLog, ["fetch web git://git.example/web.git release", "keep web"]);
+  });
+});
+
 describe("sync --projects", () => {
   const sync = async (text: string, dryRun = false): Promise<void> => {
     const file = w.file("repo/infra/config/projects.yaml", text);

@@ -4,7 +4,7 @@ import { parseNodeConfig } from "../../agent/src/core/config/node-config.js";
 import { decideAttach } from "../../agent/src/core/container/attach-decision.js";
 import { containerSpec, LABEL } from "../../agent/src/core/container/container-spec.js";
 import { nodeResourceCaps, planEnvironment, SERVICE_LABEL, SERVICES_NETWORK_LABEL, type EnvironmentPlan, type PlanContext, type ResolvedPodfile } from "../../agent/src/core/podfile/index.js";
-import { CAPS, NODE, resolveText, says } from "./helpers/podfile.js";
+import { CAPS, NODE, resolveText, says, saysLike } from "./helpers/podfile.js";
 
 const lines = (...l: string[]): string => l.join("\n") + "\n";
 const CTX: PlanContext = { instance: "podspawn", user: "alice", project: "web", nodeConfig: NODE, caps: CAPS };
@@ -110,6 +110,7 @@ describe("environment plan", () => {
   it("plans the setup: dotfiles into ~/dotfiles, repos under the workspace, hooks in order", async () => {
     const p = await plan(lines("base: x", "workspace: src", "dotfiles: {repo: 'https://x/dot.git', install: ./install.sh}", "repos: [{url: 'https://x/app.git'}, {url: 'git@x:team/lib', path: vendor/lib, branch: v2}, {url: 'https://x/odd%20name.git/'}]", "on_create: [echo 1, echo 2]", "on_start: echo s"));
     assert.deepEqual(p.setup, {
+      project: null,
       dotfiles: { repo: "https://x/dot.git", dir: "dotfiles", install: "./install.sh" },
       repos: [
         { url: "https://x/app.git", branch: null, path: "src/app" },
@@ -123,10 +124,48 @@ describe("environment plan", () => {
     assert.equal(home.setup.repos[0]?.path, "app");
   });
 
-  it("carries ports and the project source settings", async () => {
-    const p = await plan(lines("base: x", "ports: {expose: [3000, 8080], strategy: manual}", "mount: copy", "branch: main"));
+  it("carries ports", async () => {
+    const p = await plan(lines("base: x", "ports: {expose: [3000, 8080], strategy: manual}"));
     assert.deepEqual(p.ports, { expose: [3000, 8080], strategy: "manual" });
-    assert.deepEqual(p.source, { mount: "copy", branch: "main" });
+  });
+
+  describe("mount: copy", () => {
+    const REPO = { url: "git://git.example/web.git", branch: null, commit: "a".repeat(40) };
+
+    it("clones the project's repository at the commit the node read into ~/<project>, where sessions start and repos go", async () => {
+      const p = await plan(lines("base: x", "mount: copy", "repos: [{url: 'https://x/lib.git'}]"), { repository: REPO });
+      assert.deepEqual(p.setup.project, { url: REPO.url, branch: null, commit: REPO.commit, path: "web" });
+      assert.equal(p.session.workdir, "web");
+      assert.equal(p.setup.repos[0]?.path, "web/lib");
+    });
+
+    it("clones into the Podfile's workspace, on the admin's --branch, else the Podfile's branch", async () => {
+      const podfile = lines("base: x", "mount: copy", "workspace: src/app", "branch: dev");
+      const own = await plan(podfile, { repository: REPO });
+      assert.deepEqual([own.setup.project?.path, own.setup.project?.branch, own.session.workdir], ["src/app", "dev", "src/app"]);
+      const asked = await plan(podfile, { repository: { ...REPO, branch: "release" } });
+      assert.equal(asked.setup.project?.branch, "release");
+    });
+
+    it("recreates containers when the commit moves (update-project), not otherwise", async () => {
+      const a = await plan(lines("base: x", "mount: copy"), { repository: REPO });
+      const same = await plan(lines("base: x", "mount: copy"), { repository: REPO });
+      const moved = await plan(lines("base: x", "mount: copy"), { repository: { ...REPO, commit: "b".repeat(40) } });
+      assert.equal(a.specHash, same.specHash);
+      assert.notEqual(a.specHash, moved.specHash);
+    });
+
+    it("is refused, naming the field, for a project without a repository and for a repository that is a path on the node", async () => {
+      const podfile = lines("base: x", "mount: copy");
+      await assert.rejects(plan(podfile), saysLike(/^mount: copy clones the project's repository into the workspace, and this project has none .*\(allowed: none; or add the project from its repository: podspawn add-project NAME --repo URL/));
+      await assert.rejects(plan(podfile, { repository: { ...REPO, url: "file:///srv/web.git" } }), saysLike(/^mount: copy clones file:\/\/\/srv\/web\.git inside the container, and that is a path on this node/));
+      await assert.rejects(plan(podfile, { repository: { ...REPO, url: "/srv/web" } }), saysLike(/^mount: copy clones \/srv\/web inside the container/));
+    });
+
+    it("clones nothing with mount: none, repository or not", async () => {
+      const p = await plan(lines("base: x", "branch: dev"), { repository: REPO });
+      assert.deepEqual([p.setup.project, p.session.workdir], [null, null]);
+    });
   });
 
   it("shows the Podfile's name, else the project's; a rename does not recreate", async () => {

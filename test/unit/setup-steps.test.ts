@@ -45,6 +45,36 @@ describe("setup steps", () => {
     assert.ok(steps.every((s) => s.exec.user === "1000:1000" && s.exec.tty === false));
   });
 
+  describe("the project's repository (mount: copy)", () => {
+    const COMMIT = "0123456789abcdef0123456789abcdef01234567";
+    const copyPlan = (text: string, branch: string | null = null) => resolveText(text).then((r) => planEnvironment(r.podfile, { instance: "pst", user: "alice", project: "web", nodeConfig: DEFAULT_NODE_CONFIG, caps: CAPS, repository: { url: "git://git.example/web.git", branch, commit: COMMIT } }));
+
+    it("is cloned first (it makes the workdir), before dotfiles, repos and on_create, which run in it", async () => {
+      const steps = createSteps(await copyPlan("base: x\nmount: copy\ndotfiles: {repo: 'https://git.example/dots.git'}\nrepos: [{url: 'https://git.example/lib.git'}]\non_create: make\n"), ACCOUNT);
+      assert.deepEqual(
+        steps.map((s) => [s.label, s.exec.workdir]),
+        [
+          ["cloning the project into ~/web (default branch at 0123456789ab)", "/home/alice"],
+          ["cloning dotfiles", "/home/alice"],
+          ["cloning web/lib", "/home/alice"],
+          ["on_create", "/home/alice/web"],
+        ],
+      );
+    });
+
+    it("hands the URL, path, commit and branch to git as argv elements, never inside the script", async () => {
+      const [clone] = createSteps(await copyPlan("base: x\nmount: copy\nworkspace: src\n", "dev"), ACCOUNT);
+      assert.deepEqual(clone?.exec.argv.slice(3), ["podspawn-setup", "git://git.example/web.git", "/home/alice/src", COMMIT, "dev"]);
+      const script = clone?.exec.argv[2] ?? "";
+      assert.ok(!script.includes("git.example") && !script.includes(COMMIT) && !script.includes("src"));
+      assert.match(script, /git clone --quiet --branch "\$4" -- "\$1" "\$2"/);
+      assert.match(script, /reset --quiet --hard "\$3"/);
+      assert.equal(clone?.exec.user, "1000:1000");
+      const [onDefault] = createSteps(await copyPlan("base: x\nmount: copy\n"), ACCOUNT);
+      assert.deepEqual(onDefault?.exec.argv.slice(4), ["git://git.example/web.git", "/home/alice/web", COMMIT]);
+    });
+  });
+
   it("hands URLs, paths and branches to git as argv elements, never inside the script", async () => {
     const steps = createSteps(await planOf(FULL), ACCOUNT);
     const app = steps.find((s) => s.label === "cloning src/app");

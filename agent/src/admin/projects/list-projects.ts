@@ -1,6 +1,6 @@
 import { describeError } from "../../core/errors.js";
 import { nodeResourceCaps, planEnvironment } from "../../core/podfile/index.js";
-import { describeSource } from "../../core/projects/project-record.js";
+import { describeSource, projectRepository } from "../../core/projects/project-record.js";
 import { resolveRecord } from "../../core/projects/resolve-record.js";
 import type { ProjectDeps } from "./project-deps.js";
 
@@ -26,7 +26,7 @@ export async function listProjects(deps: Pick<ProjectDeps, "layout" | "projects"
     if (!record) continue;
     try {
       const podfile = await resolveRecord(record, config, nodeResourceCaps(config));
-      const plan = planEnvironment(podfile, { instance: deps.layout.instance, user: "podspawn-check", project: name, nodeConfig: config, caps: nodeResourceCaps(config) });
+      const plan = planEnvironment(podfile, { instance: deps.layout.instance, user: "podspawn-check", project: name, nodeConfig: config, caps: nodeResourceCaps(config), repository: projectRepository(record.source) });
       const image = plan.container.image;
       const exists = await deps.imageExists(image);
       out.push({ name, source: describeSource(record.source), image, state: exists === null ? "unknown" : exists ? "built" : plan.image.kind === "build" ? "pending" : "missing" });

@@ -3,7 +3,7 @@ import type { NodeConfig } from "../../core/config/node-config.js";
 import { InputError } from "../../core/errors.js";
 import { DEVCONTAINER_FILES, importDevcontainer, nodeResourceCaps, planEnvironment, resolvePodfile, type EnvironmentPlan, type LoadedPodfile, type PodfileLoader, type ResolvedPodfile } from "../../core/podfile/index.js";
 import { recordingLoader, takeSnapshot } from "../../core/projects/podfile-snapshot.js";
-import type { PodfileSnapshot, ProjectRecord, ProjectSource } from "../../core/projects/project-record.js";
+import { projectRepository, type PodfileSnapshot, type ProjectRecord, type ProjectSource } from "../../core/projects/project-record.js";
 import { hostLoader, podfileTree, readHostPodfile, type PodfileTree } from "../../adapters/fs/podfile-files.js";
 import type { FetchedRepo } from "../../adapters/git/project-repos.js";
 import { defaultEnvironment } from "../../core/projects/default-environment.js";
@@ -63,8 +63,27 @@ async function repoEntry(tree: PodfileTree, path: string | null): Promise<{ entr
   throw new InputError(path !== null ? "--path" : "--repo", path !== null ? `${path} does not exist in the repository` : `the repository has no Podfile (looked for ${looked})`, "a Podfile in the repository, or --path PODFILE");
 }
 
-async function readRepo(name: string, req: Extract<SourceRequest, { kind: "repo" }>, config: NodeConfig, deps: ProjectDeps): Promise<Read> {
-  const fetched = await deps.repos.fetch(name, req.url, req.branch);
+type RepoRequest = Extract<SourceRequest, { kind: "repo" }>;
+
+/**
+ * As the reference system: without `--branch`, a Podfile (on the default branch) that names a
+ * `branch` is read again from that branch, which is then what the project serves. The Podfile
+ * there must name the same branch, or which one is meant is unclear.
+ */
+async function readRepo(name: string, req: RepoRequest, config: NodeConfig, deps: ProjectDeps): Promise<Read> {
+  const first = await readRepoAt(name, req, req.branch, config, deps);
+  const named = first.resolved.branch;
+  if (req.branch !== null || named === null) return first;
+  await first.fetched?.drop();
+  const there = await readRepoAt(name, req, named, config, deps);
+  if (there.resolved.branch === named) return there;
+  await there.fetched?.drop();
+  const says = there.resolved.branch === null ? "names no branch" : `names branch ${there.resolved.branch}`;
+  throw new InputError("branch", `the Podfile on the default branch names branch ${named}, and the Podfile on ${named} ${says}`, `the same branch in both, or add-project --branch BRANCH`);
+}
+
+async function readRepoAt(name: string, req: RepoRequest, branch: string | null, config: NodeConfig, deps: ProjectDeps): Promise<Read> {
+  const fetched = await deps.repos.fetch(name, req.url, branch);
   try {
     const tree = await podfileTree(fetched.dir, "rooted");
     const { entry, notes } = await repoEntry(tree, req.path);
@@ -95,7 +114,7 @@ export async function loadProject(name: string, req: SourceRequest, deps: Projec
   const config = await deps.nodeConfig();
   const read = await readSource(name, req, config, deps);
   try {
-    const plan = planEnvironment(read.resolved, { instance: deps.layout.instance, user: CHECK_USER, project: name, nodeConfig: config, caps: nodeResourceCaps(config) });
+    const plan = planEnvironment(read.resolved, { instance: deps.layout.instance, user: CHECK_USER, project: name, nodeConfig: config, caps: nodeResourceCaps(config), repository: projectRepository(read.source) });
     return { record: { version: 1, name, source: read.source, podfile: read.snapshot, notes: read.notes }, plan, fetched: read.fetched };
   } catch (err) {
     await read.fetched?.drop();

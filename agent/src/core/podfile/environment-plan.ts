@@ -1,6 +1,6 @@
 import type { SessionMode } from "../config/node-config.js";
 import type { ContainerSpec, NetworkSpec } from "../container/container-spec.js";
-import type { Mount, PortStrategy } from "./schema.js";
+import type { PortStrategy } from "./schema.js";
 
 /**
  * What the daemon applies for one (user, project) whose environment is a Podfile: the contract
@@ -77,8 +77,24 @@ export interface RepoClone {
   readonly path: string;
 }
 
+/**
+ * The project's own repository (`mount: copy`), cloned as the user into the workspace on first
+ * create, before everything else, and set to `commit`: the commit the node read the Podfile at,
+ * so every node (and every new container) serves the same code until `update-project`.
+ */
+export interface ProjectClone {
+  readonly url: string;
+  /** The branch checked out (then set to `commit`); null: the repository's default branch. */
+  readonly branch: string | null;
+  readonly commit: string;
+  /** Relative to the account's home: the workspace (the Podfile's `workspace`, else the project's name). */
+  readonly path: string;
+}
+
 /** What runs as the user inside the container, in this order: clones, then on_create (first create only), then on_start. */
 export interface SetupPlan {
+  /** null unless the Podfile says `mount: copy`. */
+  readonly project: ProjectClone | null;
   /** Cloned to `dir` (relative to the home) on first create; `install` then runs there. */
   readonly dotfiles: { readonly repo: string; readonly dir: string; readonly install: string | null } | null;
   readonly repos: readonly RepoClone[];
@@ -100,8 +116,6 @@ export interface EnvironmentPlan {
   readonly setup: SetupPlan;
   /** For `podspawn forward`: nothing is published on the host. */
   readonly ports: { readonly expose: readonly number[]; readonly strategy: PortStrategy };
-  /** The project's own repository: `copy` clones it at `branch` into the workdir on first create. */
-  readonly source: { readonly mount: Mount; readonly branch: string | null };
   /** Covers the whole plan: any change recreates the container at the next idle login. */
   readonly specHash: string;
 }

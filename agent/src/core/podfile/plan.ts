@@ -7,7 +7,7 @@ import { InputError } from "../errors.js";
 import { canonicalJson } from "./canonical-json.js";
 import { contentTag } from "./content-tag.js";
 import { compileDockerfile, needsBuild } from "./dockerfile.js";
-import type { EnvironmentPlan, ImagePlan, ServicePlan, ServicesNetworkSpec, SetupPlan } from "./environment-plan.js";
+import type { EnvironmentPlan, ImagePlan, ProjectClone, ServicePlan, ServicesNetworkSpec, SetupPlan } from "./environment-plan.js";
 import { repoDirName } from "./git-source.js";
 import type { ResourceCaps } from "./parse.js";
 import type { ResolvedPodfile } from "./resolved-podfile.js";
@@ -20,10 +20,20 @@ export interface PlanTarget {
   readonly project: string;
 }
 
+/** Where a project's Podfile was read: its repository, at the commit the node read (a `--repo` project). */
+export interface ProjectRepository {
+  readonly url: string;
+  /** The branch the admin asked for (`--branch`); null: the repository's default branch. */
+  readonly branch: string | null;
+  readonly commit: string;
+}
+
 export interface PlanContext extends PlanTarget {
   readonly nodeConfig: NodeConfig;
   /** The most one environment may have; a Podfile above it is refused (parse-time checks name the line). */
   readonly caps: ResourceCaps;
+  /** The project's repository, for `mount: copy`; null or absent: the project has none (a Podfile file). */
+  readonly repository?: ProjectRepository | null;
 }
 
 /** Names the companion service a container or volume belongs to. */
@@ -102,9 +112,32 @@ function servicesNetwork(t: PlanTarget): ServicesNetworkSpec {
   return { name: servicesNetworkName(t.instance, t.user, t.project), labels: { ...ownerLabels(t), [SERVICES_NETWORK_LABEL]: "true" }, internal: true };
 }
 
-function setupPlan(podfile: ResolvedPodfile): SetupPlan {
-  const under = (path: string): string => (podfile.workspace === null ? path : posix.join(podfile.workspace, path));
+/** A URL naming a place on the node itself: the container, which clones it, has no such path. */
+function isNodeLocal(url: string): boolean {
+  return url.startsWith("/") || url.startsWith("file:");
+}
+
+export const MOUNT_COPY_ALLOWED = "none; or add the project from its repository: podspawn add-project NAME --repo URL, with a URL the containers can reach (https://, ssh://, git://, user@host:path)";
+
+/**
+ * `mount: copy`: the repository the node read the Podfile from, cloned at that commit into the
+ * workspace (the Podfile's, else the project's name, as the reference's `/workspace/<project>`).
+ * The branch is the admin's `--branch`, else the Podfile's `branch` (load-project read the
+ * Podfile there), else the default branch.
+ */
+function projectClone(podfile: ResolvedPodfile, ctx: PlanContext): ProjectClone | null {
+  if (podfile.mount !== "copy") return null;
+  const repo = ctx.repository ?? null;
+  if (repo === null) throw new InputError("mount", "copy clones the project's repository into the workspace, and this project has none (its Podfile is not read from a repository)", MOUNT_COPY_ALLOWED);
+  if (isNodeLocal(repo.url)) throw new InputError("mount", `copy clones ${repo.url} inside the container, and that is a path on this node, not in the container`, MOUNT_COPY_ALLOWED);
+  return { url: repo.url, branch: repo.branch ?? podfile.branch, commit: repo.commit, path: podfile.workspace ?? ctx.project };
+}
+
+function setupPlan(podfile: ResolvedPodfile, project: ProjectClone | null): SetupPlan {
+  const workspace = project?.path ?? podfile.workspace;
+  const under = (path: string): string => (workspace === null ? path : posix.join(workspace, path));
   return {
+    project,
     dotfiles: podfile.dotfiles && { repo: podfile.dotfiles.repo, dir: "dotfiles", install: podfile.dotfiles.install },
     repos: podfile.repos.map((r) => ({ url: r.url, branch: r.branch, path: under(r.path ?? repoDirName(r.url)) })),
     onCreate: [...podfile.onCreate],
@@ -132,16 +165,17 @@ export function planEnvironment(podfile: ResolvedPodfile, ctx: PlanContext): Env
   };
   const spec = containerSpec(ctx.instance, ctx.user, ctx.project, config);
   const podspawnEnv = [`PODSPAWN_PROJECT=${ctx.project}`, `PODSPAWN_USER=${ctx.user}`];
-  const session = { mode, shell: podfile.shell, workdir: podfile.workspace, env: [...envList(podfile.env, ctx), ...podspawnEnv].sort() };
+  const clone = projectClone(podfile, ctx);
+  // Sessions start in the clone, as the reference's start in its workspace.
+  const session = { mode, shell: podfile.shell, workdir: clone?.path ?? podfile.workspace, env: [...envList(podfile.env, ctx), ...podspawnEnv].sort() };
   const services = podfile.services.map((s) => servicePlan(s, ctx, spec, mode === "persistent", config.ociRuntime));
   const network = services.length > 0 ? servicesNetwork(ctx) : null;
   const unhashed = {
     image,
     session,
     servicesNetwork: network,
-    setup: setupPlan(podfile),
+    setup: setupPlan(podfile, clone),
     ports: { expose: [...podfile.ports.expose], strategy: podfile.ports.strategy },
-    source: { mount: podfile.mount, branch: podfile.branch },
   };
   // The display name is left out: renaming an environment is no reason to recreate it.
   const specHash = hashOf({ ...unhashed, container: { ...spec, labels: {} }, services });

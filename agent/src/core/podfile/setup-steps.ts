@@ -1,6 +1,6 @@
 import { posix } from "node:path";
 import type { ContainerAccount, ExecPlan } from "../container/exec-plan.js";
-import type { EnvironmentPlan, SessionSettings } from "./environment-plan.js";
+import type { EnvironmentPlan, ProjectClone, SessionSettings } from "./environment-plan.js";
 
 /**
  * What runs as the user inside a new container before its first session (dotfiles, repos,
@@ -25,6 +25,19 @@ export const HOOK_TIMEOUT_MS = 10 * 60_000;
 const CLONE = 'mkdir -p -- "$(dirname -- "$2")" && exec git clone --quiet -- "$1" "$2"';
 const CLONE_BRANCH = 'mkdir -p -- "$(dirname -- "$2")" && exec git clone --quiet --branch "$3" -- "$1" "$2"';
 const MKDIR = 'exec mkdir -p -- "$1"';
+/**
+ * The project's repository: $1 url, $2 path, $3 commit, $4 branch (absent: the default branch).
+ * Cloned whole (the user works in it: history, other branches), then the checked-out branch is
+ * set to the commit the node read. A clone that is there already (a persistent home kept it from
+ * an earlier container) is the user's work: it is left exactly as it is.
+ */
+const CLONE_PROJECT = [
+  'if [ -e "$2/.git" ]; then echo "podspawn: $2 is a clone from an earlier container; left as it is" >&2; exit 0; fi',
+  'mkdir -p -- "$2" || exit',
+  'if [ "$#" -ge 4 ]; then git clone --quiet --branch "$4" -- "$1" "$2"; else git clone --quiet -- "$1" "$2"; fi || exit',
+  'git -C "$2" cat-file -e "$3^{commit}" 2>/dev/null || { echo "podspawn: commit $3, which this node read the project at, is not in $1 any more (podspawn update-project reads the branch again)" >&2; exit 1; }',
+  'exec git -C "$2" reset --quiet --hard "$3"',
+].join("\n");
 
 /** Where sessions and hooks start: the workdir under the home, or the home. */
 export function workdirOf(account: ContainerAccount, session: Pick<SessionSettings, "workdir">): string {
@@ -50,13 +63,23 @@ function numbered(name: string, i: number, n: number): string {
   return n === 1 ? name : `${name} (${i + 1}/${n})`;
 }
 
-/** First create only, in this order: the workdir, dotfiles (then their install), repos, on_create. */
+function projectCloneStep(clone: ProjectClone, account: ContainerAccount, plan: EnvironmentPlan): SetupStep {
+  const path = posix.join(account.home, clone.path);
+  const argv = [account.shell, "-c", CLONE_PROJECT, "podspawn-setup", clone.url, path, clone.commit, ...(clone.branch === null ? [] : [clone.branch])];
+  return step(`cloning the project into ~/${clone.path} (${clone.branch ?? "default branch"} at ${clone.commit.slice(0, 12)})`, argv, account, plan, account.home, CLONE_TIMEOUT_MS);
+}
+
+/**
+ * First create only, in this order: the workdir (the project's clone makes it), the project's
+ * repository, dotfiles (then their install), repos, on_create: hooks see every clone.
+ */
 export function createSteps(plan: EnvironmentPlan, account: ContainerAccount): SetupStep[] {
   const { setup } = plan;
   const home = account.home;
   const workdir = workdirOf(account, plan.session);
   const steps: SetupStep[] = [];
-  if (workdir !== home) steps.push(step("making the workdir", [account.shell, "-c", MKDIR, "podspawn-setup", workdir], account, plan, home, CLONE_TIMEOUT_MS));
+  if (setup.project) steps.push(projectCloneStep(setup.project, account, plan));
+  else if (workdir !== home) steps.push(step("making the workdir", [account.shell, "-c", MKDIR, "podspawn-setup", workdir], account, plan, home, CLONE_TIMEOUT_MS));
   if (setup.dotfiles) {
     const dir = posix.join(home, setup.dotfiles.dir);
     steps.push(step("cloning dotfiles", [account.shell, "-c", CLONE, "podspawn-setup", setup.dotfiles.repo, dir], account, plan, home, CLONE_TIMEOUT_MS));
@@ -79,7 +102,7 @@ export function startSteps(plan: EnvironmentPlan, account: ContainerAccount): Se
 
 /** Whether a new container of this plan has anything to run before its first session. */
 export function hasCreateSteps(plan: EnvironmentPlan): boolean {
-  return plan.session.workdir !== null || plan.setup.dotfiles !== null || plan.setup.repos.length > 0 || plan.setup.onCreate.length > 0;
+  return plan.session.workdir !== null || plan.setup.project !== null || plan.setup.dotfiles !== null || plan.setup.repos.length > 0 || plan.setup.onCreate.length > 0;
 }
 
 /**

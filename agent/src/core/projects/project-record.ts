@@ -3,6 +3,7 @@ import { validateProject } from "../container/project.js";
 import { hint, parseYamlWith, refuse, via, type DeepReadonly } from "../config/schema-kit.js";
 import { isBranchName, isGitUrl } from "../podfile/git-source.js";
 import { PODFILE_MAX_BYTES } from "../podfile/parse.js";
+import type { ProjectRepository } from "../podfile/plan.js";
 
 /**
  * One project of a node's registry (`/etc/<instance>/projects/<name>.json`, root 0600): where its
@@ -86,6 +87,11 @@ export function formatProjectRecord(record: ProjectRecord): string {
   const files = Object.fromEntries(Object.entries(record.podfile?.files ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const podfile = record.podfile && { entry: record.podfile.entry, files };
   return JSON.stringify({ version: 1, name: record.name, source: record.source, podfile, notes: record.notes }, null, 2) + "\n";
+}
+
+/** The repository a project's Podfile was read from, as its plan takes it (`mount: copy`); null without one. */
+export function projectRepository(source: ProjectSource): ProjectRepository | null {
+  return source.kind === "repo" ? { url: source.url, branch: source.branch, commit: source.commit } : null;
 }
 
 /** One line for list-projects and the admin's messages. */

@@ -3,7 +3,7 @@ import type { NodeConfig } from "../../core/config/node-config.js";
 import { describeError, InputError, UserFacingError } from "../../core/errors.js";
 import { nodeResourceCaps, planEnvironment, type EnvironmentPlan, type ResolvedPodfile, type ResourceCaps } from "../../core/podfile/index.js";
 import { resolveRecord } from "../../core/projects/resolve-record.js";
-import type { ProjectRecord } from "../../core/projects/project-record.js";
+import { projectRepository, type ProjectRecord } from "../../core/projects/project-record.js";
 import type { ImageBuilds, ImageRequest } from "./image-builds.js";
 
 /**
@@ -53,10 +53,11 @@ export class Planner implements EnvironmentPlanner {
   async planFor(user: string, project: string, options: PlanOptions = {}): Promise<EnvironmentPlan> {
     const config = this.opts.config();
     const caps = (this.opts.caps ?? nodeResourceCaps)(config);
-    const podfile = await this.resolve(project, config, caps);
+    const record = await this.record(project);
+    const podfile = await this.resolve(record, project, config, caps);
     let plan: EnvironmentPlan;
     try {
-      plan = planEnvironment(podfile, { instance: this.opts.instance, user, project, nodeConfig: config, caps });
+      plan = planEnvironment(podfile, { instance: this.opts.instance, user, project, nodeConfig: config, caps, repository: record && projectRepository(record.source) });
     } catch (err) {
       throw this.unfit(project, err);
     }
@@ -65,8 +66,7 @@ export class Planner implements EnvironmentPlanner {
     return plan;
   }
 
-  private async resolve(project: string, config: NodeConfig, caps: ResourceCaps): Promise<ResolvedPodfile> {
-    const record = await this.record(project);
+  private async resolve(record: ProjectRecord | null, project: string, config: NodeConfig, caps: ResourceCaps): Promise<ResolvedPodfile> {
     // A Podfile's image is its author's: no such environment, and no build, on a runc that an
     // author could escape. The default environment (and a project without a Podfile, which runs
     // it) is the admin's own image.

@@ -1,5 +1,5 @@
 import { access } from "node:fs/promises";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../../core/config/node-config.js";
 import { validateProject } from "../../../core/container/project.js";
 import { InputError } from "../../../core/errors.js";
@@ -52,13 +52,30 @@ export interface CheckedPodfile {
   readonly notes: readonly string[];
 }
 
-/** Resolves (relative extends from the file's own directory) and plans; every problem is an InputError naming file and line. */
+/** The git work tree `file` is in: the nearest directory up from it that holds `.git`, or null. */
+async function workTreeOf(file: string): Promise<string | null> {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if (await access(join(dir, ".git")).then(() => true, () => false)) return dir;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/**
+ * Resolves (relative extends from the file's own directory) and plans; every problem is an
+ * InputError naming file and line. `mount: copy` needs the project's repository: a file inside
+ * a git work tree is checked as that repository's Podfile (a note says so; the plan has no
+ * clone, since which URL and commit the node will read is not known here), any other file is
+ * refused as `add-project --podfile` would refuse it.
+ */
 export async function checkPodfile(path: string, project: string, node: LocalNode): Promise<CheckedPodfile> {
   const loaded = await readHostPodfile(path);
   const caps = node.caps ?? { cpus: Infinity, memoryBytes: Infinity };
   const imported = loaded.file.endsWith(".json") ? await importDevcontainer(loaded.text, loaded.file, hostLoader) : null;
   const text = imported?.text ?? loaded.text;
   const { podfile } = await resolvePodfile(text, loaded.file, { load: hostLoader, bundledBaseImage: node.config.image, ...(node.caps ? { caps: node.caps } : {}) });
-  const plan = planEnvironment(podfile, { instance: "podspawn", user: "podspawn-check", project, nodeConfig: node.config, caps });
-  return { file: loaded.file, plan, notes: imported?.notes ?? [] };
+  const notes = [...(imported?.notes ?? [])];
+  const tree = podfile.mount === "copy" ? await workTreeOf(resolve(loaded.file)) : null;
+  if (tree !== null) notes.push(`${loaded.file}: mount: copy clones the repository (${tree} here) into ~/${podfile.workspace ?? project} when the project is added with add-project --repo; a project added with --podfile is refused`);
+  const plan = planEnvironment(tree === null ? podfile : { ...podfile, mount: "none" }, { instance: "podspawn", user: "podspawn-check", project, nodeConfig: node.config, caps });
+  return { file: loaded.file, plan, notes };
 }

@@ -6,6 +6,7 @@ import { InputError, UserFacingError } from "../../../core/errors.js";
 import type { ImageBuilder } from "../../../core/ports/image-builder.js";
 import { nodeResourceCaps, planEnvironment, type EnvironmentPlan } from "../../../core/podfile/index.js";
 import { resolveRecord } from "../../../core/projects/resolve-record.js";
+import { projectRepository } from "../../../core/projects/project-record.js";
 import { ImageBuilds } from "../../../daemon/projects/image-builds.js";
 import { imageRequest } from "../../../daemon/projects/planner.js";
 import { defineCommand, type Command, type CommandIo } from "../../command.js";
@@ -17,7 +18,7 @@ async function registeredPlan(name: string, io: CommandIo): Promise<EnvironmentP
   if (!record) throw new InputError("--project", `no project ${name} on this node`, "a project podspawn list-projects shows, or a Podfile FILE");
   const config = await loadNodeConfig(io.layout.configFile);
   const podfile = await resolveRecord(record, config, nodeResourceCaps(config));
-  return planEnvironment(podfile, { instance: io.layout.instance, user: "podspawn-check", project: name, nodeConfig: config, caps: nodeResourceCaps(config) });
+  return planEnvironment(podfile, { instance: io.layout.instance, user: "podspawn-check", project: name, nodeConfig: config, caps: nodeResourceCaps(config), repository: projectRepository(record.source) });
 }
 
 export function makePrebuildCommand(builder: (io: CommandIo) => ImageBuilder = (io) => new DockerImageBuilder(io.env["PODSPAWN_DOCKER_SOCKET"] || "/var/run/docker.sock")): Command {
