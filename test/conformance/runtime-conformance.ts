@@ -7,7 +7,7 @@ import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js"
 import { UserFacingError } from "../../agent/src/core/errors.js";
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
 import { formatCidr, readCidr, type Cidr } from "../../agent/src/core/net/cidr.js";
-import { SubnetTaken, type ContainerRuntime, type ExecSession } from "../../agent/src/core/ports/container-runtime.js";
+import { NetworkInUse, SubnetTaken, type ContainerRuntime, type ExecSession } from "../../agent/src/core/ports/container-runtime.js";
 
 /**
  * One behavioural contract for every ContainerRuntime: the Docker adapter (integration) and the
@@ -93,7 +93,7 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
     after(async () => {
       const { runtime } = target();
       for (const id of created) await runtime.remove(id);
-      for (const n of await runtime.listNetworks(instance)) await runtime.removeNetwork(n);
+      for (const n of await runtime.listNetworks(instance)) await runtime.removeNetwork(n.name);
       for (const v of await runtime.listVolumes(instance)) await runtime.removeVolume(v);
     });
 
@@ -234,10 +234,30 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       const spec = networkSpec(instance, "netcheck");
       await Promise.all([runtime.ensureNetwork(spec), runtime.ensureNetwork(spec)].slice(0, 1));
       await runtime.ensureNetwork(spec);
-      assert.deepEqual((await runtime.listNetworks(instance)).filter((n) => n === spec.name), [spec.name]);
+      const listed = (await runtime.listNetworks(instance)).filter((n) => n.name === spec.name);
+      assert.deepEqual(listed, [{ name: spec.name, labels: spec.labels }], "once, with its labels");
       await runtime.removeNetwork(spec.name);
       await runtime.removeNetwork(spec.name);
-      assert.equal((await runtime.listNetworks(instance)).includes(spec.name), false);
+      assert.equal((await runtime.listNetworks(instance)).some((n) => n.name === spec.name), false);
+    });
+
+    it("keeps a network a container is attached to, started or only created, with NetworkInUse naming it; removes it once the container is gone", async () => {
+      const { runtime } = target();
+      const net = networkSpec(instance, "inuse", testBlock(112));
+      await runtime.ensureNetwork(net);
+      const spec = { ...containerSpec(instance, "inuse", "default", config()), network: net.name };
+      const id = await runtime.create(spec);
+      created.push(id);
+      const inUse = (err: unknown) => err instanceof NetworkInUse && err.network === net.name && err.containers.includes(spec.name);
+      // Created, not started: the engine itself would remove this network, and the container could never start.
+      await assert.rejects(runtime.removeNetwork(net.name), inUse);
+      assert.ok((await runtime.listNetworks(instance)).some((n) => n.name === net.name), "kept");
+      await runtime.start(id);
+      await assert.rejects(runtime.removeNetwork(net.name), inUse);
+      assert.equal(await runtime.containerAddress(id, net.name) !== null, true, "the container keeps its address");
+      await runtime.remove(id);
+      await runtime.removeNetwork(net.name);
+      assert.equal((await runtime.listNetworks(instance)).some((n) => n.name === net.name), false);
     });
 
     it("creates a network on the subnet it is given, with the gateway on its first address, and lists it with its instance", async () => {
@@ -257,7 +277,7 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
         const listed = (await runtime.engineNetworks()).find((n) => n.name === foreign.name);
         assert.deepEqual(listed && { instance: listed.instance, subnets: listed.subnets.map(formatCidr) }, { instance: null, subnets: ["198.19.254.32/28"] });
         await assert.rejects(runtime.ensureNetwork(networkSpec(instance, "overlap", testBlock(32))), SubnetTaken);
-        assert.equal((await runtime.listNetworks(instance)).includes(networkSpec(instance, "overlap").name), false, "nothing was created");
+        assert.equal((await runtime.listNetworks(instance)).some((n) => n.name === networkSpec(instance, "overlap").name), false, "nothing was created");
       } finally {
         await runtime.removeNetwork(foreign.name);
       }

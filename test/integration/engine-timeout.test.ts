@@ -89,7 +89,8 @@ describe("DockerRuntime against a hung engine", () => {
     ["remove", "container remove", (r) => r.remove("abc")],
     ["ensureNetwork", "network list", (r) => r.ensureNetwork(networkSpec("podspawn-hung", "alice"))],
     ["engineNetworks", "network list", (r) => r.engineNetworks()],
-    ["removeNetwork", "network remove", (r) => r.removeNetwork("podspawn-hung.alice")],
+    // It asks which containers are attached first (the engine would remove a network of stopped ones).
+    ["removeNetwork", "container list", (r) => r.removeNetwork("podspawn-hung.alice")],
     ["listVolumes", "volume list", (r) => r.listVolumes("podspawn-hung")],
     ["readFiles", "archive read", (r) => r.readFiles("abc", ["/etc/passwd"])],
     ["pathExists", "archive stat", (r) => r.pathExists("abc", "/bin/bash")],

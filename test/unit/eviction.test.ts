@@ -38,6 +38,7 @@ function setup(): { runtime: FakeRuntime; deps: EvictionDeps<Env>; table: Env[];
       await runtime.remove(env.id);
     },
     servicesDown: async () => 0,
+    leftoverServices: async () => undefined,
   };
   return { runtime, deps, table, destroyed, events };
 }

@@ -9,7 +9,7 @@ import { identify, signalIfSame, type ProcessIdentity } from "../process/process
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { blockOf, firstHost, formatCidr, type Cidr } from "../../core/net/cidr.js";
 import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
-import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
+import { NetworkInUse, SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer, type ManagedNetwork } from "../../core/ports/container-runtime.js";
 import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, EngineTimeout, withDeadline, type DeadlineOptions, type EngineTimeouts } from "./engine-deadline.js";
 import { execOutputs } from "./exec-streams.js";
 
@@ -22,6 +22,9 @@ function toManaged(c: { Id: string; Names?: string[]; Name?: string; Labels?: Re
   const name = (c.Name ?? c.Names?.[0] ?? "").replace(/^\//, "");
   return { id: c.Id, name, user: labels[LABEL.user] ?? "", project: labels[LABEL.project] ?? "", running: c.running, specHash: labels[LABEL.specHash] ?? "", createdMs: c.createdMs, labels };
 }
+
+/** The engine's words when a container started since our check (403 on engine 20.10). */
+const ACTIVE_ENDPOINTS = /has active endpoints/i;
 
 /** The engine's words when a requested subnet overlaps a network it has (403 on engine 20.10). */
 const POOL_OVERLAP = /pool overlaps/i;
@@ -140,16 +143,21 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async removeNetwork(name: string): Promise<void> {
+    // The engine's own check counts running containers only (its active endpoints).
+    const attached = await this.docker.listContainers({ all: true, filters: { network: [name] } });
+    if (attached.length > 0) throw new NetworkInUse(name, attached.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, "")));
     try {
       await this.docker.getNetwork(name).remove();
     } catch (err) {
-      if (statusCode(err) !== 404) throw err;
+      if (statusCode(err) === 404) return;
+      if (ACTIVE_ENDPOINTS.test(String(err))) throw new NetworkInUse(name, []);
+      throw err;
     }
   }
 
-  async listNetworks(instance: string): Promise<string[]> {
+  async listNetworks(instance: string): Promise<ManagedNetwork[]> {
     const nets = await this.docker.listNetworks({ filters: { label: [`${LABEL.managed}=true`, `${LABEL.instance}=${instance}`] } });
-    return nets.map((n) => n.Name);
+    return nets.map((n) => ({ name: n.Name, labels: n.Labels ?? {} }));
   }
 
   async create(spec: ContainerSpec): Promise<string> {

@@ -5,7 +5,7 @@ import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { blockSize, formatAddress, overlaps, type Cidr } from "../../core/net/cidr.js";
 import type { TarEntry } from "../../support/tar.js";
 import type { ServiceContainerSpec } from "../../core/podfile/service-container.js";
-import { SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer } from "../../core/ports/container-runtime.js";
+import { NetworkInUse, SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer, type ManagedNetwork } from "../../core/ports/container-runtime.js";
 
 /**
  * In-memory container engine for unit tests of the daemon's lifecycle logic. It passes the same
@@ -112,12 +112,15 @@ export class FakeRuntime implements ContainerRuntime {
 
   async removeNetwork(name: string): Promise<void> {
     this.check();
+    await this.tick();
+    const attached = [...this.containers.values()].filter((c) => c.spec.network === name || c.extra.has(name));
+    if (attached.length > 0) throw new NetworkInUse(name, attached.map((c) => c.spec.name));
     this.networks.delete(name);
   }
 
-  async listNetworks(instance: string): Promise<string[]> {
+  async listNetworks(instance: string): Promise<ManagedNetwork[]> {
     this.check();
-    return [...this.networks.values()].filter((n) => n.labels[LABEL.instance] === instance).map((n) => n.name);
+    return [...this.networks.values()].filter((n) => n.labels[LABEL.managed] === "true" && n.labels[LABEL.instance] === instance).map((n) => ({ name: n.name, labels: n.labels }));
   }
 
   async create(spec: ContainerSpec): Promise<string> {

@@ -29,6 +29,23 @@ export interface EngineNetwork {
   readonly subnets: readonly Cidr[];
 }
 
+/** A network of an instance, with its labels (which say whose it is and what for). */
+export interface ManagedNetwork {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The network still has containers attached (running or not): it was not removed. */
+export class NetworkInUse extends Error {
+  override readonly name = "NetworkInUse";
+  constructor(
+    readonly network: string,
+    readonly containers: readonly string[],
+  ) {
+    super(`network ${network} is still in use by ${containers.length > 0 ? containers.join(", ") : "a container"}`);
+  }
+}
+
 /** The engine refused a network because its subnet overlaps one the engine already has. */
 export class SubnetTaken extends Error {
   override readonly name = "SubnetTaken";
@@ -58,8 +75,13 @@ export interface ContainerRuntime {
    * A subnet that overlaps another network's is refused with SubnetTaken.
    */
   ensureNetwork(spec: NetworkSpec): Promise<boolean>;
+  /**
+   * Remove the network; one that is not there is no error. A network any container (running or
+   * not, anybody's) is still attached to is kept: NetworkInUse. The engine itself would remove
+   * one whose containers are stopped, and they could never start again.
+   */
   removeNetwork(name: string): Promise<void>;
-  listNetworks(instance: string): Promise<string[]>;
+  listNetworks(instance: string): Promise<ManagedNetwork[]>;
   /** Every network on the engine (anybody's) with its subnets: the daemon never overlaps them. */
   engineNetworks(): Promise<EngineNetwork[]>;
   /** Create (not start). A missing image is a UserFacingError with code `image-missing`. */

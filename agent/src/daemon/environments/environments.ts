@@ -133,7 +133,7 @@ export class Environments {
       environments: () => this.table.size,
     });
     this.services = new Services({ instance, runtime, log, subnets: this.subnets, learn: () => this.networks.learn(), environments: () => this.weight(), dial: opts.dial ?? dialTcp, ...(opts.now ? { now: opts.now } : {}) });
-    this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason), servicesDown: (user, project) => this.services.down(user, project, "stopped") };
+    this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason), servicesDown: (user, project) => this.services.down(user, project, "stopped"), leftoverServices: (user, project, reason) => this.removeLeftoverServices(user, project, reason) };
   }
 
   static key(user: string, project: string): string {
@@ -194,7 +194,11 @@ export class Environments {
     return adopted;
   }
 
-  /** Services count with their environment; those whose environment is gone go too. */
+  /**
+   * Services count with their environment; those whose environment is gone go too, and so do
+   * services networks (found by their labels) of (user, project)s without an environment: a
+   * daemon that died between the network and its containers left one with nothing on it.
+   */
   private async adoptServices(services: readonly ManagedContainer[]): Promise<void> {
     const orphans = new Set<string>();
     for (const c of services) {
@@ -202,9 +206,23 @@ export class Environments {
       if (env) env.services++;
       else orphans.add(Environments.key(c.user, c.project));
     }
+    for (const { user, project } of await this.services.networkOwners()) if (!this.table.has(Environments.key(user, project))) orphans.add(Environments.key(user, project));
     for (const key of orphans) {
       const [user = "", project = ""] = key.split("/");
       await this.services.down(user, project, "orphaned").catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing the services of ${key} failed`, detail: String(e) }));
+    }
+  }
+
+  /**
+   * Services networks of `user` (of `project`, or of all) that no environment in the table owns,
+   * with any service left on them: removed under the user's lock (a login making one waits).
+   */
+  private async removeLeftoverServices(user: string, project: string | null, reason: string): Promise<void> {
+    for (const p of await this.services.networkProjects(user)) {
+      if (project !== null && p !== project) continue;
+      await this.lock.run(user, async () => {
+        if (!this.table.has(Environments.key(user, p))) await this.services.down(user, p, reason);
+      });
     }
   }
 
@@ -386,6 +404,7 @@ export class Environments {
     const { user, project, spec, plan } = target;
     await this.networks.ensure(user);
     const t0 = this.now();
+    let tracked = false;
     try {
       // Services first: they start while the dev container is made.
       if (plan && plan.services.length > 0) await this.services.up(plan, user, project);
@@ -394,10 +413,12 @@ export class Environments {
       const account = await this.provisionOrRemove(id, imageId, target);
       this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
       const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), services: plan?.services.length ?? 0, graceTimer: null, lifetimeTimer: null }, known);
+      tracked = true;
       await this.start(env);
       return env;
     } catch (err) {
-      if (plan && plan.services.length > 0 && !this.table.has(target.key)) await this.services.down(user, project, "create-failed").catch(() => undefined);
+      // Made for this container and not owned by a tracked environment: nothing of it stays, the network included.
+      if (!tracked && (plan?.servicesNetwork || this.services.hasNetwork(user, project))) await this.services.down(user, project, "create-failed").catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing the services of ${target.key} failed`, detail: String(e) }));
       throw err;
     }
   }
@@ -550,7 +571,8 @@ export class Environments {
     try {
       await this.opts.runtime.remove(env.containerId);
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
-      if (env.services > 0) await this.services.down(env.user, env.project, reason);
+      // Also a network whose services were never made (the first one failed, or a crash between).
+      if (env.services > 0 || this.services.hasNetwork(env.user, env.project)) await this.services.down(env.user, env.project, reason);
       if (!this.hasAnyFor(env.user)) this.networks.release(env.user);
     } catch (err) {
       this.opts.log({ kind: "error", code: "container-remove", message: `removing ${env.key} failed`, detail: String(err) });

@@ -17,6 +17,8 @@ export interface EvictionDeps<E extends { readonly user: string }> {
   readonly destroy: (env: E, reason: string) => Promise<void>;
   /** Remove the companion services of (user, project) the table does not know of, with their network. */
   readonly servicesDown: (user: string, project: string) => Promise<number>;
+  /** Remove services networks of `user` (of `project`, or all) no environment owns: those whose containers were never made. */
+  readonly leftoverServices: (user: string, project: string | null, reason: string) => Promise<void>;
 }
 
 /** Remove containers of a user the table does not hold; the services among them go with their network. */
@@ -40,6 +42,7 @@ export async function evictUser<E extends { readonly user: string }>(deps: Evict
   // Containers the table does not know (e.g. created by an older daemon) go as well.
   const stray = (await deps.runtime.listManaged(deps.instance)).filter((c) => c.user === user);
   await removeStrays(deps, stray, user);
+  await deps.leftoverServices(user, null, "evicted");
   await deps.lock.run(user, async () => {
     const prefix = `${deps.instance}.${user}.`;
     for (const v of await deps.runtime.listVolumes(deps.instance)) {

@@ -3,8 +3,8 @@ import { LABEL } from "../../core/container/container-spec.js";
 import { formatDurationMs } from "../../core/config/units.js";
 import { UserFacingError } from "../../core/errors.js";
 import { formatCidr } from "../../core/net/cidr.js";
-import { SERVICE_LABEL, servicesNetworkName, serviceContainerSpec, transientVolumesOf, type EnvironmentPlan, type ServicePlan, type ServicesNetworkSpec } from "../../core/podfile/index.js";
-import { SubnetTaken, type ContainerRuntime, type ManagedContainer } from "../../core/ports/container-runtime.js";
+import { SERVICE_LABEL, SERVICES_NETWORK_LABEL, servicesNetworkName, serviceContainerSpec, transientVolumesOf, type EnvironmentPlan, type ServicePlan, type ServicesNetworkSpec } from "../../core/podfile/index.js";
+import { NetworkInUse, SubnetTaken, type ContainerRuntime, type ManagedContainer, type ManagedNetwork } from "../../core/ports/container-runtime.js";
 import type { Dial } from "../../adapters/net/tcp-relay.js";
 import type { Logger } from "../log.js";
 import type { SubnetTable } from "./subnet-table.js";
@@ -37,6 +37,12 @@ export function isService(c: ManagedContainer): boolean {
   return c.labels[SERVICE_LABEL] !== undefined;
 }
 
+/** Whether a network is the services network of `user` (null: of anyone) with whole owner labels. */
+function isServicesNetworkOf(n: ManagedNetwork, user: string | null): boolean {
+  const owner = n.labels[LABEL.user];
+  return n.labels[SERVICES_NETWORK_LABEL] === "true" && !!owner && !!n.labels[LABEL.project] && (user === null || owner === user);
+}
+
 /**
  * The companion services of Podfile environments: per (user, project) an internal network (a
  * block of the daemon's pool, no gateway out), one container per service on it with the service
@@ -63,7 +69,11 @@ export class Services {
       const s = wanted.get(c.name);
       if (!s || c.specHash !== s.labels[LABEL.specHash]) await this.removeOne(c, user, project, "replaced");
     }
-    if (!net || plan.services.length === 0) return;
+    if (!net || plan.services.length === 0) {
+      // The Podfile dropped its services: their network goes too, once nothing is attached.
+      if (this.hasNetwork(user, project)) await this.removeNetwork(user, project, "replaced");
+      return;
+    }
     await this.ensureNetwork(net);
     for (const s of plan.services) {
       const kept = existing.find((c) => c.name === s.containerName && c.specHash === s.labels[LABEL.specHash]);
@@ -136,14 +146,45 @@ export class Services {
     }
   }
 
-  /** Remove the services of (user, project): containers, their transient volumes, the network. */
+  /**
+   * Remove the services of (user, project): containers, their transient volumes, and the network
+   * unless a container is still attached to it (then it stays, logged, for a later removal).
+   */
   async down(user: string, project: string, reason: string): Promise<number> {
     const mine = (await this.opts.runtime.listManaged(this.opts.instance)).filter((c) => isServiceOf(c, user, project));
     for (const c of mine) await this.removeOne(c, user, project, reason);
-    const net = servicesNetworkName(this.opts.instance, user, project);
-    await this.opts.runtime.removeNetwork(net);
-    this.opts.subnets.release(net);
+    await this.removeNetwork(user, project, reason);
     return mine.length;
+  }
+
+  /** Whether (user, project) has a services network on the engine, as far as the daemon knows (no engine call). */
+  hasNetwork(user: string, project: string): boolean {
+    return this.opts.subnets.has(servicesNetworkName(this.opts.instance, user, project));
+  }
+
+  /** The projects of `user` with a services network on the engine, by its labels. */
+  async networkProjects(user: string): Promise<string[]> {
+    const nets = await this.opts.runtime.listNetworks(this.opts.instance);
+    return nets.filter((n) => isServicesNetworkOf(n, user)).map((n) => n.labels[LABEL.project] ?? "");
+  }
+
+  /** Every (user, project) with a services network, by its labels: for the sweep after a restart. */
+  async networkOwners(): Promise<{ user: string; project: string }[]> {
+    const nets = await this.opts.runtime.listNetworks(this.opts.instance);
+    return nets.filter((n) => isServicesNetworkOf(n, null)).map((n) => ({ user: n.labels[LABEL.user] ?? "", project: n.labels[LABEL.project] ?? "" }));
+  }
+
+  private async removeNetwork(user: string, project: string, reason: string): Promise<void> {
+    const net = servicesNetworkName(this.opts.instance, user, project);
+    try {
+      await this.opts.runtime.removeNetwork(net);
+    } catch (err) {
+      if (!(err instanceof NetworkInUse)) throw err;
+      this.opts.log({ kind: "error", code: "network-remove", message: `kept network ${net}: containers are still attached to it`, detail: err.message });
+      return;
+    }
+    if (this.opts.subnets.has(net)) this.opts.log({ kind: "network-removed", network: net, reason });
+    this.opts.subnets.release(net);
   }
 
   private async removeOne(c: ManagedContainer, user: string, project: string, reason: string): Promise<void> {

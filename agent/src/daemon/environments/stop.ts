@@ -30,6 +30,7 @@ export async function stopEnvironments<E extends { readonly user: string; readon
   // What the table does not hold (a container left stopped, or made by an older daemon) goes too.
   const stray = (await deps.runtime.listManaged(deps.instance)).filter((c) => c.user === user && mine(c.project));
   await removeStrays(deps, stray, user);
+  await deps.leftoverServices(user, project, "stopped");
   let volumes = 0;
   if (purge) {
     await deps.lock.run(user, async () => {

@@ -74,6 +74,11 @@ export class SubnetTable {
     return subnet !== undefined && contains(this.pool().pool, subnet);
   }
 
+  /** Whether network `name` is ours on the engine (learned, or created or being created since). */
+  has(name: string): boolean {
+    return this.ours.has(name);
+  }
+
   /** The network was removed. */
   release(name: string): void {
     this.pending.delete(name);
