@@ -253,6 +253,109 @@ describe("companion services", () => {
   });
 });
 
+describe("a services network without its containers", () => {
+  const NET = "pst.alice.web.services";
+  const settle = async (): Promise<void> => {
+    for (let j = 0; j < 60; j++) await new Promise((r) => setImmediate(r));
+  };
+
+  /** What a daemon that died between the services network and its containers leaves: the network alone, labelled. */
+  async function leftNetwork(runtime: FakeRuntime, user = "alice", project = "web"): Promise<void> {
+    const net = (await planOf(PODFILE, user, project)).servicesNetwork;
+    assert.ok(net);
+    await runtime.ensureNetwork(net);
+  }
+
+  it("is removed by the recover sweep when its (user, project) has no environment, by its labels", async () => {
+    const h = harness();
+    await leftNetwork(h.runtime);
+    await leftNetwork(h.runtime, "bob", "api");
+    await h.envs.recover();
+    assert.deepEqual([...h.runtime.networks.keys()].filter((n) => n.endsWith(".services")), []);
+    assert.ok(h.events.some((e) => e.kind === "network-removed" && e.network === NET && e.reason === "orphaned"));
+  });
+
+  it("is kept while any container is attached to it, even one that is only created", async () => {
+    const h = harness();
+    await leftNetwork(h.runtime);
+    // Someone else's container on it (no podspawn labels: never adopted as an environment).
+    await h.runtime.create({ ...(await planOf(PODFILE, "carol")).container, name: "foreign", labels: {}, network: NET });
+    await h.envs.recover();
+    assert.ok(h.runtime.networks.has(NET));
+    assert.ok(h.events.some((e) => e.kind === "error" && e.code === "network-remove" && e.message === `kept network ${NET}: containers are still attached to it`));
+  });
+
+  it("is removed with an adopted environment whose services never came back, when its grace period ends", async (t: TestContext) => {
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    const h = harness();
+    await h.envs.acquire("alice", "web", { plan: await planOf(PODFILE) });
+    // The daemon dies; its service goes too (by hand, or never made): the network stays.
+    for (const c of services(h.runtime)) await h.runtime.remove(c.id);
+    const again = harness({ runtime: h.runtime });
+    await again.envs.recover();
+    assert.deepEqual(again.envs.list().map((e) => [e.key, e.services]), [["alice/web", 0]]);
+    assert.ok(h.runtime.networks.has(NET), "its environment is there: kept for now");
+    t.mock.timers.tick(60_000);
+    await settle();
+    assert.deepEqual([...h.runtime.containers.values()], []);
+    assert.equal(h.runtime.networks.has(NET), false);
+  });
+
+  it("is removed with an adopted environment at its max lifetime", async (t: TestContext) => {
+    t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    const h = harness();
+    await h.envs.acquire("alice", "web", { plan: await planOf(PODFILE) });
+    for (const c of services(h.runtime)) await h.runtime.remove(c.id);
+    // The restarted daemon has a max lifetime (the first had none: none of its timers can remove anything).
+    const node = config({ session: { ...config().session, gracePeriodMs: 10 * 3_600_000, maxLifetimeMs: 3_600_000 } });
+    const again = harness({ runtime: h.runtime, node });
+    await again.envs.recover();
+    assert.equal(again.envs.list().length, 1);
+    t.mock.timers.tick(3_600_000);
+    await settle();
+    assert.equal(again.envs.list().length, 0);
+    assert.equal(h.runtime.networks.has(NET), false);
+  });
+
+  it("is removed by `podspawn stop` and by evicting the user", async () => {
+    const h = harness();
+    await leftNetwork(h.runtime);
+    await leftNetwork(h.runtime, "alice", "api");
+    await leftNetwork(h.runtime, "bob", "web");
+    await h.envs.stop("alice", "web", false);
+    assert.deepEqual([...h.runtime.networks.keys()].filter((n) => n.endsWith(".services")).sort(), ["pst.alice.api.services", "pst.bob.web.services"]);
+    await h.envs.evict("bob");
+    assert.deepEqual([...h.runtime.networks.keys()].filter((n) => n.endsWith(".services")), ["pst.alice.api.services"]);
+    await h.envs.stop("alice", null, false);
+    assert.deepEqual([...h.runtime.networks.keys()].filter((n) => n.endsWith(".services")), []);
+  });
+
+  it("is removed when the first service cannot be created, also for a login replacing an environment the table holds", async () => {
+    const h = harness();
+    await h.envs.acquire("alice", "web", { plan: await planOf(PODFILE) });
+    const [env] = h.envs.list();
+    assert.ok(env);
+    h.envs.release(env);
+    // The Podfile now names a service image the node does not have: the recreate fails at its first service.
+    const broken = await planOf(PODFILE.replace(`image: ${PG}`, "image: podspawn/absent:1"));
+    await assert.rejects(h.envs.acquire("alice", "web", { plan: broken }), (e: unknown) => (e as { code?: string }).code === "image-missing");
+    assert.deepEqual(services(h.runtime), []);
+    assert.equal(h.runtime.networks.has(NET), false);
+  });
+
+  it("goes when the Podfile drops its services: the recreated environment takes its old services and their network away", async () => {
+    const h = harness();
+    await h.envs.acquire("alice", "web", { plan: await planOf(PODFILE) });
+    const [env] = h.envs.list();
+    assert.ok(env);
+    h.envs.release(env);
+    await h.envs.acquire("alice", "web", { plan: await planOf(`base: ${IMAGE}\non_create: echo created\n`) });
+    assert.deepEqual(services(h.runtime), []);
+    assert.deepEqual(mains(h.runtime).map((c) => c.spec.name), ["pst.alice.web"]);
+    assert.equal(h.runtime.networks.has(NET), false);
+  });
+});
+
 describe("create-time setup and session settings", () => {
   it("runs on_create once per container as the user with the Podfile's env, and not again after a restart adopts it", async () => {
     const h = harness();

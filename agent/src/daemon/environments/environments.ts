@@ -406,8 +406,9 @@ export class Environments {
     const t0 = this.now();
     let tracked = false;
     try {
-      // Services first: they start while the dev container is made.
-      if (plan && plan.services.length > 0) await this.services.up(plan, user, project);
+      // Services first: they start while the dev container is made. A plan without services
+      // still takes away those of an earlier one (and their network).
+      if (plan && (plan.services.length > 0 || this.services.hasNetwork(user, project))) await this.services.up(plan, user, project);
       const id = await this.opts.runtime.create(spec);
       if (plan?.servicesNetwork) await this.joinOrRemove(id, plan.servicesNetwork.name);
       const account = await this.provisionOrRemove(id, imageId, target);
