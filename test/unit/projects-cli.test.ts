@@ -65,6 +65,22 @@ describe("podspawn podfile validate", () => {
     assert.match(r.err, /podfile\.yaml:3: resources\.memory: 16g is above this node's cap of 4g/);
   });
 
+  it("refuses mount: copy for a file outside a git work tree (a --podfile project has no repository), naming the field", async () => {
+    const file = w.file("proj/web/podfile.yaml", `base: ${WORLD_IMAGE}\nmount: copy\n`);
+    const r = await cli(["podfile", "validate", file]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /^podspawn podfile: mount: copy clones the project's repository into the workspace, and this project has none/);
+  });
+
+  it("checks a file inside a git work tree as that repository's Podfile: mount: copy is valid, with a note on what it needs", async () => {
+    const file = w.file("repo/.podspawn/podfile.yaml", `base: ${WORLD_IMAGE}\nmount: copy\n`);
+    mkdirSync(join(w.root, "repo", ".git"));
+    const r = await cli(["podfile", "validate", file]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /: valid; runs podspawn\/default:bookworm as it is; 0 service\(s\)\n$/);
+    assert.equal(r.err, `warning: ${file}: mount: copy clones the repository (${join(w.root, "repo")} here) into ~/repo when the project is added with add-project --repo; a project added with --podfile is refused\n`);
+  });
+
   it("refuses an action it does not know", async () => {
     const r = await cli(["podfile", "lint", "x"]);
     assert.equal(r.code, 2);

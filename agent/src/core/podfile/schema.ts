@@ -78,9 +78,9 @@ const LAYER_SHAPE = {
   extra_commands: described(extraCommands(), "Build steps run as root after the packages, each its own RUN. Appended to the base's."),
   "extra_commands!": described(extraCommands(), "Replaces the inherited extra_commands."),
   mode: described(hint(z.enum(SESSION_MODES), { allowed: SESSION_MODES.join(", ") }), "Session mode. Default: the node's session.mode."),
-  workspace: described(relativePath(), "Working directory of sessions and root of repos, relative to the user's home. Default: the home itself."),
-  mount: described(hint(z.enum(MOUNTS), { allowed: "none, copy (no bind: a Podfile cannot mount host directories)" }), "copy: the project's repository is cloned into the workspace on first create; none: nothing is.", PODFILE_DEFAULTS.mount),
-  branch: described(branchName(), "Branch of the project's repository to use. Default: its default branch."),
+  workspace: described(relativePath(), "Working directory of sessions and root of repos, relative to the user's home. Default: the home itself; with mount: copy, the project's name."),
+  mount: described(hint(z.enum(MOUNTS), { allowed: "none, copy (no bind: a Podfile cannot mount host directories)" }), "copy: the project's repository (add-project --repo) is cloned into the workspace on first create, at the commit the node read; none: nothing is.", PODFILE_DEFAULTS.mount),
+  branch: described(branchName(), "Branch of the project's repository to use (the Podfile is read there; add-project --branch wins). Default: its default branch."),
 };
 
 type Raw = z.output<z.ZodObject<typeof LAYER_SHAPE>>;
