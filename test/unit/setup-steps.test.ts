@@ -1,6 +1,10 @@
 import { describe, it, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import type { ContainerAccount } from "../../agent/src/core/container/exec-plan.js";
 import { createSteps, planEnvironment, startSteps, withSessionSettings, type EnvironmentPlan } from "../../agent/src/core/podfile/index.js";
@@ -84,6 +88,27 @@ describe("setup steps", () => {
     assert.match(app.exec.argv[2] ?? "", /git clone --quiet --branch "\$3" -- "\$1" "\$2"/);
     const lib = steps.find((s) => s.label === "cloning src/vendor/lib");
     assert.deepEqual(lib?.exec.argv.slice(4), ["git@git.example:team/lib.git", "/home/alice/src/vendor/lib"]);
+  });
+
+  it("leaves a dotfiles or repo clone that a persistent home kept from an earlier container as it is (the scripts, run by sh with git)", async (t: TestContext) => {
+    const dir = mkdtempSync(join(tmpdir(), "setup-clone-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const git = (...args: string[]) => execFileSync("git", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+    git("init", "--quiet", "-b", "dev", "origin");
+    writeFileSync(join(dir, "origin", "f"), "one\n");
+    git("-C", "origin", "add", "f");
+    git("-C", "origin", "commit", "--quiet", "-m", "one");
+    const steps = createSteps(await planOf(FULL), ACCOUNT);
+    for (const label of ["cloning dotfiles", "cloning src/app"]) {
+      const argv = steps.find((s) => s.label === label)?.exec.argv ?? [];
+      const run = () => spawnSync("sh", ["-c", argv[2] ?? "", "podspawn-setup", join(dir, "origin"), join(dir, "home", label), ...argv.slice(6)], { encoding: "utf8" });
+      assert.equal(run().status, 0, `${label}: the first clone`);
+      writeFileSync(join(dir, "home", label, "f"), "the user's own change\n");
+      const again = run();
+      assert.equal(again.status, 0, `${label}: a second create succeeds: ${again.stderr}`);
+      assert.match(again.stderr, /is a clone from an earlier container; left as it is/);
+      assert.equal(readFileSync(join(dir, "home", label, "f"), "utf8"), "the user's own change\n", "and the user's work is untouched");
+    }
   });
 
   it("gives every step the account's identity and the Podfile's env expanded; a plan cannot move HOME (the schema refuses it too)", async () => {

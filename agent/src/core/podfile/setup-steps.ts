@@ -21,9 +21,12 @@ export const CLONE_TIMEOUT_MS = 5 * 60_000;
 /** One hook script (installing packages, seeding a database): long, but bounded. */
 export const HOOK_TIMEOUT_MS = 10 * 60_000;
 
-// Fixed scripts: the variable parts are positional parameters.
-const CLONE = 'mkdir -p -- "$(dirname -- "$2")" && exec git clone --quiet -- "$1" "$2"';
-const CLONE_BRANCH = 'mkdir -p -- "$(dirname -- "$2")" && exec git clone --quiet --branch "$3" -- "$1" "$2"';
+// Fixed scripts: the variable parts are positional parameters. A clone that is there already is
+// left as it is: a persistent home keeps ~/dotfiles and the repos when its container is recreated
+// (a changed Podfile or config), and git would refuse to clone into them, failing the whole setup.
+const KEEP_CLONE = 'if [ -e "$2/.git" ]; then echo "podspawn: $2 is a clone from an earlier container; left as it is" >&2; exit 0; fi; ';
+const CLONE = `${KEEP_CLONE}mkdir -p -- "$(dirname -- "$2")" && exec git clone --quiet -- "$1" "$2"`;
+const CLONE_BRANCH = `${KEEP_CLONE}mkdir -p -- "$(dirname -- "$2")" && exec git clone --quiet --branch "$3" -- "$1" "$2"`;
 const MKDIR = 'exec mkdir -p -- "$1"';
 /**
  * The project's repository: $1 url, $2 path, $3 commit, $4 branch (absent: the default branch).
