@@ -12,7 +12,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect, createServer, type AddressInfo, type Server } from "node:net";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,17 +20,17 @@ import { after, before, describe, it } from "node:test";
 import { AGENT_UNAVAILABLE_LINE } from "../../agent/src/daemon/session/agent-forwarding.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { exchange } from "./tcp-exchange.js";
+import { fromHost, probe, startMetadataStandIn } from "./metadata-stand-in.js";
 
 const ALICE = "e2e-gv-alice";
 const BOB = "e2e-gv-bob";
-const NS = "pst-gvmeta";
-const HOST_IF = "pst-gvmeta-h";
-const NS_IF = "pst-gvmeta-n";
 const ECHO_PORT = 7090;
 const bundle = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dist", "bundle", "podspawn.cjs");
 const containerOf = (user: string): string => `${INSTANCE}.${user}.default`;
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 let node: NodeHandle;
+let dropStandIn: (() => Promise<void>) | undefined;
 const started: ChildProcess[] = [];
 
 async function must(cmd: string, args: string[]): Promise<string> {
@@ -48,45 +48,15 @@ const inspect = (name: string): Inspected => (JSON.parse(execFileSync("docker", 
 /** The network checks below mean something only if the container tried from is a sandbox. */
 const assertSandboxed = (user: string): void => assert.equal(inspect(containerOf(user)).HostConfig.Runtime, "runsc", `${user}'s container runs on runsc`);
 
-/** Connect from wherever it runs; prints the first line the far end sends, then rc. */
-const probe = (host: string, port: number): string => `timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port} && head -1 <&3'; echo "rc=$?"`;
-const fromHost = async (host: string, port: number): Promise<string> => (await runCommand("bash", ["-c", probe(host, port)])).stdout;
-
-async function removeNamespace(): Promise<void> {
-  await runCommand("ip", ["route", "del", "169.254.169.254/32", "dev", HOST_IF]);
-  await runCommand("ip", ["link", "del", HOST_IF]);
-  await runCommand("ip", ["netns", "del", NS]);
-}
-
-/** 169.254.169.254:80 in a network namespace of this test's own, routed from the host as a cloud node routes it. */
-async function startMetadataStandIn(): Promise<void> {
-  await removeNamespace();
-  await must("ip", ["netns", "add", NS]);
-  await must("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]);
-  await must("ip", ["link", "set", NS_IF, "netns", NS]);
-  await must("ip", ["addr", "add", "169.254.169.1/32", "dev", HOST_IF]);
-  await must("ip", ["link", "set", HOST_IF, "up"]);
-  await must("ip", ["route", "add", "169.254.169.254/32", "dev", HOST_IF]);
-  for (const args of [["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", "169.254.169.254/32", "dev", NS_IF], ["ip", "link", "set", NS_IF, "up"], ["ip", "route", "add", "default", "dev", NS_IF]]) {
-    await must("ip", ["netns", "exec", NS, ...args]);
-  }
-  const js = `require("net").createServer(s=>{s.on("error",()=>{});s.end("METADATA\\n")}).listen(80,"169.254.169.254",()=>console.log("ready"))`;
-  const standIn = spawn("ip", ["netns", "exec", NS, process.execPath, "-e", js], { stdio: ["ignore", "pipe", "inherit"] });
-  started.push(standIn);
-  let out = "";
-  standIn.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  assert.ok(await eventually(() => out.includes("ready"), 10_000), "the stand-in listens");
-}
-
 before(async () => {
   node = await startNode([ALICE, BOB]);
   await node.writeConfig(`${DEFAULT_TEST_CONFIG}oci_runtime: runsc\n`);
   await node.restartDaemon();
-  await startMetadataStandIn();
+  dropStandIn = await startMetadataStandIn({ netns: "pst-gvmeta", hostDev: "pst-gvmeta-h", nsDev: "pst-gvmeta-n" });
 });
 after(async () => {
   for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  await removeNamespace();
+  await dropStandIn?.();
   await node?.stop();
 });
 
@@ -254,17 +224,3 @@ describe("a gVisor node's network (runsc --network=host: the container's own nam
   });
 });
 
-/** Send `data` to 127.0.0.1:port, half-close, and collect the answer until EOF. */
-function exchange(port: number, data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-    s.on("data", (d: Buffer) => chunks.push(d));
-    s.on("end", () => {
-      s.end();
-      resolve(Buffer.concat(chunks));
-    });
-    s.on("error", reject);
-    s.end(data);
-  });
-}

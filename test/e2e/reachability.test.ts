@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,7 +6,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EGRESS_REFUSAL } from "../../agent/src/adapters/firewall/egress-firewall.js";
 import { runCommand } from "../../scripts/local-node.js";
-import { daemonLog, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { daemonLog, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { fromHost, probe, startMetadataStandIn } from "./metadata-stand-in.js";
 
 /**
  * What a pod container can reach, tried from inside a real container over real connections, each
@@ -18,59 +18,15 @@ import { daemonLog, eventually, INSTANCE, startNode, type NodeHandle } from "./h
  * And the rules are a precondition: with iptables unable to answer, sessions are refused.
  */
 const USER = "e2e-reach";
-const NS = "pst-meta";
-const HOST_IF = "pst-meta-h";
 let node: NodeHandle;
-let standIn: ChildProcess | null = null;
-
-async function must(cmd: string, args: string[]): Promise<void> {
-  const r = await runCommand(cmd, args);
-  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
-}
-
-async function removeNamespace(): Promise<void> {
-  await runCommand("ip", ["route", "del", "169.254.169.254/32", "dev", HOST_IF]);
-  await runCommand("ip", ["link", "del", HOST_IF]);
-  await runCommand("ip", ["netns", "del", NS]);
-}
-
-/** A namespace holding 169.254.169.254 with an HTTP-ish listener on port 80 that answers "METADATA". */
-async function startMetadataStandIn(): Promise<void> {
-  await removeNamespace();
-  await must("ip", ["netns", "add", NS]);
-  await must("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", "pst-meta-n"]);
-  await must("ip", ["link", "set", "pst-meta-n", "netns", NS]);
-  await must("ip", ["addr", "add", "169.254.169.1/32", "dev", HOST_IF]);
-  await must("ip", ["link", "set", HOST_IF, "up"]);
-  await must("ip", ["route", "add", "169.254.169.254/32", "dev", HOST_IF]);
-  const inNs = (args: string[]): Promise<void> => must("ip", ["netns", "exec", NS, ...args]);
-  await inNs(["ip", "link", "set", "lo", "up"]);
-  await inNs(["ip", "addr", "add", "169.254.169.254/32", "dev", "pst-meta-n"]);
-  await inNs(["ip", "link", "set", "pst-meta-n", "up"]);
-  await inNs(["ip", "route", "add", "default", "dev", "pst-meta-n"]);
-  const js = `require("net").createServer(s=>{s.on("error",()=>{});s.end("METADATA\\n")}).listen(80,"169.254.169.254",()=>console.log("ready"))`;
-  standIn = spawn("ip", ["netns", "exec", NS, process.execPath, "-e", js], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  standIn.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-  assert.ok(await eventually(() => out.includes("ready"), 10_000), "the stand-in listens");
-}
-
-/** Connect from inside the user's container; prints the first line the far end sends, then rc. */
-function probe(host: string, port: number): string {
-  return `timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port} && head -1 <&3'; echo "rc=$?"`;
-}
-
-async function fromHost(host: string, port: number): Promise<string> {
-  return (await runCommand("bash", ["-c", probe(host, port)])).stdout;
-}
+let dropStandIn: (() => Promise<void>) | undefined;
 
 before(async () => {
   node = await startNode([USER]);
-  await startMetadataStandIn();
+  dropStandIn = await startMetadataStandIn({ netns: "pst-meta", hostDev: "pst-meta-h", nsDev: "pst-meta-n" });
 });
 after(async () => {
-  standIn?.kill();
-  await removeNamespace();
+  await dropStandIn?.();
   await node?.stop();
 });
 
