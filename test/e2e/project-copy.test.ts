@@ -6,7 +6,6 @@
  * project stays byte-exact while the hooks write to stderr.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
-import { vethNetns } from "./veth-netns.js";
+import { startGitDaemon, type GitDaemon } from "./git-daemon.js";
 
 const USER = "e2e-copy";
 const PROJECT = "web";
@@ -38,8 +37,7 @@ let node: NodeHandle;
 let work: string;
 let repo: string;
 let pinned: string;
-let gitDaemon: ChildProcess | null = null;
-let dropNetns: () => Promise<void> = async () => undefined;
+let gitServer: GitDaemon | undefined;
 
 async function must(cmd: string, args: readonly string[]): Promise<string> {
   const r = await runCommand(cmd, args, { timeoutMs: 600_000 });
@@ -51,7 +49,6 @@ const git = (...args: string[]) => must("git", ["-C", repo, "-c", "user.name=e2e
 
 /** A read-only `git daemon` in a namespace of its own, serving the project's repository. */
 async function startGitServer(): Promise<void> {
-  dropNetns = await vethNetns(GIT_NETNS, HOST_SIDE, NS_SIDE);
   repo = join(work, "git", "web");
   await must("git", ["init", "-q", "-b", "main", repo]);
   await writeFile(join(repo, "podfile.yaml"), PODFILE);
@@ -59,12 +56,7 @@ async function startGitServer(): Promise<void> {
   await git("add", ".");
   await git("commit", "-q", "-m", "first");
   await chmod(work, 0o755);
-  gitDaemon = spawn("nsenter", [`--net=/run/netns/${GIT_NETNS}`, "git", "daemon", "--export-all", "--reuseaddr", `--base-path=${join(work, "git")}`, `--listen=${NS_SIDE.ip}`, "--port=9418", join(work, "git")], { stdio: "ignore" });
-  for (let i = 0; i < 50; i++) {
-    if ((await runCommand("git", ["ls-remote", URL])).code === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the test's git daemon did not come up");
+  gitServer = await startGitDaemon({ netns: GIT_NETNS, host: HOST_SIDE, inside: NS_SIDE, baseDir: join(work, "git"), probeRepo: "web" });
 }
 
 const login = (command: string) => node.ssh(USER, ["-o", `SetEnv=PODSPAWN_PROJECT=${PROJECT}`, command], { timeoutMs: 300_000 });
@@ -85,8 +77,7 @@ before(async () => {
 
 after(async () => {
   await node?.stop();
-  gitDaemon?.kill("SIGTERM");
-  await dropNetns();
+  await gitServer?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

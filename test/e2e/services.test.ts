@@ -5,7 +5,7 @@
  * while scp stays byte-exact, the service hardened as claimed, and out of another user's reach.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerLines, runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
-import { vethNetns } from "./veth-netns.js";
+import { startGitDaemon, type GitDaemon } from "./git-daemon.js";
 import { REPO_ROOT } from "../unit/helpers/podfile.js";
 
 const ALICE = "e2e-svc";
@@ -30,8 +30,7 @@ const marker = randomBytes(6).toString("hex");
 
 let node: NodeHandle;
 let work: string;
-let gitDaemon: ChildProcess | null = null;
-let dropNetns: () => Promise<void> = async () => undefined;
+let gitServer: GitDaemon | undefined;
 
 async function must(cmd: string, args: readonly string[]): Promise<string> {
   const r = await runCommand(cmd, args, { timeoutMs: 600_000 });
@@ -42,7 +41,6 @@ async function must(cmd: string, args: readonly string[]): Promise<string> {
 
 /** A read-only `git daemon` in a namespace of its own, serving one dotfiles repository. */
 async function startGitServer(): Promise<void> {
-  dropNetns = await vethNetns(GIT_NETNS, HOST_SIDE, NS_SIDE);
   const repo = join(work, "git", "dots");
   await must("git", ["init", "-q", "-b", "main", repo]);
   await writeFile(join(repo, "marker"), `${marker}\n`);
@@ -50,12 +48,7 @@ async function startGitServer(): Promise<void> {
   await must("git", ["-C", repo, "add", "."]);
   await must("git", ["-C", repo, "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid", "commit", "-q", "-m", "dots"]);
   await chmod(work, 0o755);
-  gitDaemon = spawn("nsenter", [`--net=/run/netns/${GIT_NETNS}`, "git", "daemon", "--export-all", "--reuseaddr", `--base-path=${join(work, "git")}`, `--listen=${NS_SIDE.ip}`, "--port=9418", join(work, "git")], { stdio: "ignore" });
-  for (let i = 0; i < 50; i++) {
-    if ((await runCommand("git", ["ls-remote", `git://${NS_SIDE.ip}/dots`])).code === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("the test's git daemon did not come up");
+  gitServer = await startGitDaemon({ netns: GIT_NETNS, host: HOST_SIDE, inside: NS_SIDE, baseDir: join(work, "git"), probeRepo: "dots" });
 }
 
 function inspect(container: string): { HostConfig: Record<string, unknown>; NetworkSettings: { Networks: Record<string, { IPAddress: string }>; Ports: Record<string, unknown> | null } } {
@@ -90,8 +83,7 @@ before(async () => {
 after(async () => {
   await node?.stop();
   for (const v of dockerLines(["volume", "ls", "-q", "--filter", `label=podspawn.instance=${INSTANCE}`])) await runCommand("docker", ["volume", "rm", "-f", v]);
-  gitDaemon?.kill("SIGTERM");
-  await dropNetns();
+  await gitServer?.stop();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

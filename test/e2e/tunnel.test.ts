@@ -5,11 +5,11 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { exchange } from "./tcp-exchange.js";
 
 const USER = "e2e-tun";
 const OTHER = "e2e-tun2";
@@ -37,21 +37,6 @@ async function startEcho(): Promise<void> {
   assert.equal(r.code, 0, r.stderr);
   const up = await eventually(async () => (await node.ssh(USER, ["podspawn-tunnel", String(ECHO_PORT)], { input: "probe" })).stdout === "probe", 15_000, 300);
   assert.ok(up, "the echo server in the container answers through a tunnel");
-}
-
-/** Send `data` over a TCP connection to 127.0.0.1:port, half-close, and collect the answer until EOF. */
-function exchange(port: number, data: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-    s.on("data", (d: Buffer) => chunks.push(d));
-    s.on("end", () => {
-      s.end();
-      resolve(Buffer.concat(chunks));
-    });
-    s.on("error", reject);
-    s.end(data);
-  });
 }
 
 describe("podspawn-tunnel PORT over ssh", () => {
