@@ -151,7 +151,13 @@ describe("devcontainer.json and compose files (property)", () => {
   });
 
   it("a compose file's main service without an image reference is refused, naming services.app.image", () => {
-    const notRef = fc.oneof(imageRef.map((r) => `${r} --privileged`), imageRef.map((r) => r.toUpperCase()).filter((r) => /[A-Z]/.test(r.split(":")[0] ?? "")), fc.integer(), fc.constant(null), fc.array(imageRef, { maxLength: 2 }));
+    // Upper case is wrong in the repository path only: a registry host may have it (A.AA/x is valid).
+    const upperPath = (r: string): boolean => {
+      const parts = (r.split("@")[0] ?? "").split("/");
+      const path = parts.length > 1 && /[.:]/.test(parts[0] ?? "") ? parts.slice(1) : parts;
+      return /[A-Z]/.test(path.join("/").split(":")[0] ?? "");
+    };
+    const notRef = fc.oneof(imageRef.map((r) => `${r} --privileged`), imageRef.map((r) => r.toUpperCase()).filter(upperPath), fc.integer(), fc.constant(null), fc.array(imageRef, { maxLength: 2 }));
     fc.assert(
       fc.property(notRef, (image) => {
         const err = onlyInputError(() => importCompose([{ file: "compose.yaml", text: stringify({ services: { app: { image } } }) }], "app", null, new ImportNotes()));
