@@ -126,11 +126,8 @@ export class FakeRuntime implements ContainerRuntime {
   async create(spec: ContainerSpec): Promise<string> {
     this.check();
     await this.tick();
-    const image = this.images.get(spec.image);
-    if (!image) throw new UserFacingError("image-missing", `the environment image ${spec.image} is not available on this node`);
-    if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw new Error(`Conflict. The container name "/${spec.name}" is already in use`);
-    this.calls.create++;
-    const id = `fake${(++this.seq).toString(16).padStart(12, "0")}`;
+    const image = this.imageFor(spec.image, "environment", spec.name);
+    const id = this.newId();
     const files = new Map(image);
     if (spec.homeVolume) {
       const vol = this.volumes.get(spec.homeVolume.name) ?? { labels: spec.homeVolume.labels, files: new Map<string, Buffer>() };
@@ -139,6 +136,20 @@ export class FakeRuntime implements ContainerRuntime {
     }
     this.containers.set(id, { id, spec, running: false, files, createdMs: Date.now(), address: this.addressOn(spec.network), extra: new Map(), service: null });
     return id;
+  }
+
+  /** A create's checks, as the engine makes them: the image is there, the name is free. */
+  private imageFor(ref: string, kind: "environment" | "service", name: string): Map<string, Buffer> {
+    const image = this.images.get(ref);
+    if (!image) throw new UserFacingError("image-missing", `the ${kind} image ${ref} is not available on this node`);
+    if ([...this.containers.values()].some((c) => c.spec.name === name)) throw new Error(`Conflict. The container name "/${name}" is already in use`);
+    return image;
+  }
+
+  /** A created container's id (counted as a create call). */
+  private newId(): string {
+    this.calls.create++;
+    return `fake${(++this.seq).toString(16).padStart(12, "0")}`;
   }
 
   private nextAddress(): string {
@@ -154,12 +165,9 @@ export class FakeRuntime implements ContainerRuntime {
   async createService(spec: ServiceContainerSpec): Promise<string> {
     this.check();
     await this.tick();
-    const image = this.images.get(spec.image);
-    if (!image) throw new UserFacingError("image-missing", `the service image ${spec.image} is not available on this node`);
-    if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw new Error(`Conflict. The container name "/${spec.name}" is already in use`);
+    const image = this.imageFor(spec.image, "service", spec.name);
     if (!this.networks.has(spec.network)) throw Object.assign(new Error(`network ${spec.network} not found`), { statusCode: 404 });
-    this.calls.create++;
-    const id = `fake${(++this.seq).toString(16).padStart(12, "0")}`;
+    const id = this.newId();
     for (const v of spec.volumes) if (!this.volumes.has(v.name)) this.volumes.set(v.name, { labels: v.labels, files: new Map() });
     const asContainer: ContainerSpec = { name: spec.name, image: spec.image, network: spec.network, labels: spec.labels, hostname: spec.alias, ociRuntime: spec.ociRuntime, cpus: spec.cpus, memoryBytes: spec.memoryBytes, pidsLimit: spec.pidsLimit, capAdd: spec.capAdd, keepAliveUser: "", homeVolume: null };
     this.containers.set(id, { id, spec: asContainer, running: false, files: new Map(image), createdMs: Date.now(), address: this.addressOn(spec.network), extra: new Map(), service: spec });
