@@ -21,14 +21,22 @@ export interface EvictionDeps<E extends { readonly user: string }> {
   readonly leftoverServices: (user: string, project: string | null, reason: string) => Promise<void>;
 }
 
-/** Remove containers of a user the table does not hold; the services among them go with their network. */
-export async function removeStrays(deps: Pick<EvictionDeps<{ readonly user: string }>, "runtime" | "servicesDown">, stray: readonly ManagedContainer[], user: string): Promise<void> {
+/**
+ * Remove containers of a user the table does not hold; the services among them go with their
+ * network. Returns how many environment (not service) containers went.
+ */
+export async function removeStrays(deps: Pick<EvictionDeps<{ readonly user: string }>, "runtime" | "servicesDown">, stray: readonly ManagedContainer[], user: string): Promise<number> {
   const withServices = new Set<string>();
+  let environments = 0;
   for (const c of stray) {
     if (c.labels[SERVICE_LABEL] !== undefined) withServices.add(c.project);
-    else await deps.runtime.remove(c.id);
+    else {
+      await deps.runtime.remove(c.id);
+      environments++;
+    }
   }
   for (const project of withServices) await deps.servicesDown(user, project);
+  return environments;
 }
 
 /**
@@ -41,7 +49,7 @@ export async function evictUser<E extends { readonly user: string }>(deps: Evict
   for (const env of mine) await deps.destroy(env, "evicted");
   // Containers the table does not know (e.g. created by an older daemon) go as well.
   const stray = (await deps.runtime.listManaged(deps.instance)).filter((c) => c.user === user);
-  await removeStrays(deps, stray, user);
+  const strays = await removeStrays(deps, stray, user);
   await deps.leftoverServices(user, null, "evicted");
   await deps.lock.run(user, async () => {
     const prefix = `${deps.instance}.${user}.`;
@@ -52,7 +60,7 @@ export async function evictUser<E extends { readonly user: string }>(deps: Evict
     }
     await deps.networks.removeNow(user);
   });
-  return mine.length + stray.filter((c) => c.labels[SERVICE_LABEL] === undefined).length;
+  return mine.length + strays;
 }
 
 /**

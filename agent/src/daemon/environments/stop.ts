@@ -1,5 +1,3 @@
-import { SERVICE_LABEL } from "../../core/podfile/plan.js";
-import { homeVolumeName } from "../../core/container/container-spec.js";
 import { removeStrays, type EvictionDeps } from "./eviction.js";
 
 export interface StopResult {
@@ -12,9 +10,8 @@ export interface StopResult {
  * (`<instance>.<user>.<project>.home`) or a service's (`<instance>.<user>.<project>.<volume>`).
  * None of the parts can contain a dot.
  */
-function isHomeOf(instance: string, user: string, project: string | null, name: string): boolean {
-  if (project !== null) return name === homeVolumeName(instance, user, project) || (name.startsWith(`${instance}.${user}.${project}.`) && name.split(".").length === 4);
-  return name.startsWith(`${instance}.${user}.`) && name.split(".").length === 4;
+function isPersistentVolumeOf(instance: string, user: string, project: string | null, name: string): boolean {
+  return name.startsWith(project === null ? `${instance}.${user}.` : `${instance}.${user}.${project}.`) && name.split(".").length === 4;
 }
 
 /**
@@ -29,20 +26,20 @@ export async function stopEnvironments<E extends { readonly user: string; readon
   for (const env of known) await deps.destroy(env, "stopped");
   // What the table does not hold (a container left stopped, or made by an older daemon) goes too.
   const stray = (await deps.runtime.listManaged(deps.instance)).filter((c) => c.user === user && mine(c.project));
-  await removeStrays(deps, stray, user);
+  const strays = await removeStrays(deps, stray, user);
   await deps.leftoverServices(user, project, "stopped");
   let volumes = 0;
   if (purge) {
     await deps.lock.run(user, async () => {
       for (const v of await deps.runtime.listVolumes(deps.instance)) {
-        if (!isHomeOf(deps.instance, user, project, v)) continue;
+        if (!isPersistentVolumeOf(deps.instance, user, project, v)) continue;
         await deps.runtime.removeVolume(v);
         deps.log({ kind: "volume-removed", user, volume: v });
         volumes++;
       }
     });
   }
-  return { environments: known.length + stray.filter((c) => c.labels[SERVICE_LABEL] === undefined).length, volumes };
+  return { environments: known.length + strays, volumes };
 }
 
 /** The projects of `user` that have something here: an environment, a container, or (for purge) a home volume. */
@@ -52,7 +49,7 @@ export async function projectsOf<E extends { readonly user: string; readonly pro
   if (withVolumes) {
     for (const v of await deps.runtime.listVolumes(deps.instance)) {
       const [, owner, p] = v.split(".");
-      if (owner === user && p && isHomeOf(deps.instance, user, p, v)) projects.add(p);
+      if (owner === user && p && isPersistentVolumeOf(deps.instance, user, p, v)) projects.add(p);
     }
   }
   return projects;
