@@ -12,32 +12,24 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AGENT_UNAVAILABLE_LINE } from "../../agent/src/daemon/session/agent-forwarding.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 import { exchange } from "./tcp-exchange.js";
-import { fromHost, probe, startMetadataStandIn } from "./metadata-stand-in.js";
+import { startEcho, startForward } from "./port-forward.js";
+import { bridgeGateway, fromHost, listenOnHost, probe, startMetadataStandIn } from "./metadata-stand-in.js";
 
 const ALICE = "e2e-gv-alice";
 const BOB = "e2e-gv-bob";
 const ECHO_PORT = 7090;
-const bundle = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dist", "bundle", "podspawn.cjs");
 const containerOf = (user: string): string => `${INSTANCE}.${user}.default`;
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 let node: NodeHandle;
 let dropStandIn: (() => Promise<void>) | undefined;
 const started: ChildProcess[] = [];
-
-async function must(cmd: string, args: string[]): Promise<string> {
-  const r = await runCommand(cmd, args);
-  assert.equal(r.code, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 
 interface Inspected {
   HostConfig: { Runtime: string; CapDrop: string[] | null; CapAdd: string[] | null; SecurityOpt: string[] | null; PidsLimit: number; Privileged: boolean };
@@ -118,20 +110,13 @@ describe("a gVisor (runsc) node", () => {
   });
 
   it("forwards a local port into the sandbox with podspawn forward", async () => {
-    const echo = `perl -MIO::Socket::INET -e '$SIG{CHLD}="IGNORE"; my $s=IO::Socket::INET->new(LocalPort=>${ECHO_PORT},Listen=>4,ReuseAddr=>1) or die $!; while (my $c=$s->accept) { if (fork) { close $c; next } my $b; while (sysread($c,$b,65536)) { syswrite($c,$b) } exit }'`;
-    assert.equal((await node.ssh(ALICE, [`setsid nohup ${echo} >/dev/null 2>&1 </dev/null &`])).code, 0);
-    assert.ok(await eventually(async () => (await node.ssh(ALICE, ["podspawn-tunnel", String(ECHO_PORT)], { input: "probe" })).stdout === "probe", 15_000, 300), "the echo server answers through a tunnel");
-    const fwd = spawn(process.execPath, [bundle, "forward", `0:${ECHO_PORT}`, `${ALICE}@127.0.0.1`, "--", ...node.sshArgs(ALICE)], { stdio: ["ignore", "pipe", "pipe"] });
-    started.push(fwd);
-    let err = "";
-    fwd.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => fwd.once("exit", (code) => resolve(code)));
-    assert.ok(await eventually(() => /127\.0\.0\.1:\d+ -> port/.test(err), 10_000), err);
-    const port = Number(/127\.0\.0\.1:(\d+) -> port/.exec(err)?.[1]);
+    await startEcho(node, ALICE, ECHO_PORT);
+    const fwd = await startForward(node, ALICE, ECHO_PORT);
+    started.push(fwd.child);
     const data = randomBytes(100 * 1024);
-    assert.ok((await exchange(port, data)).equals(data), "the bytes come back intact");
-    fwd.kill("SIGINT");
-    assert.equal(await exited, 0, err);
+    assert.ok((await exchange(fwd.port, data)).equals(data), "the bytes come back intact");
+    fwd.child.kill("SIGINT");
+    assert.equal(await fwd.exited, 0, fwd.stderr());
   });
 });
 
@@ -203,15 +188,9 @@ describe("a gVisor node's network (runsc --network=host: the container's own nam
   });
 
   it("the host's own services on the bridge gateway are unreachable (a listener there answers the host)", async () => {
-    const server: Server = createServer((s) => {
-      s.on("error", () => undefined);
-      s.end("HOST-SERVICE\n");
-    });
-    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+    const { port, close } = await listenOnHost();
     try {
-      const port = (server.address() as AddressInfo).port;
-      const gateway = (await must("docker", ["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", `${INSTANCE}.${ALICE}`])).trim();
-      assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+      const gateway = await bridgeGateway(`${INSTANCE}.${ALICE}`);
       assert.equal(await fromHost(gateway, port), "HOST-SERVICE\nrc=0\n");
       const r = await node.ssh(ALICE, [probe(gateway, port), "; ", probe("127.0.0.1", port)]);
       assertSandboxed(ALICE);
@@ -219,7 +198,7 @@ describe("a gVisor node's network (runsc --network=host: the container's own nam
       assert.doesNotMatch(r.stdout, /HOST-SERVICE/);
       assert.match(r.stdout, /^rc=(124|1)\nrc=1\n$/, "the gateway drops the connection; the sandbox's loopback is its own");
     } finally {
-      server.close();
+      close();
     }
   });
 });

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import { runCommand } from "../../scripts/local-node.js";
 import { eventually } from "./harness.js";
 
@@ -63,4 +64,23 @@ export async function startMetadataStandIn(names: StandInNames): Promise<() => P
   child.stdout?.setEncoding("utf8").on("data", (d: string) => (out += d));
   assert.ok(await eventually(() => out.includes("ready"), 10_000), "the stand-in listens");
   return drop;
+}
+
+/** A listener on every host address that answers `HOST-SERVICE` to whoever reaches it. */
+export async function listenOnHost(): Promise<{ readonly port: number; close(): void }> {
+  const server: Server = createServer((s) => {
+    s.on("error", () => undefined);
+    s.end("HOST-SERVICE\n");
+  });
+  await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
+/** The gateway address of a user's bridge network: the host, as the containers on it see it. */
+export async function bridgeGateway(network: string): Promise<string> {
+  const r = await runCommand("docker", ["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network]);
+  assert.equal(r.code, 0, r.stderr);
+  const gateway = r.stdout.trim();
+  assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+  return gateway;
 }

@@ -7,13 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 import { startGitDaemon, type GitDaemon } from "./git-daemon.js";
+import { assertScpRoundTrip } from "./scp-round-trip.js";
 
 const USER = "e2e-copy";
 const PROJECT = "web";
@@ -106,14 +107,6 @@ describe("mount: copy over ssh", { timeout: 600_000 }, () => {
   });
 
   it("keeps scp to the project byte-exact while the hooks write to stderr", async () => {
-    const local = join(work, "blob");
-    const back = join(work, "blob.back");
-    await writeFile(local, randomBytes(256 * 1024));
-    const args = node.sshArgs(USER);
-    const port = args.indexOf("-p");
-    const opts = [...args.filter((_, i) => i !== port && i !== port + 1), "-P", args[port + 1] ?? "", "-o", `SetEnv=PODSPAWN_PROJECT=${PROJECT}`];
-    await must("scp", [...opts, local, `${USER}@127.0.0.1:blob`]);
-    await must("scp", [...opts, `${USER}@127.0.0.1:blob`, back]);
-    assert.deepEqual(await readFile(back), await readFile(local));
+    await assertScpRoundTrip(node, USER, PROJECT, work);
   });
 });

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer, type AddressInfo, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { EGRESS_REFUSAL } from "../../agent/src/adapters/firewall/egress-firewall.js";
 import { runCommand } from "../../scripts/local-node.js";
 import { daemonLog, INSTANCE, startNode, type NodeHandle } from "./harness.js";
-import { fromHost, probe, startMetadataStandIn } from "./metadata-stand-in.js";
+import { bridgeGateway, fromHost, listenOnHost, probe, startMetadataStandIn } from "./metadata-stand-in.js";
 
 /**
  * What a pod container can reach, tried from inside a real container over real connections, each
@@ -40,17 +39,10 @@ describe("reachability from inside a container", () => {
   });
 
   it("the host's own services are unreachable: a listener on all host addresses answers the host, not the container (bridge gateway or host address)", async () => {
-    const server: Server = createServer((s) => {
-      s.on("error", () => undefined);
-      s.end("HOST-SERVICE\n");
-    });
-    await new Promise<void>((r) => server.listen(0, "0.0.0.0", r));
-    const port = (server.address() as AddressInfo).port;
+    const { port, close } = await listenOnHost();
     try {
-      const network = `${INSTANCE}.${USER}`;
       await node.ssh(USER, ["true"]);
-      const gateway = (await runCommand("docker", ["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", network])).stdout.trim();
-      assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+      const gateway = await bridgeGateway(`${INSTANCE}.${USER}`);
       const hostAddress = (await runCommand("bash", ["-c", "ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | grep -v '^198\\.18\\.' | grep -v '^172\\.17\\.' | head -1"])).stdout.trim();
       for (const target of [gateway, hostAddress]) {
         assert.equal(await fromHost(target, port), "HOST-SERVICE\nrc=0\n", `${target} answers the host`);
@@ -60,7 +52,7 @@ describe("reachability from inside a container", () => {
         assert.match(r.stdout, /^rc=(124|1)\n$/, target);
       }
     } finally {
-      server.close();
+      close();
     }
   });
 });

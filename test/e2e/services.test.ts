@@ -7,13 +7,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerLines, runCommand } from "../../scripts/local-node.js";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 import { startGitDaemon, type GitDaemon } from "./git-daemon.js";
+import { assertScpRoundTrip } from "./scp-round-trip.js";
 import { REPO_ROOT } from "../unit/helpers/podfile.js";
 
 const ALICE = "e2e-svc";
@@ -108,15 +109,7 @@ describe("the postgres example over ssh", { timeout: 900_000 }, () => {
   });
 
   it("keeps scp to the project byte-exact while the hooks write to stderr", async () => {
-    const local = join(work, "blob");
-    const back = join(work, "blob.back");
-    await writeFile(local, randomBytes(256 * 1024));
-    const args = node.sshArgs(ALICE);
-    const port = args.indexOf("-p");
-    const opts = [...args.filter((_, i) => i !== port && i !== port + 1), "-P", args[port + 1] ?? "", "-o", `SetEnv=PODSPAWN_PROJECT=${PROJECT}`];
-    await must("scp", [...opts, local, `${ALICE}@127.0.0.1:blob`]);
-    await must("scp", [...opts, `${ALICE}@127.0.0.1:blob`, back]);
-    assert.deepEqual(await readFile(back), await readFile(local));
+    await assertScpRoundTrip(node, ALICE, PROJECT, work);
   });
 
   it("runs the service hardened as claimed: CapDrop ALL, no-new-privileges, limits, read-only root, no host port, only its internal network", () => {

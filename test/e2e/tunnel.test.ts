@@ -5,16 +5,14 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
 import { exchange } from "./tcp-exchange.js";
+import { startEcho, startForward } from "./port-forward.js";
 
 const USER = "e2e-tun";
 const OTHER = "e2e-tun2";
 const ECHO_PORT = 7070;
-const bundle = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "dist", "bundle", "podspawn.cjs");
 let node: NodeHandle;
 const started: ChildProcess[] = [];
 
@@ -28,20 +26,9 @@ after(async () => {
 
 const containerOf = (user: string): string => `${INSTANCE}.${user}.default`;
 
-// An echo server inside the container, one forked child per connection, echoing until EOF.
-const ECHO_SERVER = `perl -MIO::Socket::INET -e '$SIG{CHLD}="IGNORE"; my $s=IO::Socket::INET->new(LocalPort=>${ECHO_PORT},Listen=>16,ReuseAddr=>1) or die $!; while (my $c=$s->accept) { if (fork) { close $c; next } my $b; while (sysread($c,$b,65536)) { syswrite($c,$b) } exit }'`;
-
-/** Start the echo server in USER's container (a second one just fails to bind) and wait until it answers. */
-async function startEcho(): Promise<void> {
-  const r = await node.ssh(USER, [`setsid nohup ${ECHO_SERVER} >/dev/null 2>&1 </dev/null &`]);
-  assert.equal(r.code, 0, r.stderr);
-  const up = await eventually(async () => (await node.ssh(USER, ["podspawn-tunnel", String(ECHO_PORT)], { input: "probe" })).stdout === "probe", 15_000, 300);
-  assert.ok(up, "the echo server in the container answers through a tunnel");
-}
-
 describe("podspawn-tunnel PORT over ssh", () => {
   it("relays stdin to a port in the user's container and the answer back, exit 0", async () => {
-    await startEcho();
+    await startEcho(node, USER, ECHO_PORT);
     const r = await node.ssh(USER, ["podspawn-tunnel", String(ECHO_PORT)], { input: "hello through the tunnel\n" });
     assert.equal(r.stdout, "hello through the tunnel\n", r.stderr);
     assert.equal(r.stderr, "");
@@ -56,14 +43,14 @@ describe("podspawn-tunnel PORT over ssh", () => {
   });
 
   it("reaches only the user's own container: another user's tunnel to the same port finds nothing", async () => {
-    await startEcho();
+    await startEcho(node, USER, ECHO_PORT);
     const r = await node.ssh(OTHER, ["podspawn-tunnel", String(ECHO_PORT)], { input: "x" });
     assert.equal(r.code, 255);
     assert.equal(r.stderr, `podspawn: nothing is listening on port ${ECHO_PORT} in your default environment\n`);
   });
 
   it("keeps the container while a tunnel is open, past the grace period", async () => {
-    await startEcho();
+    await startEcho(node, USER, ECHO_PORT);
     const child = spawn("ssh", [...node.sshArgs(USER), `${USER}@127.0.0.1`, "podspawn-tunnel", String(ECHO_PORT)], { stdio: ["pipe", "pipe", "pipe"] });
     started.push(child);
     let out = "";
@@ -85,15 +72,11 @@ describe("podspawn-tunnel PORT over ssh", () => {
 
 describe("podspawn forward", () => {
   it("forwards a local port to the container port, for two concurrent connections, until SIGINT", async () => {
-    await startEcho();
-    const fwd = spawn(process.execPath, [bundle, "forward", `0:${ECHO_PORT}`, `${USER}@127.0.0.1`, "--", ...node.sshArgs(USER)], { stdio: ["ignore", "pipe", "pipe"] });
-    started.push(fwd);
-    let err = "";
-    fwd.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => fwd.once("exit", (code) => resolve(code)));
-    assert.ok(await eventually(() => /127\.0\.0\.1:\d+ -> port/.test(err), 10_000), err);
-    const port = Number(/127\.0\.0\.1:(\d+) -> port/.exec(err)?.[1]);
-    assert.match(err, new RegExp(`^podspawn forward: 127\\.0\\.0\\.1:${port} -> port ${ECHO_PORT} in ${USER}@127\\.0\\.0\\.1 \\(Ctrl-C to stop\\)$`, "m"));
+    await startEcho(node, USER, ECHO_PORT);
+    const fwd = await startForward(node, USER, ECHO_PORT);
+    started.push(fwd.child);
+    const { port } = fwd;
+    assert.match(fwd.stderr(), new RegExp(`^podspawn forward: 127\\.0\\.0\\.1:${port} -> port ${ECHO_PORT} in ${USER}@127\\.0\\.0\\.1 \\(Ctrl-C to stop\\)$`, "m"));
     const a = randomBytes(200 * 1024);
     const b = randomBytes(50 * 1024 + 3);
     const [backA, backB] = await Promise.all([exchange(port, a), exchange(port, b)]);
@@ -101,22 +84,18 @@ describe("podspawn forward", () => {
     assert.ok(backB.equals(b), `second connection: ${backB.length} of ${b.length} bytes back intact`);
     // The listener outlives its connections.
     assert.ok((await exchange(port, Buffer.from("again"))).equals(Buffer.from("again")));
-    fwd.kill("SIGINT");
-    assert.equal(await exited, 0, err);
+    fwd.child.kill("SIGINT");
+    assert.equal(await fwd.exited, 0, fwd.stderr());
   });
 
   it("passes the node's one-line refusal through to stderr for a closed port", async () => {
-    const fwd = spawn(process.execPath, [bundle, "forward", "0:7071", `${USER}@127.0.0.1`, "--", ...node.sshArgs(USER)], { stdio: ["ignore", "pipe", "pipe"] });
-    started.push(fwd);
-    let err = "";
-    fwd.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const exited = new Promise<number | null>((resolve) => fwd.once("exit", (code) => resolve(code)));
-    assert.ok(await eventually(() => /127\.0\.0\.1:\d+ -> port/.test(err), 10_000), err);
-    const port = Number(/127\.0\.0\.1:(\d+) -> port/.exec(err)?.[1]);
+    const fwd = await startForward(node, USER, 7071);
+    started.push(fwd.child);
+    const { port } = fwd;
     const back = await exchange(port, Buffer.from("x"));
     assert.equal(back.length, 0);
-    assert.ok(await eventually(() => err.includes("podspawn forward: ssh: podspawn: nothing is listening on port 7071 in your default environment"), 5000), err);
-    fwd.kill("SIGTERM");
-    assert.equal(await exited, 0, err);
+    assert.ok(await eventually(() => fwd.stderr().includes("podspawn forward: ssh: podspawn: nothing is listening on port 7071 in your default environment"), 5000), fwd.stderr());
+    fwd.child.kill("SIGTERM");
+    assert.equal(await fwd.exited, 0, fwd.stderr());
   });
 });
