@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { after, before, describe, it } from "node:test";
 import { KEEP_ALIVE_USER } from "../../agent/src/core/container/container-spec.js";
 import { daemonLog, DEFAULT_TEST_CONFIG, eventually, INSTANCE, startNode, type NodeHandle } from "./harness.js";
+import { startEcho } from "./port-forward.js";
 
 /*
  * The pre-warmed pool against the real engine and sshd: fills, claims by real logins, stays out of
@@ -62,13 +63,16 @@ after(async () => {
 });
 
 describe("the pre-warmed pool", () => {
-  it("holds started containers on no network that nobody can reach or see as theirs before a claim", async () => {
+  it("holds started containers each alone on a network of its own, that no user can reach or see as theirs before a claim, and keeps a claimed one there (tunnels included)", async () => {
     const ids = await poolFull();
     for (const id of ids) {
       const nets = JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", id])) as Record<string, { IPAddress: string }>;
-      assert.deepEqual(Object.keys(nets), ["none"]);
-      assert.equal(nets.none?.IPAddress, "", "no address anyone could dial");
-      assert.equal(docker(["exec", id, "ls", "/sys/class/net"]), "lo", "its network namespace has its loopback only");
+      const [own, ...others] = Object.keys(nets);
+      assert.deepEqual(others, [], "one network");
+      assert.match(own ?? "", new RegExp(`^${INSTANCE}\\.pool\\.[0-9a-f]{8}$`), "the pool's own, not any user's");
+      assert.equal(docker(["network", "inspect", "-f", "{{.Labels}}", own ?? ""]).includes("podspawn.user"), false, "naming nobody");
+      assert.deepEqual(Object.keys(JSON.parse(docker(["network", "inspect", "-f", "{{json .Containers}}", own ?? ""])) as object), [id], "nothing else on it");
+      assert.equal(docker(["network", "inspect", "-f", "{{index .Options \"com.docker.network.bridge.enable_icc\"}}", own ?? ""]), "false", "hardened like a user network");
       assert.equal(docker(["exec", id, "sh", "-c", "test -e /etc/podspawn/ready && echo marker || echo none"]), "none");
       const hardening = docker(["inspect", "-f", "{{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.Init}} {{.HostConfig.Privileged}} {{.Config.User}}", id]);
       assert.equal(hardening, `["ALL"] ["no-new-privileges:true"] 256 536870912 true false ${KEEP_ALIVE_USER}`, "hardened like a user's container");
@@ -78,11 +82,13 @@ describe("the pre-warmed pool", () => {
     for (const id of ids) assert.ok(!listed.stdout.includes(id.slice(0, 12)), "podspawn list shows no pooled container");
     assert.deepEqual(JSON.parse(listed.stdout), { environments: [] });
 
-    // A listener in the newest pooled container, started before any claim. Its own loopback
-    // answers (the listener works); it has no address anyone could dial. FIRST's login claims the
-    // oldest, SECOND's then claims this one: only then does it answer on SECOND's network, and
-    // another user's (FIRST's) container still cannot reach it.
+    // A listener in the newest pooled container, started before any claim. The host reaches it at
+    // its address (the listener works there); FIRST's container, claimed from the oldest, does
+    // not. SECOND's login then claims this one: it answers SECOND from inside, at the same
+    // address, and FIRST still cannot reach it.
     const target = newestPooled();
+    const targetAddress = docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", target]);
+    const ownNetwork = docker(["inspect", "-f", "{{range $name, $n := .NetworkSettings.Networks}}{{$name}}{{end}}", target]);
     const tools = docker(["create", "podspawn/busybox:test", "true"]);
     try {
       execFileSync("sh", ["-c", `docker cp ${tools}:/bin/busybox - | docker cp - ${target}:/tmp/`]);
@@ -90,19 +96,25 @@ describe("the pre-warmed pool", () => {
       docker(["rm", "-f", tools]);
     }
     docker(["exec", "-d", target, "/tmp/busybox", "nc", "-ll", "-p", "7777", "-e", "/tmp/busybox", "echo", "pooled-listener"]);
-    assert.ok(await eventually(() => docker(["exec", target, "/tmp/busybox", "nc", "-w", "2", "127.0.0.1", "7777"]).includes("pooled-listener"), 10_000), "the listener answers inside its own sandbox");
-    const first = await node.ssh(FIRST, ["cat /etc/podspawn/ready"]);
+    assert.ok(await eventually(() => execFileSync("bash", ["-c", DIAL(targetAddress)], { encoding: "utf8" }).includes("pooled-listener"), 10_000), "the listener answers the host at its address");
+    const first = await node.ssh(FIRST, [`cat /etc/podspawn/ready; ${DIAL(targetAddress)}`]);
     assert.equal(first.code, 0, first.stderr);
-    assert.notEqual(markerContainer(first.stdout), target, "FIRST claimed the oldest pooled container");
+    const [firstMarker, firstAnswer] = first.stdout.trim().split("\n");
+    assert.notEqual(markerContainer(firstMarker ?? ""), target, "FIRST claimed the oldest pooled container");
+    assert.equal(firstAnswer, "refused", "FIRST's container cannot reach a pooled one before its claim");
     const second = await node.ssh(SECOND, [`cat /etc/podspawn/ready; ${DIAL("$(hostname -I | cut -d' ' -f1)")}; hostname -I | cut -d' ' -f1`]);
     assert.equal(second.code, 0, second.stderr);
     const [marker, answer, address] = second.stdout.trim().split("\n");
     assert.equal(markerContainer(marker ?? ""), target, "SECOND claimed the container with the listener");
-    assert.equal(answer, "pooled-listener", "claimed, it answers on SECOND's own network");
+    assert.equal(answer, "pooled-listener", "claimed, it answers SECOND on its own network");
+    assert.equal((address ?? "").trim(), targetAddress, "the claim kept it where it was");
     const cross = await node.ssh(FIRST, [DIAL((address ?? "").trim())]);
     assert.equal(cross.stdout.trim(), "refused", "FIRST's container cannot reach SECOND's");
+    // The daemon's tunnel looks the address up on the network the claimed container is on.
+    await startEcho(node, SECOND, 7070);
     await node.podspawn(["stop", FIRST]);
     await node.podspawn(["stop", SECOND]);
+    assert.ok(await eventually(() => !docker(["network", "ls", "--format", "{{.Name}}"]).split("\n").includes(ownNetwork), 10_000), "its network went with the stopped environment");
   });
 
   it("serves two of ten new users logging in at once from a pool of 2 and the rest the normal way, each in a container of their own", async () => {
@@ -161,8 +173,9 @@ describe("the pre-warmed pool", () => {
     await node.podspawn(["stop", FIRST]);
   });
 
-  it("drains the old pool when the spec changes, and refills with the new one", async () => {
+  it("drains the old pool when the spec changes, with the networks made for it, and refills with the new one", async () => {
     const old = await poolFull();
+    const oldNetworks = old.map((id) => Object.keys(JSON.parse(docker(["inspect", "-f", "{{json .NetworkSettings.Networks}}", id])) as object)[0] ?? "");
     await node.writeConfig(POOL_CONFIG.replace("memory: 512m", "memory: 384m"));
     await node.reload();
     const ok = await eventually(() => {
@@ -172,6 +185,8 @@ describe("the pre-warmed pool", () => {
     assert.ok(ok, `the pool holds two new containers (${JSON.stringify(pooled())})`);
     for (const c of pooled()) assert.equal(docker(["inspect", "-f", "{{.HostConfig.Memory}}", c.id]), String(384 * 1024 * 1024));
     for (const id of old) assert.throws(() => idOf(id), "the old ones are gone");
+    const gone = await eventually(() => !docker(["network", "ls", "--format", "{{.Name}}"]).split("\n").some((n) => oldNetworks.includes(n)), 10_000);
+    assert.ok(gone, `their networks are gone too (${oldNetworks.join(", ")})`);
     await node.writeConfig(POOL_CONFIG);
   });
 });

@@ -2,8 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { drainPlan, nextFill, pickPooled, recentSpecs, type IdlePooled, type WantedSpec } from "../../agent/src/core/container/pool-plan.js";
-import { isPooled, pooledContainerSpec, pooledOwner, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
-import { containerName, containerSpec } from "../../agent/src/core/container/container-spec.js";
+import { isPooled, isPooledNetworkName, pooledContainerSpec, pooledNetworkName, pooledNetworkOf, pooledNetworkSpec, pooledOwner, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
+import { servicesNetworkName } from "../../agent/src/core/podfile/plan.js";
+import { containerName, containerSpec, networkName } from "../../agent/src/core/container/container-spec.js";
 import { decideAttach, mustReadMarker, type FoundContainer } from "../../agent/src/core/container/attach-decision.js";
 import { parseClaimMarker, parseReadyMarker, renderReadyMarker } from "../../agent/src/core/container/ready-marker.js";
 import { DEFAULT_NODE_CONFIG, parseNodeConfig } from "../../agent/src/core/config/node-config.js";
@@ -29,11 +30,16 @@ describe("pool-spec: the user-independent part of a container spec", () => {
     assert.equal(poolTemplateOf(containerSpec("pst", "alice", "default", { ...CONFIG, session: { ...CONFIG.session, mode: "persistent" } })), null);
   });
 
-  it("makes pooled containers on no network, labelled pooled and naming no user, under a name no user's container can have", () => {
+  it("makes pooled containers on a network of their own whose name no user or services network can have, labelled pooled and naming no user, under a name no user's container can have", () => {
     const t = poolTemplateOf(containerSpec("pst", "alice", "default", CONFIG));
     assert.ok(t);
     const spec = pooledContainerSpec("pst", t, "sha256:x", "ab12");
-    assert.equal(spec.network, "none");
+    assert.equal(spec.network, pooledNetworkName("pst", "ab12"));
+    assert.equal(pooledNetworkOf("pst", spec.labels), spec.network, "its label says which network is its own, also after a rename");
+    assert.equal(pooledNetworkOf("other", spec.labels), null);
+    assert.deepEqual(pooledNetworkSpec("pst", "ab12", null).name, spec.network);
+    assert.ok(isPooledNetworkName("pst", spec.network));
+    fc.assert(fc.property(fc.stringMatching(/^[a-z][a-z0-9_-]{0,31}$/), fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/), (user, project) => !isPooledNetworkName("pst", networkName("pst", user)) && !isPooledNetworkName("pst", servicesNetworkName("pst", user, project)) && networkName("pst", user) !== spec.network));
     assert.ok(isPooled(spec.labels));
     assert.equal(spec.labels["podspawn.user"], undefined);
     assert.equal(pooledOwner("pst", spec.name), "unclaimed");

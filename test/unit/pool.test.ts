@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { FakeRuntime } from "../../agent/src/adapters/fake/fake-runtime.js";
 import type { ContainerRuntime } from "../../agent/src/core/ports/container-runtime.js";
 import { containerName, containerSpec, networkName } from "../../agent/src/core/container/container-spec.js";
+import { blockOf } from "../../agent/src/core/net/cidr.js";
 import { DEFAULT_NODE_CONFIG, type NodeConfig } from "../../agent/src/core/config/node-config.js";
 import { parseClaimMarker, READY_MARKER_PATH, renderReadyMarker } from "../../agent/src/core/container/ready-marker.js";
-import { isPooled } from "../../agent/src/core/container/pool-spec.js";
+import { isPooled, isPooledNetworkName, POOL_LABEL } from "../../agent/src/core/container/pool-spec.js";
 import { Environments } from "../../agent/src/daemon/environments/environments.js";
 import type { DaemonEvent } from "../../agent/src/daemon/log.js";
 import { minimalImage } from "./helpers/fake-image.js";
@@ -16,7 +17,7 @@ const INSTANCE = "pst";
 
 const image = (): Map<string, Buffer> => minimalImage({ bash: false });
 
-type Over = { readonly pool?: Partial<NodeConfig["pool"]>; readonly maxEnvironments?: number; readonly memoryBytes?: number; readonly mode?: NodeConfig["session"]["mode"] };
+type Over = { readonly pool?: Partial<NodeConfig["pool"]>; readonly maxEnvironments?: number; readonly memoryBytes?: number; readonly mode?: NodeConfig["session"]["mode"]; readonly addressPool?: NodeConfig["network"] };
 
 function makeConfig(o: Over = {}): NodeConfig {
   return {
@@ -27,6 +28,7 @@ function makeConfig(o: Over = {}): NodeConfig {
     limits: { ...DEFAULT_NODE_CONFIG.limits, maxEnvironments: o.maxEnvironments ?? DEFAULT_NODE_CONFIG.limits.maxEnvironments },
     pool: { size: 2, projectSize: 1, specsIdleAfterMs: 30 * 60_000, ...o.pool },
     networkLingerMs: 0,
+    ...(o.addressPool ? { network: o.addressPool } : {}),
   };
 }
 
@@ -62,15 +64,21 @@ async function settle(turns = 200): Promise<void> {
 const pooledOf = (r: FakeRuntime) => [...r.containers.values()].filter((c) => isPooled(c.spec.labels) && c.spec.name.split(".")[1] === "pool");
 
 describe("Pool: filling", () => {
-  it("fills the default environment's pool to pool.size with started containers hardened like a user's, on no network, naming nobody", async () => {
+  it("fills the default environment's pool to pool.size with started containers hardened like a user's, each alone on a network of its own, naming nobody", async () => {
     const w = world();
     await w.envs.pool.refill();
     const pooled = pooledOf(w.runtime);
     assert.equal(pooled.length, 2);
     const user = containerSpec(INSTANCE, "alice", "default", makeConfig());
+    assert.equal(new Set(pooled.map((c) => c.spec.network)).size, 2, "one network per pooled container");
     for (const c of pooled) {
       assert.equal(c.running, true);
-      assert.equal(c.spec.network, "none");
+      assert.ok(isPooledNetworkName(INSTANCE, c.spec.network), c.spec.network);
+      const net = w.runtime.networks.get(c.spec.network);
+      assert.equal(net?.labels[POOL_LABEL.network], "true");
+      assert.equal(net?.labels["podspawn.user"], undefined, "the network names nobody either");
+      assert.ok(net && net.internal !== true && net.subnet, "a user network in all but the name: NAT out, a block of the address pool");
+      assert.deepEqual([...w.runtime.containers.values()].filter((x) => x.spec.network === c.spec.network).map((x) => x.id), [c.id], "nothing else on it");
       assert.deepEqual([c.spec.image, c.spec.ociRuntime, c.spec.cpus, c.spec.memoryBytes, c.spec.pidsLimit, c.spec.capAdd, c.spec.keepAliveUser, c.spec.hostname], [user.image, user.ociRuntime, user.cpus, user.memoryBytes, user.pidsLimit, user.capAdd, user.keepAliveUser, user.hostname]);
       assert.equal(c.spec.labels["podspawn.user"], undefined);
       assert.equal(c.files.has(READY_MARKER_PATH), false, "pristine: no account, no marker");
@@ -112,17 +120,22 @@ describe("Pool: filling", () => {
 });
 
 describe("Pool: claims", () => {
-  it("serves a first login from the pool: renamed for the user, on their network, account and a claim marker written, nothing created on the login path", async () => {
+  it("serves a first login from the pool: renamed for the user, kept on the network made for it, account and a claim marker written, nothing created on the login path", async () => {
     const w = world();
     await w.envs.pool.refill();
     const ids = new Set(pooledOf(w.runtime).map((c) => c.id));
+    const networks = new Map(pooledOf(w.runtime).map((c) => [c.id, c.spec.network]));
     const creates = w.runtime.calls.create;
+    const netCreates = w.runtime.calls.createNetwork;
     const env = await w.envs.acquire("alice", "default");
     assert.equal(w.runtime.calls.create, creates, "the claim creates nothing, and the refill waits for it");
+    assert.equal(w.runtime.calls.createNetwork, netCreates, "nor a network");
     assert.ok(ids.has(env.containerId));
     const c = w.runtime.containers.get(env.containerId);
     assert.equal(c?.spec.name, containerName(INSTANCE, "alice", "default"));
-    assert.equal(c?.spec.network, networkName(INSTANCE, "alice"));
+    assert.equal(c?.spec.network, networks.get(env.containerId));
+    assert.equal(env.network, networks.get(env.containerId), "its address (tunnels) is looked up there");
+    assert.equal(w.runtime.networks.has(networkName(INSTANCE, "alice")), false, "no user network made for it");
     assert.ok(c?.files.get("/etc/passwd")?.toString().includes("alice:"));
     const marker = parseClaimMarker(c?.files.get(READY_MARKER_PATH)?.toString() ?? "", env.containerId, "alice");
     assert.equal(marker?.claim.project, "default");
@@ -144,6 +157,32 @@ describe("Pool: claims", () => {
     assert.notEqual(next.containerId, env.containerId);
   });
 
+  it("removes the network made for a claimed container with it, and a user network of that user only if one exists", async () => {
+    const w = world({ pool: { size: 1 } });
+    await w.envs.pool.refill();
+    const env = await w.envs.acquire("alice", "default");
+    assert.ok(isPooledNetworkName(INSTANCE, env.network));
+    await w.envs.destroy(env, "stopped");
+    assert.equal(w.runtime.networks.has(env.network), false, "its network went with it");
+    assert.ok(w.events.some((e) => e.kind === "network-removed" && e.network === env.network));
+    assert.equal(w.events.some((e) => e.kind === "network-removed" && e.network === networkName(INSTANCE, "alice")), false, "no removal of a user network that never existed");
+  });
+
+  it("gives up an idle pooled container (with its network) when a user needs the last block of the address pool", async () => {
+    // Four /24 blocks: the pool of 2 holds two, alice and bob (a miss each: another project) the rest.
+    const w = world({ addressPool: { pool: blockOf("10.90.0.0/22") ?? assert.fail("cidr"), subnetPrefix: 24, blockPrivateRanges: true } });
+    await w.envs.pool.refill();
+    assert.equal(pooledOf(w.runtime).length, 2);
+    await w.envs.acquire("alice", "web");
+    const carol = w.envs.acquire("carol", "web");
+    await w.envs.acquire("bob", "web");
+    await carol;
+    assert.equal(w.envs.list().length, 3, "all three users landed");
+    assert.ok(w.events.some((e) => e.kind === "pool-removed" && e.reason === "address-pool"));
+    const netsOfPool = [...w.runtime.networks.keys()].filter((n) => isPooledNetworkName(INSTANCE, n));
+    assert.ok(netsOfPool.length <= 1, `at most one pooled network left in four blocks, saw ${netsOfPool.join(", ")}`);
+  });
+
   it("serves two of ten concurrent first logins from a pool of 2 and the rest the normal way, each user in a container of their own", async () => {
     const w = world();
     await w.envs.pool.refill();
@@ -157,16 +196,18 @@ describe("Pool: claims", () => {
     for (const e of envs) assert.equal(w.runtime.containers.get(e.containerId)?.spec.name, containerName(INSTANCE, e.user, "default"));
   });
 
-  it("falls back to the normal path when a claim fails, and removes the half-claimed container", async () => {
+  it("falls back to the normal path when a claim fails, and removes the half-claimed container and its network", async () => {
     const runtime = new FakeRuntime(new Map([[IMAGE, image()]]));
     const broken: ContainerRuntime = Object.assign(Object.create(runtime) as FakeRuntime, { rename: async () => Promise.reject(new Error("engine said no")) });
     const w = world({}, runtime, broken);
     await w.envs.pool.refill();
-    const pooled = pooledOf(runtime).map((c) => c.id);
+    const pooled = pooledOf(runtime).map((c) => [c.id, c.spec.network] as const);
     const env = await w.envs.acquire("alice", "default");
-    assert.equal(pooled.includes(env.containerId), false);
+    assert.equal(pooled.some(([id]) => id === env.containerId), false);
     assert.equal(runtime.containers.get(env.containerId)?.spec.name, containerName(INSTANCE, "alice", "default"));
-    assert.equal(pooled.filter((id) => runtime.containers.has(id)).length, 1, "the one it tried is gone");
+    assert.equal(env.network, networkName(INSTANCE, "alice"), "the normal path: the user's network");
+    assert.equal(pooled.filter(([id]) => runtime.containers.has(id)).length, 1, "the one it tried is gone");
+    assert.equal(pooled.filter(([, net]) => runtime.networks.has(net)).length, 1, "and its network");
     assert.ok(w.events.some((e) => e.kind === "error" && e.code === "pool-fill"));
   });
 
@@ -265,7 +306,7 @@ describe("Pool: spec changes and restarts", () => {
     assert.equal(again.pool.idleCount(), 2, "the claimed one is not back in the pool");
   });
 
-  it("removes after a restart a claimed container that never got its user's network (a claim cut short)", async () => {
+  it("removes after a restart a claimed container that has no address on the network made for it, and that network", async () => {
     const w = world();
     await w.envs.pool.refill();
     const env = await w.envs.acquire("alice", "default");
@@ -275,6 +316,21 @@ describe("Pool: spec changes and restarts", () => {
     const again = w.restart();
     assert.equal(await again.recover(), 0);
     assert.equal(w.runtime.containers.has(env.containerId), false);
+    assert.equal(w.runtime.networks.has(env.network), false);
+  });
+
+  it("removes after a restart the pool's networks that no container names (a daemon that died between network and container)", async () => {
+    const w = world({ pool: { size: 1 } });
+    await w.envs.pool.refill();
+    const [kept] = pooledOf(w.runtime);
+    await w.runtime.ensureNetwork({ name: `${INSTANCE}.pool.deadbeef`, labels: { "podspawn.managed": "true", "podspawn.instance": INSTANCE, [POOL_LABEL.network]: "true" }, subnet: null });
+    await w.runtime.ensureNetwork({ name: `${INSTANCE}.pool.cafecafe`, labels: { "podspawn.managed": "true", "podspawn.instance": "other", [POOL_LABEL.network]: "true" }, subnet: null });
+    const again = w.restart();
+    await again.recover();
+    assert.equal(w.runtime.networks.has(`${INSTANCE}.pool.deadbeef`), false, "the orphan went");
+    assert.equal(w.runtime.networks.has(`${INSTANCE}.pool.cafecafe`), true, "another instance's is not ours");
+    assert.ok(kept && w.runtime.networks.has(kept.spec.network), "an adopted pooled container keeps its network");
+    assert.equal(again.pool.idleCount(), 1);
   });
 
   it("removes after a restart a claimed container whose marker names another project (not proof of this claim)", async () => {

@@ -1,7 +1,7 @@
 import { admitLogin, LimitRefusal } from "../../core/container/admission.js";
 import { decideAttach, mustReadMarker, type AttachDecision, type FoundContainer, type KnownEnvironment } from "../../core/container/attach-decision.js";
 import { containerName, containerSpec, LABEL, type ContainerSpec } from "../../core/container/container-spec.js";
-import { isPooled, poolTemplateOf, pooledOwner } from "../../core/container/pool-spec.js";
+import { isPooled, isPooledNetworkName, poolTemplateOf, pooledNetworkOf, pooledOwner } from "../../core/container/pool-spec.js";
 import { DEFAULT_PROJECT } from "../../core/container/project.js";
 import type { ContainerAccount } from "../../core/container/exec-plan.js";
 import { UserFacingError } from "../../core/errors.js";
@@ -27,6 +27,11 @@ export interface Environment {
   readonly user: string;
   readonly project: string;
   readonly containerId: string;
+  /**
+   * The network its container has its address on: the user's own, or for a container claimed
+   * from the pool, the one made for that container (it stays there; it goes with the container).
+   */
+  readonly network: string;
   /** Null until its ready marker has been read (an environment recovered after a restart). */
   readonly account: ContainerAccount | null;
   sessions: number;
@@ -114,6 +119,7 @@ export class Environments {
       runtime,
       log,
       accounts: this.accounts,
+      networks: { createOwn: (name, make) => this.networks.createOwn(name, make), removeOwn: (name, reason) => this.networks.removeOwn(name, reason) },
       config: opts.config,
       environments: () => this.weight(),
       // Only the user-independent fields are read: the placeholder user never reaches the engine.
@@ -131,6 +137,7 @@ export class Environments {
       inUse: (u) => this.hasAnyFor(u),
       subnets: this.subnets,
       environments: () => this.table.size,
+      freeBlock: () => this.pool.giveUpOne(),
     });
     this.services = new Services({ instance, runtime, log, subnets: this.subnets, learn: () => this.networks.learn(), environments: () => this.weight(), dial: opts.dial ?? dialTcp, ...(opts.now ? { now: opts.now } : {}) });
     this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason), servicesDown: (user, project) => this.services.down(user, project, "stopped"), leftoverServices: (user, project, reason) => this.removeLeftoverServices(user, project, reason) };
@@ -142,11 +149,6 @@ export class Environments {
 
   has(user: string, project: string): boolean {
     return this.table.has(Environments.key(user, project));
-  }
-
-  /** The name of the user's own network (where their containers have their addresses). */
-  networkOf(user: string): string {
-    return this.networks.nameOf(user);
   }
 
   list(): readonly Environment[] {
@@ -231,10 +233,11 @@ export class Environments {
     const owner = pooledOwner(this.opts.instance, c.name);
     if (owner === null || owner === "unclaimed") return null;
     const read = await this.accounts.readClaim(c.id, owner.user).catch(() => null);
-    const attached = c.running && (await this.opts.runtime.containerAddress(c.id, this.networks.nameOf(owner.user)).catch(() => null)) !== null;
+    const network = pooledNetworkOf(this.opts.instance, c.labels);
+    const attached = c.running && network !== null && (await this.opts.runtime.containerAddress(c.id, network).catch(() => null)) !== null;
     // No valid claim, or cut short before its network: the first login replaces it.
     if (!read || read.claim.project !== owner.project || !attached) return this.removeCutShort(c);
-    return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, services: 0, graceTimer: null, lifetimeTimer: null };
+    return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, network, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, services: 0, graceTimer: null, lifetimeTimer: null };
   }
 
   /**
@@ -335,7 +338,7 @@ export class Environments {
           await this.removeFound(target, inspected.container, "setup-unfinished");
           return this.create(target, known);
         }
-        const env = decision.adopt || !known ? this.adopt(inspected, known) : known;
+        const env = decision.adopt || !known ? this.adopt(inspected, known, target) : known;
         if (decision.action === "start" || decision.adopt) await this.bringUpServices(env, target);
         if (decision.action === "start") await this.start(env);
         return env;
@@ -361,9 +364,9 @@ export class Environments {
   }
 
   /** Take over a container whose ready marker was just read (it replaces whatever the table held). */
-  private adopt(inspected: Inspected | null, known: Environment | null): Environment {
+  private adopt(inspected: Inspected | null, known: Environment | null, target: Target): Environment {
     if (!inspected?.markerAccount) throw new Error("adopting a container whose ready marker was not read"); // unreachable: decideAttach
-    return this.track(this.fromContainer(inspected.container, inspected.markerAccount), known);
+    return this.track(this.fromContainer(inspected.container, inspected.markerAccount, target), known);
   }
 
   /** The account runs as the user's own container id (podIdOf), not one an older daemon or another host account chose. */
@@ -376,6 +379,7 @@ export class Environments {
   private async removeCutShort(c: ManagedContainer): Promise<null> {
     await this.opts.runtime.remove(c.id).catch((e: unknown) => this.opts.log({ kind: "error", code: "container-remove", message: `removing ${c.name} failed`, detail: String(e) }));
     this.opts.log({ kind: "pool-removed", spec: c.labels[LABEL.specHash] ?? "", container: c.name, reason: "not-pristine" });
+    await this.removeOwnNetwork(pooledNetworkOf(this.opts.instance, c.labels), "not-pristine");
     return null;
   }
 
@@ -413,7 +417,7 @@ export class Environments {
       if (plan?.servicesNetwork) await this.joinOrRemove(id, plan.servicesNetwork.name);
       const account = await this.provisionOrRemove(id, imageId, target);
       this.opts.log({ kind: "container-created", user, project, container: spec.name, ms: this.now() - t0 });
-      const env = this.track({ key: target.key, user, project, containerId: id, account, sessions: 0, createdAt: this.now(), services: plan?.services.length ?? 0, graceTimer: null, lifetimeTimer: null }, known);
+      const env = this.track({ key: target.key, user, project, containerId: id, network: spec.network, account, sessions: 0, createdAt: this.now(), services: plan?.services.length ?? 0, graceTimer: null, lifetimeTimer: null }, known);
       tracked = true;
       await this.start(env);
       return env;
@@ -467,19 +471,24 @@ export class Environments {
     const { user, project, spec } = target;
     const t0 = this.now();
     try {
-      // All three at once: the network (~100 ms to connect, more to create) bounds the claim. The
-      // marker proves the claim only together with the user's name, which recover checks, and
-      // recover also wants the address on the user's network, so a claim cut short is never adopted.
+      // Both at once, and no network call: the container stays on the network made for it. The
+      // marker proves the claim only together with the user's name, which recover checks.
       const claimedAt = this.now();
-      const attach = this.networks.ensure(user).then(() => this.opts.runtime.connectNetwork(pooled.id, spec.network));
-      const [, , account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), attach, this.accounts.provision(pooled.id, imageId, user, spec, { project, claimedAtMs: claimedAt }, target.plan?.session.shell ?? null)]);
+      const [, account] = await Promise.all([this.opts.runtime.rename(pooled.id, spec.name), this.accounts.provision(pooled.id, imageId, user, spec, { project, claimedAtMs: claimedAt }, target.plan?.session.shell ?? null)]);
       this.opts.log({ kind: "pool-claimed", user, project, container: spec.name, ms: this.now() - t0 });
-      return this.track({ key: target.key, user, project, containerId: pooled.id, account, sessions: 0, createdAt: claimedAt, services: 0, graceTimer: null, lifetimeTimer: null }, known);
+      return this.track({ key: target.key, user, project, containerId: pooled.id, network: pooled.network, account, sessions: 0, createdAt: claimedAt, services: 0, graceTimer: null, lifetimeTimer: null }, known);
     } catch (err) {
       this.opts.log({ kind: "error", code: "pool-fill", message: `claiming ${pooled.name} for ${target.key} failed; creating one instead`, detail: String(err) });
       await this.opts.runtime.remove(pooled.id).catch(() => undefined);
+      await this.removeOwnNetwork(pooled.network, "claim-failed");
       return null;
     }
+  }
+
+  /** The network made for one pooled container, after that container went. Never throws. */
+  private async removeOwnNetwork(network: string | null, reason: string): Promise<void> {
+    if (network === null || !isPooledNetworkName(this.opts.instance, network)) return;
+    await this.networks.removeOwn(network, reason).catch((e: unknown) => this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${network} failed`, detail: String(e) }));
   }
 
   /** A container whose account could not be written must not stay (it has no ready marker anyway). */
@@ -502,9 +511,16 @@ export class Environments {
     this.opts.log({ kind: "container-started", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project) });
   }
 
-  private fromContainer(c: ManagedContainer, account: ContainerAccount | null): Environment {
-    return { key: Environments.key(c.user, c.project), user: c.user, project: c.project, containerId: c.id, account, sessions: 0, createdAt: c.createdMs, services: 0, graceTimer: null, lifetimeTimer: null };
+  /**
+   * `owner`: whose it is, when its labels cannot say (a claimed pooled container names nobody;
+   * its claim was proved by its marker). A claimed one stays on the network made for it.
+   */
+  private fromContainer(c: ManagedContainer, account: ContainerAccount | null, owner: { readonly user: string; readonly project: string } = c): Environment {
+    const { user, project } = owner;
+    const network = pooledNetworkOf(this.opts.instance, c.labels) ?? this.networks.nameOf(user);
+    return { key: Environments.key(user, project), user, project, containerId: c.id, network, account, sessions: 0, createdAt: c.createdMs, services: 0, graceTimer: null, lifetimeTimer: null };
   }
+
 
   /** Put `env` in the table; the entry it replaces keeps no timers (its late releases change nothing). */
   private track(env: Environment, replacing: Environment | null): Environment {
@@ -574,6 +590,7 @@ export class Environments {
       this.opts.log({ kind: "container-removed", user: env.user, project: env.project, container: containerName(this.opts.instance, env.user, env.project), reason });
       // Also a network whose services were never made (the first one failed, or a crash between).
       if (env.services > 0 || this.services.hasNetwork(env.user, env.project)) await this.services.down(env.user, env.project, reason);
+      await this.removeOwnNetwork(env.network, reason);
       if (!this.hasAnyFor(env.user)) this.networks.release(env.user);
     } catch (err) {
       this.opts.log({ kind: "error", code: "container-remove", message: `removing ${env.key} failed`, detail: String(err) });

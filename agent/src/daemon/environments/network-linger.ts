@@ -1,5 +1,5 @@
 import { nodeFull } from "../../core/container/admission.js";
-import { networkSpec } from "../../core/container/container-spec.js";
+import { networkSpec, type NetworkSpec } from "../../core/container/container-spec.js";
 import { formatCidr, type Cidr } from "../../core/net/cidr.js";
 import { UserFacingError } from "../../core/errors.js";
 import { SubnetTaken, type ContainerRuntime } from "../../core/ports/container-runtime.js";
@@ -31,6 +31,12 @@ export interface NetworkLingerOptions {
   readonly subnets: SubnetTable;
   /** Environments on the node now, for the "node is full" line. */
   readonly environments: () => number;
+  /**
+   * The pool is exhausted and nothing lingers: let one idle pooled container (with the network
+   * made for it) go, so its block serves a user. False when the pool holds none.
+   * @default - nothing to give up
+   */
+  readonly freeBlock?: () => Promise<boolean>;
   readonly log: Logger;
 }
 
@@ -81,9 +87,37 @@ export class NetworkLinger {
     }
   }
 
+  /**
+   * A network for one container only (the pool's): its block reserved like a user network's, but
+   * nothing lingering is reclaimed for it and no second try: a pool fill that finds no block
+   * waits for the next one. `make(subnet)` gives its spec.
+   */
+  async createOwn(name: string, make: (subnet: Cidr) => NetworkSpec): Promise<void> {
+    if (!this.opts.subnets.known) await this.learn();
+    const subnet = this.opts.subnets.reserve(name);
+    if (!subnet) throw new Error(`no free block in the address pool for ${name}`);
+    try {
+      await this.engineCalls.run(() => this.opts.runtime.ensureNetwork(make(subnet)));
+      this.opts.subnets.confirm(name);
+      this.opts.log({ kind: "network-created", network: name, subnet: formatCidr(subnet) });
+    } catch (err) {
+      if (!(err instanceof UserFacingError && err.code === "engine-timeout")) this.opts.subnets.abandon(name);
+      throw err;
+    }
+  }
+
+  /** Remove a network made by `createOwn`, after its container. */
+  async removeOwn(name: string, reason: string): Promise<void> {
+    await this.engineCalls.run(() => this.opts.runtime.removeNetwork(name));
+    this.opts.subnets.release(name);
+    this.opts.log({ kind: "network-removed", network: name, reason });
+  }
+
   /** The user's last container has gone: remove the network after the linger, unless they are back by then. */
   release(user: string): void {
     this.cancel(user);
+    // Their containers may all have been claimed from the pool, each on its own network.
+    if (!this.opts.subnets.has(this.nameOf(user))) return;
     const ms = this.opts.lingerMs();
     if (ms <= 0) {
       void this.removeIfUnused(user);
@@ -105,7 +139,7 @@ export class NetworkLinger {
     for (;;) {
       const subnet = this.opts.subnets.reserve(name);
       if (subnet) return subnet;
-      if (!(await this.reclaimLingering())) throw nodeFull(this.opts.environments(), "address-pool");
+      if (!(await this.reclaimLingering()) && !(await this.opts.freeBlock?.())) throw nodeFull(this.opts.environments(), "address-pool");
     }
   }
 

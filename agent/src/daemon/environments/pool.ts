@@ -1,17 +1,20 @@
 import { randomBytes } from "node:crypto";
 import { drainPlan, nextFill, pickPooled, recentSpecs, type CapacityFacts, type IdlePooled, type SeenSpec, type WantedSpec } from "../../core/container/pool-plan.js";
-import { isPooled, POOL_LABEL, pooledContainerSpec, pooledOwner, type PoolTemplate } from "../../core/container/pool-spec.js";
+import { isPooled, isPooledNetworkName, POOL_LABEL, pooledContainerSpec, pooledNetworkOf, pooledNetworkSpec, pooledOwner, type PoolTemplate } from "../../core/container/pool-spec.js";
 import { LABEL } from "../../core/container/container-spec.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime, ManagedContainer } from "../../core/ports/container-runtime.js";
 import { CoalescedRun } from "../../support/coalesced-run.js";
 import type { Logger } from "../log.js";
 import type { AccountProvisioner } from "./account-provisioner.js";
+import type { NetworkLinger } from "./network-linger.js";
 
 export interface PoolOptions {
   readonly instance: string;
   readonly runtime: ContainerRuntime;
   readonly accounts: AccountProvisioner;
+  /** Where each pooled container's own network is made and removed. */
+  readonly networks: Pick<NetworkLinger, "createOwn" | "removeOwn">;
   readonly log: Logger;
   readonly config: () => NodeConfig;
   /** Users' environments on the node now, those being made included: they come first. */
@@ -26,6 +29,8 @@ export interface PoolOptions {
 /** A pooled container as the pool hands it to a claim. */
 export interface Pooled extends IdlePooled {
   readonly name: string;
+  /** The network made for it alone: its user's claim keeps it there (no network call at the claim). */
+  readonly network: string;
 }
 
 /** Templates remembered at most; older ones are forgotten first (a bound, not a policy). */
@@ -96,11 +101,33 @@ export class Pool {
     for (const c of mine) {
       const hash = c.labels[LABEL.specHash] ?? "";
       const imageId = c.labels[POOL_LABEL.imageId] ?? "";
-      const pristine = c.running && hash !== "" && !(await this.opts.accounts.hasMarker(c.id).catch(() => true));
-      if (pristine && !this.idle.some((x) => x.id === c.id)) this.idle.push({ id: c.id, name: c.name, hash, imageId });
-      else if (!pristine) await this.removeOne({ id: c.id, name: c.name, hash, imageId }, "not-pristine");
+      const network = pooledNetworkOf(this.opts.instance, c.labels) ?? "";
+      const pristine = c.running && hash !== "" && network !== "" && !(await this.opts.accounts.hasMarker(c.id).catch(() => true));
+      if (pristine && !this.idle.some((x) => x.id === c.id)) this.idle.push({ id: c.id, name: c.name, hash, imageId, network });
+      else if (!pristine) await this.removeOne({ id: c.id, name: c.name, hash, imageId, network }, "not-pristine");
     }
+    await this.sweepNetworks(found);
     return this.idle.length;
+  }
+
+  /**
+   * Networks the pool made whose container is gone (a daemon that died between the two, or
+   * between removing them): no container of this instance, claimed or not, names them.
+   */
+  private async sweepNetworks(found: readonly ManagedContainer[]): Promise<void> {
+    const named = new Set(found.map((c) => pooledNetworkOf(this.opts.instance, c.labels)));
+    for (const n of await this.opts.runtime.listNetworks(this.opts.instance)) {
+      if (n.labels[POOL_LABEL.network] !== "true" || !isPooledNetworkName(this.opts.instance, n.name) || named.has(n.name)) continue;
+      await this.opts.networks.removeOwn(n.name, "orphaned").catch((err: unknown) => this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${n.name} failed`, detail: String(err) }));
+    }
+  }
+
+  /** The address pool is exhausted: the oldest idle container goes with its network, so a user gets its block. */
+  async giveUpOne(): Promise<boolean> {
+    const oldest = this.idle[0];
+    if (!oldest) return false;
+    this.idle = this.idle.slice(1);
+    return this.removeOne(oldest, "address-pool");
   }
 
   private capacity(): CapacityFacts {
@@ -145,22 +172,27 @@ export class Pool {
     }
   }
 
-  /** Create and start one pristine container, hardened like a user's, on no network. */
+  /** Create and start one pristine container, hardened like a user's, on a network of its own. */
   private async fillOne(template: PoolTemplate, imageId: string): Promise<boolean> {
-    const spec = pooledContainerSpec(this.opts.instance, template, imageId, randomBytes(4).toString("hex"));
+    const tag = randomBytes(4).toString("hex");
+    const spec = pooledContainerSpec(this.opts.instance, template, imageId, tag);
     const t0 = this.now();
     this.filling.set(template.hash, (this.filling.get(template.hash) ?? 0) + 1);
     let id: string | null = null;
+    let network = false;
     try {
+      await this.opts.networks.createOwn(spec.network, (subnet) => pooledNetworkSpec(this.opts.instance, tag, subnet));
+      network = true;
       id = await this.opts.runtime.create(spec);
       await this.opts.runtime.start(id);
       await this.opts.accounts.warm(id, imageId);
-      this.idle.push({ id, name: spec.name, hash: template.hash, imageId });
+      this.idle.push({ id, name: spec.name, hash: template.hash, imageId, network: spec.network });
       this.opts.log({ kind: "pool-filled", spec: template.hash, container: spec.name, ms: this.now() - t0 });
       return true;
     } catch (err) {
       this.opts.log({ kind: "error", code: "pool-fill", message: `making pooled container ${spec.name} failed`, detail: String(err) });
       if (id !== null) await this.opts.runtime.remove(id).catch(() => undefined);
+      if (network) await this.opts.networks.removeOwn(spec.network, "pool-fill-failed").catch(() => undefined);
       return false;
     } finally {
       this.filling.set(template.hash, (this.filling.get(template.hash) ?? 1) - 1);
@@ -177,12 +209,22 @@ export class Pool {
     for (const c of leaving) void this.removeOne(c, reason);
   }
 
-  private async removeOne(c: Pooled, reason: string): Promise<void> {
+  /** The container, then the network made for it. True when both went. */
+  private async removeOne(c: Pooled, reason: string): Promise<boolean> {
     try {
       await this.opts.runtime.remove(c.id);
       this.opts.log({ kind: "pool-removed", spec: c.hash, container: c.name, reason });
     } catch (err) {
       this.opts.log({ kind: "error", code: "container-remove", message: `removing pooled container ${c.name} failed`, detail: String(err) });
+      return false;
+    }
+    if (c.network === "") return true;
+    try {
+      await this.opts.networks.removeOwn(c.network, reason);
+      return true;
+    } catch (err) {
+      this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${c.network} failed`, detail: String(err) });
+      return false;
     }
   }
 }

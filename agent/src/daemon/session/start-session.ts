@@ -118,7 +118,7 @@ async function openExec(session: SessionHandle, req: SessionRequest, env: Enviro
 
 /** A tunnel counts as a session, so the container stays while it is open. */
 async function openTunnel(session: SessionHandle, env: Environment, port: number, deps: StartDeps): Promise<Channel | null> {
-  const target = { runtime: deps.runtime, containerId: env.containerId, network: deps.environments.networkOf(session.user), project: session.project, port };
+  const target = { runtime: deps.runtime, containerId: env.containerId, network: env.network, project: session.project, port };
   try {
     return await openTunnelChannel(target, deps.dial);
   } catch (err) {

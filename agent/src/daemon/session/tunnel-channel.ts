@@ -22,7 +22,7 @@ export class TunnelRefused extends Error {
 export interface TunnelTarget {
   readonly runtime: ContainerRuntime;
   readonly containerId: string;
-  /** The user's own network: the only one the address is looked up on. */
+  /** The environment's own network (the user's, or a claimed container's own): the only one the address is looked up on. */
   readonly network: string;
   readonly project: string;
   readonly port: number;
