@@ -106,6 +106,16 @@ describe("capacity metrics", () => {
     assert.equal(value(text, 'podspawn_quota_refusals_total{limit="sessions-per-user"}'), 0);
   });
 
+  it("counts pooled containers removed unclaimed by reason, from a fixed set", () => {
+    const metrics = new DaemonMetrics();
+    const log = metricsLogger(metrics, () => undefined);
+    for (const reason of ["drained", "capacity", "not-pristine", "address-pool", "address-pool", "made-up"]) log({ kind: "pool-removed", spec: "h", container: "c", reason });
+    const text = metrics.render(idle);
+    assert.equal(value(text, 'podspawn_pool_removed_total{reason="address-pool"}'), 2);
+    assert.equal(value(text, 'podspawn_pool_removed_total{reason="drained"}'), 1);
+    assert.equal(value(text, 'podspawn_pool_removed_total{reason="not-pristine"}'), 1);
+  });
+
   it("counts engine timeouts by call name, unknown names as other", () => {
     const metrics = new DaemonMetrics();
     const log = metricsLogger(metrics, () => undefined);

@@ -37,7 +37,7 @@ export type DaemonEvent =
   | { kind: "pool-claimed"; user: string; project: string; container: string; ms: number }
   /** A first login found no pooled container of its spec and took the normal path. */
   | { kind: "pool-miss"; user: string; project: string; spec: string }
-  /** `drained`: its spec or image is no longer wanted; `capacity`: users needed the slot; `not-pristine`: found after a restart with a marker. */
+  /** `drained`: its spec or image is no longer wanted; `capacity`: users needed the slot; `not-pristine`: found after a restart with a marker; `address-pool`: a user needed its block. */
   | { kind: "pool-removed"; spec: string; container: string; reason: string }
   | { kind: "warning"; message: string }
   /** `code` is from the closed catalog (core/error-codes.ts). */

@@ -13,7 +13,7 @@ import type { DaemonEvent, Logger } from "../log.js";
 const SESSION_KINDS = ["shell", "command", "sftp", "tunnel"] as const;
 const SESSION_END_REASONS = ["exited", "disconnected", "idle-timeout", "client-gone", "error"] as const;
 const REMOVAL_REASONS = ["grace-expired", "max-lifetime", "evicted", "stopped", "config-changed"] as const;
-const POOL_REMOVAL_REASONS = ["drained", "capacity", "not-pristine"] as const;
+const POOL_REMOVAL_REASONS = ["drained", "capacity", "not-pristine", "address-pool"] as const;
 const CREATE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const CAPACITY_LIMITS = LIMIT_NAMES.filter((l) => isCapacityLimit(l));
 const QUOTA_LIMITS = LIMIT_NAMES.filter((l) => !isCapacityLimit(l));

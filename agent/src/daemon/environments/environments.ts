@@ -521,7 +521,6 @@ export class Environments {
     return { key: Environments.key(user, project), user, project, containerId: c.id, network, account, sessions: 0, createdAt: c.createdMs, services: 0, graceTimer: null, lifetimeTimer: null };
   }
 
-
   /** Put `env` in the table; the entry it replaces keeps no timers (its late releases change nothing). */
   private track(env: Environment, replacing: Environment | null): Environment {
     if (replacing) this.clearTimers(replacing);
