@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, describe, it } from "node:test";
 import { containerSpec, networkSpec } from "../../agent/src/core/container/container-spec.js";
-import { pooledContainerSpec, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
+import { NO_NETWORK, pooledContainerSpec, pooledNetworkOf, pooledNetworkSpec, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
 import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import { UserFacingError } from "../../agent/src/core/errors.js";
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
@@ -316,23 +316,39 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       assert.equal((await runtime.inspectByName(b.name))?.id, b.id, "a refused rename changes nothing");
     });
 
-    it("attaches a container created on no network to a network, live: no address before, one after", async () => {
+    it("creates a pooled container on the network made for it, with an address there and labels naming no user", async () => {
       const { runtime } = target();
       const template = poolTemplateOf(containerSpec(instance, "pooled", "default", config()));
       assert.ok(template);
       const imageId = (await runtime.imageId(target().image)) ?? "?";
-      const spec = pooledContainerSpec(instance, template, imageId, `t${++counter}`);
+      const tag = `t${++counter}`;
+      const net = pooledNetworkSpec(instance, tag, testBlock(128));
+      await runtime.ensureNetwork(net);
+      const spec = pooledContainerSpec(instance, template, imageId, tag);
+      assert.equal(spec.network, net.name);
       const id = await runtime.create(spec);
       created.push(id);
       await runtime.start(id);
-      const net = networkSpec(instance, "pooled", testBlock(64));
+      assert.match((await runtime.containerAddress(id, net.name)) ?? "", /^198\.19\.254\.1(3\d|4[0-2])$/);
+      const pooled = (await runtime.listManaged(instance)).find((c) => c.id === id);
+      assert.deepEqual(pooled && { user: pooled.user, project: pooled.project, pooled: pooled.labels["podspawn.pooled"], network: pooledNetworkOf(instance, pooled.labels) }, { user: "", project: "", pooled: "true", network: net.name }, "a pooled container names no user, and its label names its network");
+      await assert.rejects(runtime.removeNetwork(net.name), NetworkInUse, "its network stays while it is there");
+      await runtime.remove(id);
+      await runtime.removeNetwork(net.name);
+    });
+
+    it("attaches a container created on no network to a network, live: no address before, one after", async () => {
+      const { runtime } = target();
+      const spec = { ...containerSpec(instance, "nonet", `p${++counter}`, config()), network: NO_NETWORK };
+      const id = await runtime.create(spec);
+      created.push(id);
+      await runtime.start(id);
+      const net = networkSpec(instance, "nonet", testBlock(64));
       await runtime.ensureNetwork(net);
       assert.equal(await runtime.containerAddress(id, net.name), null, "on no network before");
       await runtime.connectNetwork(id, net.name);
       await runtime.connectNetwork(id, net.name);
       assert.match((await runtime.containerAddress(id, net.name)) ?? "", /^198\.19\.254\.(6[5-9]|7\d)$/);
-      const pooled = (await runtime.listManaged(instance)).find((c) => c.id === id);
-      assert.deepEqual(pooled && { user: pooled.user, project: pooled.project, pooled: pooled.labels["podspawn.pooled"] }, { user: "", project: "", pooled: "true" }, "a pooled container names no user");
       await runtime.remove(id);
       await runtime.removeNetwork(net.name);
     });

@@ -106,7 +106,7 @@ export interface ContainerRuntime {
   /** Give a container (running or not) another name; a name in use is refused. */
   rename(id: string, name: string): Promise<void>;
   /**
-   * Attach a container to `network`, live: one created on no network (`none`, a pooled one) leaves
+   * Attach a container to `network`, live: one created on no network (`none`) leaves
    * `none`; one on another network keeps it and gets a second address (a main container joining its
    * services network). Attaching it again to the same network is not an error.
    */
