@@ -94,7 +94,8 @@ describe("DockerRuntime against a hung engine", () => {
     ["listVolumes", "volume list", (r) => r.listVolumes("podspawn-hung")],
     ["readFiles", "archive read", (r) => r.readFiles("abc", ["/etc/passwd"])],
     ["pathExists", "archive stat", (r) => r.pathExists("abc", "/bin/bash")],
-    ["writeFiles", "archive write", (r) => r.writeFiles("abc", [{ path: "x", type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from("x") }])],
+    // A running container is written through /proc without the archive: the inspect that finds its pid comes first.
+    ["writeFiles", "container inspect", (r) => r.writeFiles("abc", [{ path: "x", type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from("x") }])],
     ["containerAddress", "container inspect", (r) => r.containerAddress("abc", "net")],
     ["exec", "exec create", (r) => r.exec("abc", { kind: "command", argv: ["/bin/true"], tty: false, env: [], user: "0:0", workdir: "/" })],
   ];

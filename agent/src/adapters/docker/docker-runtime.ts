@@ -12,6 +12,8 @@ import { packTar, readTarFiles, type TarEntry } from "../../support/tar.js";
 import { NetworkInUse, SubnetTaken, type ContainerRuntime, type EngineNetwork, type ExecSession, type ManagedContainer, type ManagedNetwork } from "../../core/ports/container-runtime.js";
 import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, EngineTimeout, withDeadline, type DeadlineOptions, type EngineTimeouts } from "./engine-deadline.js";
 import { execOutputs } from "./exec-streams.js";
+import type { InitProcessOf } from "./container-pid.js";
+import { entryPathProblem, ProcRootWriter } from "./proc-root-writer.js";
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
@@ -39,7 +41,15 @@ export interface DockerRuntimeOptions {
   /** Read at every call, so a config reload applies at once. @default 30 s, 10 s for ping/inspect/list */
   readonly timeouts?: () => EngineTimeouts;
   readonly onTimeout?: (call: string, ms: number) => void;
+  /** Told how each writeFiles went: straight through /proc/<pid>/root, or the archive and why. */
+  readonly onWrite?: (event: FileWriteEvent) => void;
+  /** Where the direct writer finds a container's init. @default this runtime's initProcess */
+  readonly initProcessOf?: InitProcessOf;
 }
+
+export type FileWriteEvent =
+  | { readonly container: string; readonly via: "direct" }
+  | { readonly container: string; readonly via: "archive"; readonly reason: string; readonly partial: boolean };
 
 /**
  * The hardening every container we create has, dev containers and companion services alike: one
@@ -68,6 +78,8 @@ export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
   private readonly socketPath: string;
   private readonly deadlines: DeadlineOptions;
+  private readonly direct: ProcRootWriter;
+  private readonly onWrite: (event: FileWriteEvent) => void;
 
   /** A string is the socket path, with the default deadlines. */
   constructor(options: DockerRuntimeOptions | string = {}) {
@@ -76,6 +88,8 @@ export class DockerRuntime implements ContainerRuntime {
     this.deadlines = { timeouts: opts.timeouts ?? (() => DEFAULT_ENGINE_TIMEOUTS), ...(opts.onTimeout ? { onTimeout: opts.onTimeout } : {}) };
     this.docker = new Docker({ socketPath: this.socketPath });
     applyDeadlines(this.docker.modem, this.deadlines);
+    this.direct = new ProcRootWriter(opts.initProcessOf ?? ((id) => this.initProcess(id)));
+    this.onWrite = opts.onWrite ?? (() => undefined);
   }
 
   async ping(): Promise<void> {
@@ -272,7 +286,21 @@ export class DockerRuntime implements ContainerRuntime {
     throw new Error(`HEAD archive ${path} in ${id}: engine answered ${status}`);
   }
 
+  /**
+   * A running runc container is written directly (ProcRootWriter, ~1 ms); anything else, and
+   * anything the direct writer leaves, by the engine's archive extraction (40-80 ms: dockerd
+   * re-execs docker-untar per call). A direct write that stopped part-way is redone whole by the
+   * archive: it replaces files and resets directories, so the result is the archive's own, with
+   * the last entry (the ready marker) still written last.
+   */
   async writeFiles(id: string, entries: readonly TarEntry[]): Promise<void> {
+    for (const e of entries) {
+      const problem = entryPathProblem(e.path);
+      if (problem !== null) throw new Error(`writeFiles entry path ${JSON.stringify(e.path)} ${problem}`);
+    }
+    const direct = await this.direct.write(id, entries);
+    if (direct.written) return this.onWrite({ container: id, via: "direct" });
+    this.onWrite({ container: id, via: "archive", reason: direct.reason, partial: direct.partial });
     await this.docker.getContainer(id).putArchive(await packTar(entries), { path: "/" });
   }
 

@@ -1,9 +1,10 @@
-import { chmod, chown, lstat, mkdir, readFile, unlink } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, unlink } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { AGENT_SOCKET_DIR, AGENT_SOCKET_DIR_CHAIN, unsafeAgentDir } from "../../core/container/agent-socket.js";
 import { SocketUnavailable, type ContainerListener, type ContainerSockets, type SocketOwner } from "../../core/ports/container-sockets.js";
+import { pidIsContainers, type InitProcessOf } from "./container-pid.js";
 
-export type InitProcessOf = (containerId: string) => Promise<{ pid: number; ociRuntime: string } | null>;
+export type { InitProcessOf } from "./container-pid.js";
 
 /**
  * Sockets inside runc containers, bound by the daemon through /proc/<init pid>/root: the socket
@@ -44,13 +45,8 @@ export class ProcRootSockets implements ContainerSockets {
     return { path: `${AGENT_SOCKET_DIR}/${name}`, onConnection: (h) => void server.on("connection", h), close: () => closeAndRemove(server, hostPath) };
   }
 
-  /**
-   * The pid still belongs to the container (its cgroup names the container's id). Were the
-   * container gone and the pid reused by a host process, its root would be the host's own.
-   */
   private async stillTheContainer(pid: number, containerId: string): Promise<void> {
-    const cgroups = await readFile(`${this.procRoot}/${pid}/cgroup`, "utf8").catch(() => "");
-    if (!/^[0-9a-f]{12,64}$/.test(containerId) || !cgroups.includes(containerId)) throw new SocketUnavailable("the container's init process is gone");
+    if (!(await pidIsContainers(this.procRoot, pid, containerId))) throw new SocketUnavailable("the container's init process is gone");
   }
 
   /** Make and check each directory from the container's root down to AGENT_SOCKET_DIR. */
