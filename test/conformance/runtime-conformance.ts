@@ -146,6 +146,23 @@ export function runtimeConformance(name: string, target: () => ConformanceTarget
       assert.equal(await runtime.pathExists(id, "/home/someone"), true);
     });
 
+    it("writes into a running container: an existing file gets the new content, missing parents are made, entries land in order", async () => {
+      const { runtime } = target();
+      // A pooled container (on no network) started: the shape of a claim, and no network more.
+      const template = poolTemplateOf(containerSpec(instance, "pooled", "default", config()));
+      assert.ok(template);
+      const id = await runtime.create(pooledContainerSpec(instance, template, (await runtime.imageId(target().image)) ?? "?", `w${++counter}`));
+      created.push(id);
+      await runtime.start(id);
+      const file = (path: string, data: string) => ({ path, type: "file" as const, mode: 0o644, uid: 0, gid: 0, data: Buffer.from(data) });
+      await runtime.writeFiles(id, [file("etc/podspawn-live", "first\n")]);
+      await runtime.writeFiles(id, [file("etc/podspawn-live", "second\n"), file("srv/made/on/the/way", "deep\n"), file("srv/made/on/the/way", "last wins\n")]);
+      const files = await runtime.readFiles(id, ["/etc/podspawn-live", "/srv/made/on/the/way"]);
+      assert.equal(files.get("/etc/podspawn-live")?.toString(), "second\n");
+      assert.equal(files.get("/srv/made/on/the/way")?.toString(), "last wins\n");
+      assert.equal(await runtime.pathExists(id, "/srv/made/on"), true);
+    });
+
     it("execs a command with separate stdout and stderr and its exit code", async () => {
       const { runtime } = target();
       const { id } = await fresh();

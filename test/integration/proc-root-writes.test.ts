@@ -142,10 +142,11 @@ describe("writeFiles into a running runc container, through /proc/<pid>/root", {
     const id = await pooled("podspawn/busybox:test");
     const name = `podspawn-pidtest-${randomBytes(4).toString("hex")}`;
     const { runtime, events } = recorded({ initProcessOf: async () => ({ pid: process.pid, ociRuntime: "runc" }) });
-    await runtime.writeFiles(id, [{ path: `tmp/${name}`, type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from("inside\n") }]);
-    assert.equal(existsSync(`/tmp/${name}`), false, "nothing on the host");
+    // /run: a host directory the writer would otherwise trust (root's, 0755), unlike /tmp.
+    await runtime.writeFiles(id, [{ path: `run/${name}`, type: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.from("inside\n") }]);
+    assert.equal(existsSync(`/run/${name}`), false, "nothing on the host");
     assert.match(events[0]?.via === "archive" ? events[0].reason : "direct", /is not the container's init/);
-    assert.equal(await sh(id, `cat /tmp/${name}`), "inside\n");
+    assert.equal(await sh(id, `cat /run/${name}`), "inside\n");
   });
 
   it("refuses entry paths that are absolute, climb or have empty parts, before touching anything", async () => {
@@ -186,8 +187,8 @@ describe("writeFiles into a hostile container tree stays inside the container", 
   it("replaces a symlinked /etc/passwd inside the container, directly, and the host file it names is unchanged", async () => {
     const { runtime, events } = recorded();
     await runtime.writeFiles(id, [file("etc/passwd", "root:x:0:0::/:/bin/sh\n")]);
-    assert.equal(events[0]?.via, "direct");
     await hostUntouched();
+    assert.equal(events[0]?.via, "direct");
     assert.equal(await sh(id, "stat -c %F /etc/passwd; cat /etc/passwd"), "regular file\nroot:x:0:0::/:/bin/sh\n");
   });
 
@@ -205,8 +206,8 @@ describe("writeFiles into a hostile container tree stays inside the container", 
   it("leaves a /etc/podspawn that is a symlink to the host's /tmp to the archive, which makes a directory inside", async () => {
     const { runtime, events } = recorded();
     await runtime.writeFiles(id, [{ path: "etc/podspawn", type: "dir", mode: 0o755, uid: 0, gid: 0 }, file("etc/podspawn/ready", "marker\n")]);
-    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/etc/podspawn is not a directory"]);
     await hostUntouched();
+    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/etc/podspawn is not a directory"]);
     assert.equal(await sh(id, "stat -c %F /etc/podspawn; cat /etc/podspawn/ready"), "directory\nmarker\n");
   });
 
@@ -214,8 +215,8 @@ describe("writeFiles into a hostile container tree stays inside the container", 
     const { runtime, events } = recorded();
     await sh(id, `mkdir -p ${escape}/etc`);
     await runtime.writeFiles(id, [file("etc/linked/x", "in\n")]);
-    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/etc/linked is not a directory"]);
     await hostUntouched();
+    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/etc/linked is not a directory"]);
     assert.equal(await sh(id, `cat ${escape}/etc/x`), "in\n", "written in the container's own copy of that path");
   });
 
@@ -223,16 +224,16 @@ describe("writeFiles into a hostile container tree stays inside the container", 
     const { runtime, events } = recorded();
     await sh(id, `mkdir -p ${escape}/home`);
     await runtime.writeFiles(id, [{ path: "home/alice", type: "dir", mode: 0o750, uid: 101_234, gid: 101_234 }, file("home/alice/.profile", "p\n")]);
-    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/home is not a directory"]);
     await hostUntouched();
+    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/home is not a directory"]);
     assert.equal(await sh(id, `stat -c '%a %u' ${escape}/home/alice; cat /home/alice/.profile`), "750 101234\np\n");
   });
 
   it("leaves a directory where a file goes to the archive (which replaces it), inside the container", async () => {
     const { runtime, events } = recorded();
     await runtime.writeFiles(id, [file("etc/motd", "hello\n")]);
-    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/etc/motd is a directory"]);
     await hostUntouched();
+    assert.deepEqual(events.map((e) => e.via === "archive" && e.reason), ["/etc/motd is a directory"]);
     assert.equal(await sh(id, "stat -c %F /etc/motd; cat /etc/motd"), "regular file\nhello\n");
   });
 
