@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { DockerRuntime, type FileWriteEvent } from "../../agent/src/adapters/docker/docker-runtime.js";
 import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import { containerSpec } from "../../agent/src/core/container/container-spec.js";
-import { pooledContainerSpec, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
+import { NO_NETWORK, pooledContainerSpec, poolTemplateOf } from "../../agent/src/core/container/pool-spec.js";
 import { AccountProvisioner } from "../../agent/src/daemon/environments/account-provisioner.js";
 import type { TarEntry } from "../../agent/src/support/tar.js";
 import { runCommand } from "../../scripts/local-node.js";
@@ -27,11 +27,11 @@ function recorded(opts: ConstructorParameters<typeof DockerRuntime>[0] & object 
   return { runtime: new DockerRuntime({ ...opts, onWrite: (e) => events.push(e) }), events };
 }
 
-/** A pooled container of `image`, hardened exactly as the daemon makes them, started. */
+/** A pooled container of `image`, hardened exactly as the daemon makes them, started (on no network: writes do not care). */
 async function pooled(image: string, start = true): Promise<string> {
   const template = poolTemplateOf(containerSpec(INSTANCE, "pooled", "default", { ...DEFAULT_NODE_CONFIG, image }));
   assert.ok(template);
-  const spec = pooledContainerSpec(INSTANCE, template, (await engine.imageId(image)) ?? "?", randomBytes(4).toString("hex"));
+  const spec = { ...pooledContainerSpec(INSTANCE, template, (await engine.imageId(image)) ?? "?", randomBytes(4).toString("hex")), network: NO_NETWORK };
   const id = await engine.create(spec);
   created.push(id);
   if (start) await engine.start(id);
