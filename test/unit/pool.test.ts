@@ -319,6 +319,21 @@ describe("Pool: spec changes and restarts", () => {
     assert.equal(w.runtime.networks.has(env.network), false);
   });
 
+  it("adopts after a restart a container claimed by an older daemon (connected to its user's network, no network of its own)", async () => {
+    const w = world();
+    await w.envs.pool.refill();
+    const env = await w.envs.acquire("alice", "default");
+    const c = w.runtime.containers.get(env.containerId);
+    assert.ok(c);
+    await w.runtime.ensureNetwork({ name: networkName(INSTANCE, "alice"), labels: { "podspawn.managed": "true", "podspawn.instance": INSTANCE, "podspawn.user": "alice" }, subnet: null });
+    const labels: Record<string, string> = { ...c.spec.labels };
+    delete labels[POOL_LABEL.network];
+    c.spec = { ...c.spec, network: networkName(INSTANCE, "alice"), labels };
+    const again = w.restart();
+    assert.equal(await again.recover(), 1);
+    assert.deepEqual(again.list().map((e) => [e.containerId, e.network]), [[env.containerId, networkName(INSTANCE, "alice")]]);
+  });
+
   it("removes after a restart the pool's networks that no container names (a daemon that died between network and container)", async () => {
     const w = world({ pool: { size: 1 } });
     await w.envs.pool.refill();

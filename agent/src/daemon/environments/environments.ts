@@ -233,8 +233,9 @@ export class Environments {
     const owner = pooledOwner(this.opts.instance, c.name);
     if (owner === null || owner === "unclaimed") return null;
     const read = await this.accounts.readClaim(c.id, owner.user).catch(() => null);
-    const network = pooledNetworkOf(this.opts.instance, c.labels);
-    const attached = c.running && network !== null && (await this.opts.runtime.containerAddress(c.id, network).catch(() => null)) !== null;
+    // One claimed by an older daemon has no network of its own: it was connected to its user's.
+    const network = pooledNetworkOf(this.opts.instance, c.labels) ?? this.networks.nameOf(owner.user);
+    const attached = c.running && (await this.opts.runtime.containerAddress(c.id, network).catch(() => null)) !== null;
     // No valid claim, or cut short before its network: the first login replaces it.
     if (!read || read.claim.project !== owner.project || !attached) return this.removeCutShort(c);
     return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, network, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, services: 0, graceTimer: null, lifetimeTimer: null };
