@@ -184,18 +184,24 @@ describe("a node under many users", () => {
 
 describe("quota refusals", () => {
   it("refuses a third project past environments_per_user with one line naming the limit, creating nothing", { timeout: 120_000 }, async () => {
-    // Long enough for the three logins, short enough to be gone before the capacity tests.
-    await node.writeConfig(BASE_CONFIG.replace("grace_period: 3s", "grace_period: 15s") + "limits:\n  environments_per_user: 2\n");
+    // Far longer than the three logins can take (the engine may still be removing the crowd's
+    // networks, one after another), so alpha and beta are surely there; `stop` then removes them
+    // before the capacity tests.
+    await node.writeConfig(BASE_CONFIG.replace("grace_period: 3s", "grace_period: 120s") + "limits:\n  environments_per_user: 2\n");
     await node.reload();
-    for (const p of ["alpha", "beta"]) assert.equal((await ssh(QUOTA, ["true"], p)).code, 0);
-    const before = await metric('podspawn_quota_refusals_total{limit="environments-per-user"}');
-    const r = await ssh(QUOTA, ["echo should-not-run"], "gamma");
-    assert.equal(r.code, 255);
-    assert.equal(r.stdout, "");
-    assert.equal(r.stderr, "podspawn: you already have 2 environments on this node (limit 2): alpha, beta; end every session of one and it goes after 15 s, or ask the admin\n");
-    assert.ok(!node.containers().some((c) => c.startsWith(containerName(QUOTA, "gamma"))), "no container for the refused project");
-    assert.equal(await metric('podspawn_quota_refusals_total{limit="environments-per-user"}'), (before ?? 0) + 1);
-    assert.match(await readFile(daemonLog, "utf8"), new RegExp(`refused user=${QUOTA} project=gamma limit=environments-per-user `));
+    try {
+      for (const p of ["alpha", "beta"]) assert.equal((await ssh(QUOTA, ["true"], p)).code, 0);
+      const before = await metric('podspawn_quota_refusals_total{limit="environments-per-user"}');
+      const r = await ssh(QUOTA, ["echo should-not-run"], "gamma");
+      assert.equal(r.code, 255);
+      assert.equal(r.stdout, "");
+      assert.equal(r.stderr, "podspawn: you already have 2 environments on this node (limit 2): alpha, beta; end every session of one and it goes after 120 s, or ask the admin\n");
+      assert.ok(!node.containers().some((c) => c.startsWith(containerName(QUOTA, "gamma"))), "no container for the refused project");
+      assert.equal(await metric('podspawn_quota_refusals_total{limit="environments-per-user"}'), (before ?? 0) + 1);
+      assert.match(await readFile(daemonLog, "utf8"), new RegExp(`refused user=${QUOTA} project=gamma limit=environments-per-user `));
+    } finally {
+      must("podspawn stop", await node.podspawn(["stop", QUOTA]));
+    }
   });
 
   it("refuses a second session past sessions_per_user with one line, while the first keeps running", { timeout: 120_000 }, async () => {
