@@ -114,19 +114,6 @@ export class Environments {
     this.now = opts.now ?? Date.now;
     this.accounts = new AccountProvisioner(opts.runtime, opts.podIdOf);
     const { instance, runtime, log } = opts;
-    this.pool = new Pool({
-      instance,
-      runtime,
-      log,
-      accounts: this.accounts,
-      networks: { createOwn: (name, make) => this.networks.createOwn(name, make), removeOwn: (name, reason) => this.networks.removeOwn(name, reason) },
-      config: opts.config,
-      environments: () => this.weight(),
-      // Only the user-independent fields are read: the placeholder user never reaches the engine.
-      defaultTemplate: () => poolTemplateOf(containerSpec(instance, "pool", DEFAULT_PROJECT, opts.config())),
-      ...(opts.refuseNew ? { refuseNew: opts.refuseNew } : {}),
-      ...(opts.now ? { now: opts.now } : {}),
-    });
     this.subnets = new SubnetTable(instance, () => opts.config().network);
     this.networks = new NetworkLinger({
       instance,
@@ -138,6 +125,19 @@ export class Environments {
       subnets: this.subnets,
       environments: () => this.table.size,
       freeBlock: () => this.pool.giveUpOne(),
+    });
+    this.pool = new Pool({
+      instance,
+      runtime,
+      log,
+      accounts: this.accounts,
+      networks: this.networks,
+      config: opts.config,
+      environments: () => this.weight(),
+      // Only the user-independent fields are read: the placeholder user never reaches the engine.
+      defaultTemplate: () => poolTemplateOf(containerSpec(instance, "pool", DEFAULT_PROJECT, opts.config())),
+      ...(opts.refuseNew ? { refuseNew: opts.refuseNew } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
     });
     this.services = new Services({ instance, runtime, log, subnets: this.subnets, learn: () => this.networks.learn(), environments: () => this.weight(), dial: opts.dial ?? dialTcp, ...(opts.now ? { now: opts.now } : {}) });
     this.eviction = { instance, runtime, log, lock: this.lock, networks: this.networks, environments: () => this.list(), destroy: (env, reason) => this.destroy(env, reason), servicesDown: (user, project) => this.services.down(user, project, "stopped"), leftoverServices: (user, project, reason) => this.removeLeftoverServices(user, project, reason) };
@@ -233,12 +233,11 @@ export class Environments {
     const owner = pooledOwner(this.opts.instance, c.name);
     if (owner === null || owner === "unclaimed") return null;
     const read = await this.accounts.readClaim(c.id, owner.user).catch(() => null);
-    // One claimed by an older daemon has no network of its own: it was connected to its user's.
-    const network = pooledNetworkOf(this.opts.instance, c.labels) ?? this.networks.nameOf(owner.user);
-    const attached = c.running && (await this.opts.runtime.containerAddress(c.id, network).catch(() => null)) !== null;
+    const env = this.fromContainer(c, read?.account ?? null, owner);
+    const attached = c.running && (await this.opts.runtime.containerAddress(c.id, env.network).catch(() => null)) !== null;
     // No valid claim, or cut short before its network: the first login replaces it.
     if (!read || read.claim.project !== owner.project || !attached) return this.removeCutShort(c);
-    return { key: Environments.key(owner.user, owner.project), user: owner.user, project: owner.project, containerId: c.id, network, account: read.account, sessions: 0, createdAt: read.claim.claimedAtMs, services: 0, graceTimer: null, lifetimeTimer: null };
+    return { ...env, createdAt: read.claim.claimedAtMs };
   }
 
   /**
@@ -489,7 +488,7 @@ export class Environments {
   /** The network made for one pooled container, after that container went. Never throws. */
   private async removeOwnNetwork(network: string | null, reason: string): Promise<void> {
     if (network === null || !isPooledNetworkName(this.opts.instance, network)) return;
-    await this.networks.removeOwn(network, reason).catch((e: unknown) => this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${network} failed`, detail: String(e) }));
+    await this.networks.removeNetwork(network, reason);
   }
 
   /** A container whose account could not be written must not stay (it has no ready marker anyway). */
@@ -514,7 +513,8 @@ export class Environments {
 
   /**
    * `owner`: whose it is, when its labels cannot say (a claimed pooled container names nobody;
-   * its claim was proved by its marker). A claimed one stays on the network made for it.
+   * its claim was proved by its marker). A claimed one stays on the network made for it; one
+   * claimed by a daemon from before pool networks has none of its own: it is on its user's.
    */
   private fromContainer(c: ManagedContainer, account: ContainerAccount | null, owner: { readonly user: string; readonly project: string } = c): Environment {
     const { user, project } = owner;

@@ -72,14 +72,9 @@ export class NetworkLinger {
     for (let attempt = 1; ; attempt++) {
       const subnet = await this.reserve(name);
       try {
-        const created = await this.engineCalls.run(() => this.opts.runtime.ensureNetwork(networkSpec(this.opts.instance, user, subnet)));
-        this.opts.subnets.confirm(name);
-        if (created) this.opts.log({ kind: "network-created", network: name, subnet: formatCidr(subnet) });
+        await this.createOnReserved(networkSpec(this.opts.instance, user, subnet), subnet);
         return;
       } catch (err) {
-        // An engine that did not answer in time may still make the network: its block stays
-        // reserved under the name (the user's next login finds it, or learns it is not there).
-        if (!(err instanceof UserFacingError && err.code === "engine-timeout")) this.opts.subnets.abandon(name);
         // Another program or instance took the block since we last looked: look again.
         if (!(err instanceof SubnetTaken) || attempt >= CREATE_ATTEMPTS) throw err;
         await this.learn();
@@ -96,21 +91,37 @@ export class NetworkLinger {
     if (!this.opts.subnets.known) await this.learn();
     const subnet = this.opts.subnets.reserve(name);
     if (!subnet) throw new Error(`no free block in the address pool for ${name}`);
+    await this.createOnReserved(make(subnet), subnet);
+  }
+
+  /**
+   * Remove a network by name (a pool container's, after that container; or a user's). True when
+   * it went; a failure is logged, never thrown.
+   */
+  async removeNetwork(name: string, reason: string): Promise<boolean> {
     try {
-      await this.engineCalls.run(() => this.opts.runtime.ensureNetwork(make(subnet)));
-      this.opts.subnets.confirm(name);
-      this.opts.log({ kind: "network-created", network: name, subnet: formatCidr(subnet) });
+      await this.engineCalls.run(() => this.opts.runtime.removeNetwork(name));
+      this.opts.subnets.release(name);
+      this.opts.log({ kind: "network-removed", network: name, reason });
+      return true;
     } catch (err) {
-      if (!(err instanceof UserFacingError && err.code === "engine-timeout")) this.opts.subnets.abandon(name);
-      throw err;
+      this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${name} failed`, detail: String(err) });
+      return false;
     }
   }
 
-  /** Remove a network made by `createOwn`, after its container. */
-  async removeOwn(name: string, reason: string): Promise<void> {
-    await this.engineCalls.run(() => this.opts.runtime.removeNetwork(name));
-    this.opts.subnets.release(name);
-    this.opts.log({ kind: "network-removed", network: name, reason });
+  /** Create `spec` on the block reserved for it: confirmed when made, given back when refused. */
+  private async createOnReserved(spec: NetworkSpec, subnet: Cidr): Promise<void> {
+    try {
+      const created = await this.engineCalls.run(() => this.opts.runtime.ensureNetwork(spec));
+      this.opts.subnets.confirm(spec.name);
+      if (created) this.opts.log({ kind: "network-created", network: spec.name, subnet: formatCidr(subnet) });
+    } catch (err) {
+      // An engine that did not answer in time may still make the network: its block stays
+      // reserved under the name (the next try finds it, or learns it is not there).
+      if (!(err instanceof UserFacingError && err.code === "engine-timeout")) this.opts.subnets.abandon(spec.name);
+      throw err;
+    }
   }
 
   /** The user's last container has gone: remove the network after the linger, unless they are back by then. */
@@ -174,16 +185,7 @@ export class NetworkLinger {
     });
   }
 
-  private async remove(user: string, reason: string): Promise<boolean> {
-    const net = this.nameOf(user);
-    try {
-      await this.engineCalls.run(() => this.opts.runtime.removeNetwork(net));
-      this.opts.subnets.release(net);
-      this.opts.log({ kind: "network-removed", network: net, reason });
-      return true;
-    } catch (err) {
-      this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${net} failed`, detail: String(err) });
-      return false;
-    }
+  private remove(user: string, reason: string): Promise<boolean> {
+    return this.removeNetwork(this.nameOf(user), reason);
   }
 }

@@ -14,7 +14,7 @@ export interface PoolOptions {
   readonly runtime: ContainerRuntime;
   readonly accounts: AccountProvisioner;
   /** Where each pooled container's own network is made and removed. */
-  readonly networks: Pick<NetworkLinger, "createOwn" | "removeOwn">;
+  readonly networks: Pick<NetworkLinger, "createOwn" | "removeNetwork">;
   readonly log: Logger;
   readonly config: () => NodeConfig;
   /** Users' environments on the node now, those being made included: they come first. */
@@ -118,7 +118,7 @@ export class Pool {
     const named = new Set(found.map((c) => pooledNetworkOf(this.opts.instance, c.labels)));
     for (const n of await this.opts.runtime.listNetworks(this.opts.instance)) {
       if (n.labels[POOL_LABEL.network] !== "true" || !isPooledNetworkName(this.opts.instance, n.name) || named.has(n.name)) continue;
-      await this.opts.networks.removeOwn(n.name, "orphaned").catch((err: unknown) => this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${n.name} failed`, detail: String(err) }));
+      await this.opts.networks.removeNetwork(n.name, "orphaned");
     }
   }
 
@@ -192,7 +192,7 @@ export class Pool {
     } catch (err) {
       this.opts.log({ kind: "error", code: "pool-fill", message: `making pooled container ${spec.name} failed`, detail: String(err) });
       if (id !== null) await this.opts.runtime.remove(id).catch(() => undefined);
-      if (network) await this.opts.networks.removeOwn(spec.network, "pool-fill-failed").catch(() => undefined);
+      if (network) await this.opts.networks.removeNetwork(spec.network, "pool-fill-failed");
       return false;
     } finally {
       this.filling.set(template.hash, (this.filling.get(template.hash) ?? 1) - 1);
@@ -218,13 +218,6 @@ export class Pool {
       this.opts.log({ kind: "error", code: "container-remove", message: `removing pooled container ${c.name} failed`, detail: String(err) });
       return false;
     }
-    if (c.network === "") return true;
-    try {
-      await this.opts.networks.removeOwn(c.network, reason);
-      return true;
-    } catch (err) {
-      this.opts.log({ kind: "error", code: "network-remove", message: `removing network ${c.network} failed`, detail: String(err) });
-      return false;
-    }
+    return c.network === "" || this.opts.networks.removeNetwork(c.network, reason);
   }
 }
