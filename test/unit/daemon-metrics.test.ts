@@ -27,7 +27,8 @@ describe("metricsLogger", () => {
     const events: DaemonEvent[] = [
       { kind: "session-start", user: "alice", project: "web", sessionId: 1, exec: "command", tty: false, key: "SHA256:x" },
       { kind: "session-start", user: "alice", project: "web", sessionId: 2, exec: "shell", tty: true, key: "SHA256:x" },
-      { kind: "session-start", user: "bob", project: "default", sessionId: 3, exec: "command", tty: false, key: "SHA256:y" },
+      { kind: "session-start", user: "bob", project: "default", sessionId: 3, exec: "command", tty: false, key: "SHA256:y", stdio: "direct" },
+      { kind: "direct-io-fallback", user: "alice", sessionId: 1, reason: "pid 4: its uids are 0,0,0,0" },
       { kind: "session-end", user: "alice", project: "web", sessionId: 1, exitCode: 0, reason: "exited" },
       { kind: "session-end", user: "bob", project: "default", sessionId: 3, exitCode: null, reason: "something-new" },
       { kind: "container-created", user: "alice", project: "web", container: "podspawn.alice.web", ms: 300 },
@@ -46,6 +47,9 @@ describe("metricsLogger", () => {
       'podspawn_sessions_started_total{kind="command"}': 2,
       'podspawn_sessions_started_total{kind="shell"}': 1,
       'podspawn_sessions_started_total{kind="sftp"}': 0,
+      'podspawn_sessions_stdio_total{path="direct"}': 1,
+      'podspawn_sessions_stdio_total{path="relay"}': 2,
+      "podspawn_direct_io_fallbacks_total": 1,
       'podspawn_sessions_ended_total{reason="exited"}': 1,
       'podspawn_sessions_ended_total{reason="other"}': 1,
       'podspawn_sessions_ended_total{reason="disconnected"}': 0,
@@ -153,6 +157,8 @@ describe("DaemonMetrics.render", () => {
       types.map((l) => l.split(" ").slice(2).join(" ")),
       [
         "podspawn_sessions_started_total counter",
+        "podspawn_sessions_stdio_total counter",
+        "podspawn_direct_io_fallbacks_total counter",
         "podspawn_sessions_ended_total counter",
         "podspawn_sessions_active gauge",
         "podspawn_containers gauge",

@@ -8,7 +8,7 @@ import type { SessionRequest } from "../../agent/src/core/protocol/session-reque
 const account: ContainerAccount = { name: "alice", uid: 1001, gid: 1002, home: "/home/alice", shell: "/bin/bash" };
 
 function req(over: Partial<SessionRequest> = {}): SessionRequest {
-  return { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, agent: false, ...over };
+  return { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, agent: false, stdio: null, ...over };
 }
 
 function envMap(env: readonly string[]): Map<string, string> {

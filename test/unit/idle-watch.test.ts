@@ -44,6 +44,20 @@ describe("watchIdle", () => {
     assert.equal(fired, 0);
   });
 
+  it("with a probe (bytes that bypass the daemon), counts a changed value as activity and a same one as none", (t) => {
+    const advance = clock(t);
+    let fired = 0;
+    let counters = "100 100";
+    watchIdle(10_000, () => fired++, undefined, () => counters);
+    for (let i = 0; i < 10; i++) {
+      counters = `${100 + i} 100`;
+      advance(2_500);
+    }
+    assert.equal(fired, 0, "25 s of moving counters");
+    advance(10_000);
+    assert.equal(fired, 1, "still counters: idle after the timeout");
+  });
+
   it("is off when the timeout is 0", () => {
     assert.equal(
       watchIdle(0, () => assert.fail("fired")),

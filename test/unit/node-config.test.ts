@@ -45,6 +45,16 @@ describe("parseNodeConfig", () => {
     assert.equal(c.metricsListen, null);
   });
 
+  it("reads direct_io: auto by default, off, a runc path and root; refuses anything else naming the field", () => {
+    assert.deepEqual(parseNodeConfig({}).directIo, { mode: "auto", runc: null, runcRoot: "/run/docker/runtime-runc/moby" });
+    assert.deepEqual(parseNodeConfig({ direct_io: { mode: "off", runc: "/opt/runc/bin/runc", runc_root: "/run/d/runtime-runc/moby" } }).directIo, { mode: "off", runc: "/opt/runc/bin/runc", runcRoot: "/run/d/runtime-runc/moby" });
+    assert.throws(() => parseNodeConfig({ direct_io: { mode: "always" } }), refusedOn("direct_io.mode"));
+    assert.throws(() => parseNodeConfig({ direct_io: { runc: "runc" } }), refusedOn("direct_io.runc"));
+    assert.throws(() => parseNodeConfig({ direct_io: { runc: "/usr/bin/../../tmp/runc" } }), refusedOn("direct_io.runc"));
+    assert.throws(() => parseNodeConfig({ direct_io: { runc_root: "/run/x; rm -rf /" } }), refusedOn("direct_io.runc_root"));
+    assert.throws(() => parseNodeConfig({ direct_io: { fast: true } }), refusedOn("direct_io.fast"));
+  });
+
   it("reads metrics_listen as a loopback port or a unix socket path", () => {
     assert.deepEqual(parseNodeConfig({ metrics_listen: "127.0.0.1:9464" }).metricsListen, { host: "127.0.0.1", port: 9464 });
     assert.deepEqual(parseNodeConfig({ metrics_listen: "[::1]:65535" }).metricsListen, { host: "::1", port: 65535 });
@@ -85,6 +95,10 @@ pool:
   size: 3
   project_size: 0
   specs_idle_after: 1h
+direct_io:
+  mode: off
+  runc: /usr/local/bin/runc
+  runc_root: /var/run/docker/runtime-runc/moby
 oci_runtime: runsc
 sftp_subsystems: [internal-sftp, /opt/sftp-server]
 metrics_listen: 127.0.0.1:9464
@@ -100,6 +114,7 @@ metrics_listen: 127.0.0.1:9464
       acceptRuncAdvisories: ["CVE-2024-45310"],
       networkLingerMs: 120_000,
       buildTimeoutMs: 600_000,
+      directIo: { mode: "off", runc: "/usr/local/bin/runc", runcRoot: "/var/run/docker/runtime-runc/moby" },
       pool: { size: 3, projectSize: 0, specsIdleAfterMs: 3_600_000 },
       ociRuntime: "runsc",
       sftpSubsystems: ["internal-sftp", "/opt/sftp-server"],

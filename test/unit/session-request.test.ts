@@ -37,6 +37,7 @@ describe("parseSessionRequest", () => {
       project: "web-app",
       keyFingerprint: null,
       agent: false,
+      stdio: null,
     });
   });
 
@@ -48,7 +49,7 @@ describe("parseSessionRequest", () => {
   });
 
   it("fills defaults for a minimal hello", () => {
-    assert.deepEqual(parseSessionRequest({ v: 1 }), { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, agent: false });
+    assert.deepEqual(parseSessionRequest({ v: 1 }), { command: null, tty: false, cols: 0, rows: 0, term: null, env: {}, project: "default", keyFingerprint: null, agent: false, stdio: null });
   });
 
   it("treats only tty === true as a tty request", () => {

@@ -4,7 +4,7 @@ import type { Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { encodeFrame, FrameType } from "../../agent/src/core/protocol/frames.js";
 import { DaemonFrames, type DaemonVerdict } from "../../agent/src/spawn/daemon-frames.js";
-import { buildHello, parseProjectFlag } from "../../agent/src/spawn/hello.js";
+import { buildHello, parseProjectFlag, stdioArePipes } from "../../agent/src/spawn/hello.js";
 import type { SpawnIo } from "../../agent/src/spawn/io.js";
 
 function sinks(showInfo: boolean): { stdout: PassThrough; stderr: PassThrough; out: () => string; err: () => string; showInfo: boolean } {
@@ -54,6 +54,20 @@ describe("spawn --project", () => {
   it("selects the project from PODSPAWN_PROJECT without the flag, and none without either", () => {
     assert.equal(JSON.parse(buildHello(io({ PODSPAWN_PROJECT: "web" })).json).project, "web");
     assert.equal(JSON.parse(buildHello(io({})).json).project, null);
+  });
+
+  it("offers its pid for the direct path only without a terminal and with all three stdio pipes", () => {
+    const offered = buildHello(io({}), null, () => true);
+    assert.equal(offered.offersPipes, true);
+    assert.equal(JSON.parse(offered.json).stdio.pid, process.pid);
+    assert.match(JSON.parse(offered.json).stdio.start, /^\d+$/);
+    const sockets = buildHello(io({}), null, () => false);
+    assert.equal(sockets.offersPipes, false);
+    assert.equal(JSON.parse(sockets.json).stdio, undefined);
+    const ttyIo = { stdin: { isTTY: true }, stdout: { columns: 80, rows: 24 }, stderr: {}, env: { SSH_TTY: "/dev/pts/1" } } as unknown as SpawnIo;
+    assert.equal(buildHello(ttyIo, null, () => assert.fail("a terminal session asks nothing about pipes")).offersPipes, false);
+    assert.equal(stdioArePipes((fd) => fd !== 1), false, "one socket is enough to not offer");
+    assert.equal(stdioArePipes(() => { throw new Error("EBADF"); }), false);
   });
 
   it("lets the forced command's --project win over the user's SetEnv", () => {

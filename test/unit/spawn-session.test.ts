@@ -14,7 +14,7 @@ import { eventually, listenerPeak, SlowSink } from "./helpers/slow-streams.js";
 
 /** Hang guard only: nothing here asserts a duration. */
 const SUITE = { timeout: 60_000 };
-const HELLO: Hello = { tty: false, json: JSON.stringify({ v: 1, command: "true", tty: false, cols: 0, rows: 0, term: null, env: {}, project: null, authKey: null }) };
+const HELLO: Hello = { tty: false, offersPipes: false, json: JSON.stringify({ v: 1, command: "true", tty: false, cols: 0, rows: 0, term: null, env: {}, project: null, authKey: null }) };
 
 const dir = mkdtempSync(join(tmpdir(), "pst-spawn-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -223,6 +223,54 @@ describe("SpawnSession: user -> daemon", SUITE, () => {
       );
       assert.equal(process.listenerCount("SIGHUP"), before, "its signal handlers are gone with it");
       assert.equal(s.socket.destroyed, true);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
+describe("SpawnSession: offered pipes (the direct path's handshake)", SUITE, () => {
+  const OFFER: Hello = { ...HELLO, offersPipes: true };
+  const mode = (m: string): Buffer => encodeFrame(FrameType.StdioMode, m);
+
+  it("reads no stdin before the daemon's answer, and relays all of it after `relay`", async () => {
+    let answer!: (conn: Socket) => void;
+    const helloSeen = new Promise<Socket>((resolve) => (answer = resolve));
+    const d = await daemon((conn) => answer(conn));
+    const t = io();
+    const s = new SpawnSession(t, OFFER, connect(d.path)).run();
+    try {
+      const conn = await helloSeen;
+      t.stdinStream.write("typed early\n");
+      // Give spawn every chance to read: the socket and stdin have been serviced several times.
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(t.stdinStream.readableLength, "typed early\n".length, "the byte is still in stdin");
+      assert.equal(d.frames.filter((f) => f.type === FrameType.Stdin).length, 0);
+      conn.write(mode("relay"));
+      t.stdinStream.end("and later\n");
+      await eventually(() => d.frames.some((f) => f.type === FrameType.StdinEof));
+      assert.equal(Buffer.concat(d.frames.filter((f) => f.type === FrameType.Stdin).map((f) => f.payload)).toString(), "typed early\nand later\n");
+      conn.write(exit(0));
+      assert.equal(await s, 0);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it("after `direct` never reads stdin (those bytes are the container's), and still leaves with the exit status", async () => {
+    const d = await daemon((conn) => conn.write(mode("direct")));
+    const t = io();
+    const s = new SpawnSession(t, OFFER, connect(d.path)).run();
+    try {
+      await eventually(() => d.frames.some((f) => f.type === FrameType.Hello));
+      t.stdinStream.end("for the process\n");
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(t.stdinStream.readableLength, "for the process\n".length, "nothing read");
+      assert.equal(t.stdinStream.listenerCount("data"), 0);
+      const conn = await d.conn;
+      conn.write(exit(7));
+      assert.equal(await s, 7);
+      assert.equal(d.frames.filter((f) => f.type === FrameType.Stdin || f.type === FrameType.StdinEof).length, 0);
     } finally {
       await d.close();
     }

@@ -34,6 +34,8 @@ import { CoalescedRun } from "../support/coalesced-run.js";
 import { hostCaDir, openHostCa, type HostCa } from "../adapters/ssh/host-ca.js";
 import { readUserKeys } from "../adapters/fs/user-registry.js";
 import { InnerSshd } from "./session/inner-sshd-channel.js";
+import { DirectIo } from "./direct-io/direct-io.js";
+import type { EngineRuntimeFacts } from "../core/direct-io/runc-exec-args.js";
 
 export interface DaemonOptions {
   readonly layout: Layout;
@@ -44,6 +46,11 @@ export interface DaemonOptions {
   readonly rescanMs?: number;
   /** Where forwarded agents' sockets are made in containers. @default none: ssh -A gives no agent */
   readonly sockets?: ContainerSockets;
+  /**
+   * The engine's runtimes (`docker info`): with it, sessions without a terminal on runc may take
+   * the direct stdio path. @default absent: every session takes the engine path
+   */
+  readonly engineFacts?: () => Promise<EngineRuntimeFacts>;
 }
 
 /** What a user whose session the daemon ends by stopping reads; their container stays. */
@@ -69,6 +76,7 @@ export class Daemon {
   private readonly runc = new RuncGate({ probe: () => probeRunc(), accepted: () => this.config.acceptRuncAdvisories, sessionRuntime: () => this.config.ociRuntime });
   private runcProblem: string | null = null;
   private readonly egress = new EgressFirewall({ rules: () => egressRules({ ...this.config.network, resolvers: this.resolvers }) });
+  private readonly directIo: DirectIo | null;
 
   constructor(private readonly opts: DaemonOptions) {
     const { layout, runtime } = opts;
@@ -84,7 +92,9 @@ export class Daemon {
     const audit = (record: Record<string, unknown>): void => auditLog.write(record);
     const watchExit = makeWatchExit({ runtime, instance: layout.instance, memory: memoryCgroup() });
     const innerSshd = new InnerSshd({ instance: layout.instance, hostCa: () => this.hostCa(), keysOf: async (user) => (await readUserKeys(layout, user)) ?? [] });
-    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, egress: () => this.egress.require(), runcGate: (what: "session" | "project") => this.runc.require(what), ...(opts.sockets ? { sockets: opts.sockets } : {}) };
+    this.directIo = opts.engineFacts ? new DirectIo({ config: () => this.config, log, runDir: layout.runDir, engineFacts: opts.engineFacts }) : null;
+    const directIo = this.directIo ?? undefined;
+    const sessionDeps = { runtime, environments: this.environments, planner, config: () => this.config, log, audit, watchExit, innerSshd, directIo, egress: () => this.egress.require(), runcGate: (what: "session" | "project") => this.runc.require(what), ...(opts.sockets ? { sockets: opts.sockets } : {}) };
     this.sockets = new UserSockets(layout, (socket, user) => void this.live.track(handleSession(socket, user, sessionDeps), socket), log);
   }
 
@@ -101,6 +111,7 @@ export class Daemon {
     let recovered = 0;
     try {
       await runtime.ping();
+      await this.directIo?.probe();
       recovered = await this.environments.recover();
     } catch (err) {
       this.log({ kind: "warning", message: `container engine not reachable at start; sessions will fail until it is: ${String(err)}` });

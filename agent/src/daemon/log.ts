@@ -8,7 +8,9 @@ export type DaemonEvent =
   | { kind: "started"; instance: string; users: number; containers: number }
   | { kind: "listening"; user: string }
   | { kind: "unlistening"; user: string }
-  | { kind: "session-start"; user: string; project: string; sessionId: number; exec: string; tty: boolean; key: string; port?: number }
+  | { kind: "session-start"; user: string; project: string; sessionId: number; exec: string; tty: boolean; key: string; stdio?: "direct" | "relay"; port?: number }
+  /** A session that offered its pipes took the engine path because a check failed (the user saw nothing). */
+  | { kind: "direct-io-fallback"; user: string; sessionId: number; reason: string }
   | { kind: "session-end"; user: string; project: string; sessionId: number; exitCode: number | null; reason: string }
   | { kind: "container-created"; user: string; project: string; container: string; ms: number }
   | { kind: "container-started"; user: string; project: string; container: string }

@@ -14,6 +14,8 @@ export interface FrameSinks {
   readonly showInfo: boolean;
   /** Agent frames (agent-relay.ts); throws on a malformed one. @default dropped */
   readonly agent?: (frame: Frame) => void;
+  /** STDIO_MODE: whether the daemon relays our stdio (`relay`) or the process has our pipes. */
+  readonly onStdioMode?: (mode: string) => void;
 }
 
 /**
@@ -83,6 +85,9 @@ export class DaemonFrames {
         return null;
       case FrameType.Progress:
         this.stderrGate.afterWrite(this.sinks.stderr.write(`podspawn: ${frame.payload.toString("utf8")}\n`), this.valve.handle("stderr"));
+        return null;
+      case FrameType.StdioMode:
+        this.sinks.onStdioMode?.(frame.payload.toString("utf8"));
         return null;
       case FrameType.Error:
         return { kind: "refused", message: errorMessageOf(frame.payload) };

@@ -1,11 +1,25 @@
-import { readFileSync } from "node:fs";
+import { fstatSync, readFileSync } from "node:fs";
 import { isValidUsername } from "../core/users/username.js";
 import type { SpawnIo } from "./io.js";
 
-/** The HELLO frame's JSON, and whether this session has a terminal. */
+/** The HELLO frame's JSON, whether this session has a terminal, and whether it offers its pipes. */
 export interface Hello {
   readonly tty: boolean;
   readonly json: string;
+  /** We offered our pipes: read no stdin until the daemon's STDIO_MODE says `relay`. */
+  readonly offersPipes: boolean;
+}
+
+/**
+ * sshd gives a command without a PTY pipes as stdin, stdout and stderr. Only pipes can be
+ * reopened by the daemon through /proc (a socket cannot), so only then is our pid offered.
+ */
+export function stdioArePipes(isFifo: (fd: number) => boolean = (fd) => fstatSync(fd).isFIFO()): boolean {
+  try {
+    return [0, 1, 2].every(isFifo);
+  } catch {
+    return false;
+  }
 }
 
 export function parseUserFlag(argv: readonly string[]): string | null {
@@ -43,9 +57,15 @@ export function agentSocketOf(env: NodeJS.ProcessEnv): string | null {
   return path !== undefined && path.startsWith("/") && path.length < 108 ? path : null;
 }
 
+/** Field 22 of /proc/self/stat: with the pid, names this very process (a reused pid has another). */
+export function ownStartTime(stat: string = readFileSync("/proc/self/stat", "latin1")): string {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+}
+
 /** What the daemon is asked for: sshd's view of the session. The daemon validates all of it. */
-export function buildHello(io: SpawnIo, projectFlag: string | null = null): Hello {
+export function buildHello(io: SpawnIo, projectFlag: string | null = null, pipes: () => boolean = stdioArePipes): Hello {
   const tty = Boolean(io.env["SSH_TTY"]) && io.stdin.isTTY === true;
+  const offersPipes = !tty && pipes();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(io.env)) if ((k === "LANG" || k === "LANGUAGE" || k.startsWith("LC_")) && v !== undefined) env[k] = v;
   const hello = {
@@ -60,6 +80,7 @@ export function buildHello(io: SpawnIo, projectFlag: string | null = null): Hell
     authKey: acceptedKey(io.env["SSH_USER_AUTH"]),
     // Whether, never where: spawn itself connects to the socket for each agent channel.
     agent: agentSocketOf(io.env) !== null,
+    ...(offersPipes ? { stdio: { pid: process.pid, start: ownStartTime() } } : {}),
   };
-  return { tty, json: JSON.stringify(hello) };
+  return { tty, json: JSON.stringify(hello), offersPipes };
 }

@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { encodeFrame, FrameType, type Frame } from "../core/protocol/frames.js";
+import { encodeFrame, FrameType, STDIO_RELAY, type Frame } from "../core/protocol/frames.js";
 import { SpawnAgentRelay, type ConnectAgent } from "./agent-relay.js";
 import { DaemonFrames, type DaemonVerdict } from "./daemon-frames.js";
 import { agentSocketOf, type Hello } from "./hello.js";
@@ -30,6 +30,7 @@ export interface SpawnSessionOptions {
  */
 export class SpawnSession {
   private phase: "relaying" | "flushing" | "done" = "relaying";
+  private modeSeen = false;
   private readonly stops: Array<() => void> = [];
   private resolveExit: (code: number) => void = () => undefined;
   private readonly exitCode = new Promise<number>((resolve) => (this.resolveExit = resolve));
@@ -56,7 +57,7 @@ export class SpawnSession {
       this.end({ kind: "lost", message: "the session service sent a broken frame" });
     };
     let agent: SpawnAgentRelay | null = null;
-    const sinks = { stdout: io.stdout, stderr: io.stderr, showInfo: this.hello.tty, agent: (f: Frame) => agent?.take(f) };
+    const sinks = { stdout: io.stdout, stderr: io.stderr, showInfo: this.hello.tty, agent: (f: Frame) => agent?.take(f), onStdioMode: (mode: string) => this.stdioMode(mode) };
     const frames = new DaemonFrames(socket, sinks, (v) => this.end(v), broken);
     agent = new SpawnAgentRelay(agentSocketOf(io.env), socket, frames.valve, this.options.connectAgent);
     this.stops.push(() => agent?.closeAll());
@@ -99,7 +100,16 @@ export class SpawnSession {
       io.stdin.setRawMode(true);
       this.stops.push(onResize(io.stdout, () => this.send(FrameType.Resize, JSON.stringify({ cols: io.stdout.columns, rows: io.stdout.rows }))));
     }
-    this.stops.push(relayStdin(io.stdin, socket));
+    // Offered pipes: the daemon may give them to the process itself, and a byte we read from
+    // stdin would be a byte it never sees. So nothing is read until the daemon says `relay`.
+    if (!this.hello.offersPipes) this.stops.push(relayStdin(io.stdin, socket));
+  }
+
+  /** The daemon's answer to our offer, once: `relay` starts the stdin relay; `direct` reads nothing. */
+  private stdioMode(mode: string): void {
+    if (!this.hello.offersPipes || this.modeSeen || this.phase === "done") return;
+    this.modeSeen = true;
+    if (mode === STDIO_RELAY) this.stops.push(relayStdin(this.io.stdin, this.socket));
   }
 
   private send(type: typeof FrameType.Signal | typeof FrameType.Resize, payload: string): void {

@@ -14,6 +14,7 @@ import { applyDeadlines, DEFAULT_ENGINE_TIMEOUTS, engineCallOf, EngineTimeout, w
 import { execOutputs } from "./exec-streams.js";
 import type { InitProcessOf } from "./container-pid.js";
 import { entryPathProblem, ProcRootWriter } from "./proc-root-writer.js";
+import type { EngineRuntimeFacts } from "../../core/direct-io/runc-exec-args.js";
 
 function statusCode(err: unknown): number | undefined {
   return typeof err === "object" && err !== null ? (err as { statusCode?: number }).statusCode : undefined;
@@ -100,6 +101,17 @@ export class DockerRuntime implements ContainerRuntime {
       if (err instanceof EngineTimeout) throw err;
       throw new UserFacingError("docker-down", "the container engine on this node is not answering", String(err));
     }
+  }
+
+  /**
+   * The engine's runtimes and cgroup driver (`docker info`), for the direct stdio path. Not on the
+   * port: only the daemon's composition root asks, once, to decide whether runc can be used.
+   */
+  async runtimeFacts(): Promise<EngineRuntimeFacts> {
+    const info = (await this.docker.info()) as { DefaultRuntime?: string; Runtimes?: Record<string, { path?: string }>; CgroupDriver?: string; SecurityOptions?: string[] };
+    const runtimes: Record<string, string> = {};
+    for (const [name, r] of Object.entries(info.Runtimes ?? {})) runtimes[name] = r.path ?? "";
+    return { defaultRuntime: info.DefaultRuntime ?? "", runtimes, cgroupDriver: info.CgroupDriver ?? "", securityOptions: info.SecurityOptions ?? [] };
   }
 
   async imageId(image: string): Promise<string | null> {

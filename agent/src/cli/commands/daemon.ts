@@ -31,7 +31,7 @@ Stops on SIGTERM/SIGINT; containers stay and are adopted on the next start.`,
       onTimeout: (call: string, ms: number) => daemon?.log({ kind: "engine-timeout", call, ms }),
     };
     const runtime = new DockerRuntime({ socketPath, ...deadlines });
-    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath, deadlines), log, sockets: new ProcRootSockets((id) => runtime.initProcess(id)) });
+    daemon = new Daemon({ layout: io.layout, runtime, builder: new DockerImageBuilder(socketPath, deadlines), log, sockets: new ProcRootSockets((id) => runtime.initProcess(id)), engineFacts: () => runtime.runtimeFacts() });
     await daemon.start();
     await new Promise<void>((resolve) => {
       process.once("SIGTERM", resolve);

@@ -136,6 +136,22 @@ const engine = section({
   accept_runc_advisories: defaulted(z.array(hint(z.enum(RUNC_ADVISORY_IDS), { allowed: RUNC_ADVISORY_IDS.join(", ") })), []),
 });
 
+const ABSOLUTE_PATH = () => hint(z.string().regex(/^\/[A-Za-z0-9._/+-]*$/).refine((v) => !v.split("/").includes(".."), "no '..'"), { what: "an absolute path", allowed: "an absolute path of letters, digits and ._/+-" });
+
+const directIo = section({
+  /**
+   * auto: a command or sftp session without a terminal, in a runc container, gets sshd's own pipes
+   * as its stdio (runc exec; no byte through spawn, the daemon, dockerd or the shim), when the
+   * checks in docs/security.md pass; anything else, or any failed check, takes the engine path.
+   * off: always the engine path.
+   */
+  mode: defaulted(hint(z.enum(["auto", "off"]), { allowed: "auto, off" }), "auto"),
+  /** Left out: the first of /usr/sbin/runc, /usr/bin/runc, /usr/local/sbin/runc, /usr/local/bin/runc. */
+  runc: ABSOLUTE_PATH().nullish(),
+  /** Docker's state directory for runc (`<exec-root>/runtime-runc/moby`). */
+  runc_root: defaulted(ABSOLUTE_PATH(), "/run/docker/runtime-runc/moby"),
+});
+
 const NODE_CONFIG_FILE = z
   .strictObject({
     image: defaulted(hint(z.string().regex(IMAGE_REF), { what: "an image reference", allowed: "e.g. podspawn/default:bookworm" }), "podspawn/default:bookworm"),
@@ -147,6 +163,7 @@ const NODE_CONFIG_FILE = z
     network_linger: defaulted(timer(), "10m"),
     build_timeout: defaulted(duration({ maxMs: TIMER_MAX_MS }), "30m"),
     pool,
+    direct_io: directIo,
     oci_runtime: OCI_RUNTIME.nullish(),
     /** The old name of oci_runtime, still read. */
     runtime: OCI_RUNTIME.nullish(),
@@ -205,6 +222,11 @@ const NODE_CONFIG_FILE = z
      * toward max_environments. @default 2 for the default environment, 1 per project image, 30 min
      */
     pool: { size: c.pool.size, projectSize: c.pool.project_size, specsIdleAfterMs: c.pool.specs_idle_after },
+    /**
+     * The direct stdio path (daemon/direct-io): its mode is read per session; runc and its root
+     * at daemon start. @default auto, runc found on the usual paths, /run/docker/runtime-runc/moby
+     */
+    directIo: { mode: c.direct_io.mode, runc: c.direct_io.runc ?? null, runcRoot: c.direct_io.runc_root },
     /** @default "runc"; "runsc" is gVisor when installed and registered with dockerd. */
     ociRuntime: c.oci_runtime ?? c.runtime ?? "runc",
     /** SSH_ORIGINAL_COMMAND values that mean "sftp subsystem". */

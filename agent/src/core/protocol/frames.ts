@@ -26,12 +26,22 @@ export const FrameType = {
    * silence otherwise). Unlike INFO, scripts get it too: on stderr it cannot corrupt a protocol.
    */
   Progress: 0x17,
+  /**
+   * Sent once, before the session runs, to a client that offered its pipes (HELLO `stdio`):
+   * `direct` (the process in the container has the client's stdin, stdout and stderr; the client
+   * must never read its stdin nor write its stdout) or `relay` (the usual STDIN/STDOUT frames).
+   * Such a client reads no stdin until this frame has come (docs/architecture.md).
+   */
+  StdioMode: 0x18,
   // either way: one ssh-agent connection relayed over the session (agent-frames.ts)
   /** daemon -> client: a process in the container connected to the session's agent socket. */
   AgentOpen: 0x21,
   AgentData: 0x22,
   AgentClose: 0x23,
 } as const;
+
+export const STDIO_DIRECT = "direct";
+export const STDIO_RELAY = "relay";
 export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
 
 export const MAX_FRAME_PAYLOAD = 1 << 20;

@@ -1,6 +1,7 @@
 import { InputError } from "../errors.js";
 import { parsePublicKey } from "../users/keys.js";
 import { DEFAULT_PROJECT, validateProject } from "../container/project.js";
+import { stdioOfferOf, type StdioOffer } from "../direct-io/direct-decision.js";
 
 /**
  * What the spawn client asks for. Everything here came from the user's ssh client (command, TERM,
@@ -25,6 +26,11 @@ export interface SessionRequest {
    * path is a host path, and the daemon never opens one the client names.
    */
   readonly agent: boolean;
+  /**
+   * spawn's pid and start time, when its stdin, stdout and stderr are pipes it offers for the direct path. Only a
+   * claim: the daemon checks the process itself (core/direct-io/claimed-process.ts) before using it.
+   */
+  readonly stdio: StdioOffer | null;
 }
 
 export const MAX_COMMAND_BYTES = 256 * 1024;
@@ -75,6 +81,7 @@ export function parseSessionRequest(raw: unknown): SessionRequest {
     project,
     keyFingerprint: fingerprintOfAuthKey(r["authKey"]),
     agent: r["agent"] === true,
+    stdio: stdioOfferOf(r["stdio"]),
   };
 }
 

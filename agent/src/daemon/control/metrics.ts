@@ -36,6 +36,8 @@ export interface MetricsState {
 export class DaemonMetrics {
   private readonly registry = new MetricsRegistry();
   private readonly sessionsStarted = this.registry.counter("podspawn_sessions_started_total", "Sessions started, by kind.", ["kind"]);
+  private readonly sessionsStdio = this.registry.counter("podspawn_sessions_stdio_total", "Sessions started, by how their bytes travel: direct (the process has sshd's pipes) or relay (through the daemon).", ["path"]);
+  private readonly directFallbacks = this.registry.counter("podspawn_direct_io_fallbacks_total", "Sessions that offered their pipes but took the engine path because a check failed (the reason is in the log).");
   private readonly sessionsEnded = this.registry.counter("podspawn_sessions_ended_total", "Sessions ended, by reason.", ["reason"]);
   private readonly sessionsActive = this.registry.gauge("podspawn_sessions_active", "Sessions holding a container now.");
   private readonly containers = this.registry.gauge("podspawn_containers", "Containers the daemon manages, in-use (with sessions) or idle (waiting out the grace period).", ["state"]);
@@ -63,6 +65,8 @@ export class DaemonMetrics {
     // Every known label value exists from the start, so rate() sees the first event.
     for (const kind of SESSION_KINDS) this.sessionsStarted.inc({ kind }, 0);
     for (const reason of SESSION_END_REASONS) this.sessionsEnded.inc({ reason }, 0);
+    for (const path of ["direct", "relay"]) this.sessionsStdio.inc({ path }, 0);
+    this.directFallbacks.inc({}, 0);
     for (const reason of REMOVAL_REASONS) this.containersRemoved.inc({ reason }, 0);
     for (const reason of CAPACITY_LIMITS) this.capacityRefusals.inc({ reason }, 0);
     for (const limit of QUOTA_LIMITS) this.quotaRefusals.inc({ limit }, 0);
@@ -81,6 +85,10 @@ export class DaemonMetrics {
     switch (event.kind) {
       case "session-start":
         this.sessionsStarted.inc({ kind: fixed(event.exec, SESSION_KINDS) });
+        this.sessionsStdio.inc({ path: event.stdio === "direct" ? "direct" : "relay" });
+        break;
+      case "direct-io-fallback":
+        this.directFallbacks.inc();
         break;
       case "session-end":
         this.sessionsEnded.inc({ reason: fixed(event.reason, SESSION_END_REASONS) });

@@ -11,6 +11,8 @@ export interface ChannelFacts {
   readonly command?: string;
   /** The container port, for a tunnel. */
   readonly port?: number;
+  /** `direct`: the process has the client's own pipes (daemon/direct-io); else bytes are relayed. */
+  readonly stdio?: "direct" | "relay";
 }
 
 /** One stream of output for the client, and the frame type it travels in. */
@@ -53,4 +55,9 @@ export interface Channel {
   readonly finished: Promise<ChannelEnd>;
   /** The session ended for another reason (client gone, idle, an error): stop the far end. */
   hangUp(): void;
+  /**
+   * Where bytes bypass the session (the direct path): a value that changes whenever bytes move,
+   * read by the idle timeout instead of the relay's own activity. Absent: the relay tells.
+   */
+  activity?(): string | null;
 }

@@ -15,8 +15,12 @@ export async function openExecChannel(runtime: ContainerRuntime, containerId: st
   const exec = await runtime.exec(containerId, plan);
   // EPIPE once the process has exited: not our error.
   exec.stdin.on("error", () => undefined);
-  const facts: ChannelFacts = { kind: plan.kind, tty: plan.tty, ...(plan.kind === "command" && command !== null ? { command } : {}) };
-  return new ExecChannel(exec, facts, explainer);
+  return new ExecChannel(exec, execFacts(plan, command), explainer);
+}
+
+/** What the audit records about a process session, whichever path runs it. */
+export function execFacts(plan: ExecPlan, command: string | null): ChannelFacts {
+  return { kind: plan.kind, tty: plan.tty, ...(plan.kind === "command" && command !== null ? { command } : {}) };
 }
 
 class ExecChannel implements Channel {

@@ -45,6 +45,8 @@ export type SessionEvent =
       readonly command?: string;
       /** The container port, for a tunnel. */
       readonly port?: number;
+      /** `direct`: the process had the client's own pipes (no relay). */
+      readonly stdio?: "direct" | "relay";
     })
   | (Who & { readonly type: "ended"; readonly exitCode: number | null; readonly reason: SessionEndReason })
   | (Who & { readonly type: "tunnel-refused"; readonly port: number; readonly reason: string })
@@ -57,7 +59,7 @@ export type AuditRecord = { readonly event: string } & Readonly<Record<string, u
 export function logEventOf(e: SessionEvent): DaemonEvent | null {
   switch (e.type) {
     case "started":
-      return { kind: "session-start", user: e.user, project: e.project, sessionId: e.session, exec: e.kind, tty: e.tty, key: e.key ?? "unknown", ...(e.port === undefined ? {} : { port: e.port }) };
+      return { kind: "session-start", user: e.user, project: e.project, sessionId: e.session, exec: e.kind, tty: e.tty, key: e.key ?? "unknown", stdio: e.stdio ?? "relay", ...(e.port === undefined ? {} : { port: e.port }) };
     case "ended":
       return { kind: "session-end", user: e.user, project: e.project, sessionId: e.session, exitCode: e.exitCode, reason: e.reason };
     case "failed":
@@ -79,6 +81,7 @@ export function auditRecordOf(e: SessionEvent): AuditRecord | null {
         key: e.key,
         kind: e.kind,
         tty: e.tty,
+        stdio: e.stdio ?? "relay",
         ...(e.command === undefined ? {} : auditedCommand(e.command)),
         ...(e.port === undefined ? {} : { port: e.port }),
       };

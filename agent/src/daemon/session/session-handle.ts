@@ -13,7 +13,7 @@ export interface SessionHandle {
   readonly user: string;
   readonly project: string;
   /** The request is valid: who and what this session is about. */
-  begin(project: string, key: string | null): void;
+  begin(project: string, key: string | null, stdioOffered?: boolean): void;
   /** Progress for a terminal only. */
   info(text: string): void;
   /** One of our lines on the user's stderr. */

@@ -1,6 +1,6 @@
 import type { Socket } from "node:net";
 import { errorCodeOf, InputError } from "../../core/errors.js";
-import { FrameType } from "../../core/protocol/frames.js";
+import { FrameType, STDIO_DIRECT, STDIO_RELAY } from "../../core/protocol/frames.js";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ContainerRuntime } from "../../core/ports/container-runtime.js";
 import type { ContainerSockets } from "../../core/ports/container-sockets.js";
@@ -20,6 +20,7 @@ import { startSession } from "./start-session.js";
 import type { InnerSshd } from "./inner-sshd-channel.js";
 import type { SetupOutput } from "../environments/setup-runner.js";
 import type { SessionHandle } from "./session-handle.js";
+import type { DirectIo } from "../direct-io/direct-io.js";
 
 export interface SessionDeps {
   readonly runtime: ContainerRuntime;
@@ -41,6 +42,8 @@ export interface SessionDeps {
   readonly innerSshd?: InnerSshd;
   /** Where a forwarded agent's socket is made in the container. @default none: no agent forwarding */
   readonly sockets?: ContainerSockets;
+  /** The direct stdio path. @default absent: every session takes the engine path */
+  readonly directIo?: DirectIo;
 }
 
 export type SessionPhase = "greeting" | "starting" | "running" | "ended";
@@ -76,6 +79,7 @@ export class Session implements SessionHandle {
   private release: (() => void) | null = null;
   private idle: IdleWatch | null = null;
   private agent: AgentChannel | null = null;
+  private stdioOffered = false;
   private readonly helloTimer: NodeJS.Timeout;
 
   constructor(
@@ -101,10 +105,14 @@ export class Session implements SessionHandle {
     return this.projectName;
   }
 
-  /** The request is valid: who and what this session is about. */
-  begin(project: string, key: string | null): void {
+  /**
+   * The request is valid: who and what this session is about. `stdioOffered`: the client offered
+   * its pipes and reads no stdin until it is told which path the session takes (at attach).
+   */
+  begin(project: string, key: string | null, stdioOffered = false): void {
     this.projectName = project;
     this.key = key;
+    this.stdioOffered = stdioOffered;
   }
 
   /** Progress for a terminal (spawn shows INFO on a TTY only, so scripts stay byte-exact). */
@@ -170,9 +178,11 @@ export class Session implements SessionHandle {
     }
     this.channel = channel;
     this.phaseNow = "running";
+    // Before any output frame: a client that offered its pipes waits for this to read stdin.
+    if (this.stdioOffered) this.link.send(FrameType.StdioMode, channel.facts.stdio === "direct" ? STDIO_DIRECT : STDIO_RELAY);
     this.parts.report({ type: "started", session: this.id, user: this.user, project: this.projectName, key: this.key, ...channel.facts });
     const idleMs = this.parts.idleMs();
-    this.idle = watchIdle(idleMs, () => this.end({ kind: "idle-timeout", idleMs }), this.parts.now);
+    this.idle = watchIdle(idleMs, () => this.end({ kind: "idle-timeout", idleMs }), this.parts.now, channel.activity?.bind(channel));
     void this.relayUntilFinished(channel);
     this.input.attach(channel);
     return true;

@@ -12,7 +12,7 @@ import type { Environment, Environments } from "../environments/environments.js"
 import { lifetimeLeftMs, lifetimeWarning } from "../../core/container/lifetime-notice.js";
 import type { EnvironmentPlanner } from "../projects/planner.js";
 import type { Channel } from "./channel.js";
-import { openExecChannel } from "./exec-channel.js";
+import { execFacts, openExecChannel } from "./exec-channel.js";
 import { NO_EXIT_WATCH, type WatchExit } from "./exit-notice.js";
 import type { SessionHandle } from "./session-handle.js";
 import { openTunnelChannel, TunnelRefused } from "./tunnel-channel.js";
@@ -20,6 +20,8 @@ import { isInnerSshdCommand } from "../../core/ide/inner-sshd.js";
 import type { InnerSshd } from "./inner-sshd-channel.js";
 import { startSteps, withSessionSettings, type EnvironmentPlan } from "../../core/podfile/index.js";
 import { runSteps } from "../environments/setup-runner.js";
+import type { DirectIo } from "../direct-io/direct-io.js";
+import { openDirectExecChannel } from "./direct-exec-channel.js";
 
 export interface StartDeps {
   readonly runtime: ContainerRuntime;
@@ -36,6 +38,8 @@ export interface StartDeps {
   readonly innerSshd?: InnerSshd;
   readonly sockets?: ContainerSockets;
   readonly log?: Logger;
+  /** The direct stdio path for sessions without a terminal on runc. @default absent: the engine path */
+  readonly directIo?: DirectIo;
 }
 
 /**
@@ -44,7 +48,7 @@ export interface StartDeps {
  */
 export async function startSession(session: SessionHandle, hello: Buffer, deps: StartDeps): Promise<void> {
   const req = parseHello(hello);
-  session.begin(req.project, req.keyFingerprint);
+  session.begin(req.project, req.keyFingerprint, req.stdio !== null);
   const { env, plan } = await acquireEnvironment(session, req.project, deps);
   if (!session.hold(() => deps.environments.release(env))) return;
   warnIfExpiring(session, env, deps);
@@ -113,6 +117,8 @@ async function openExec(session: SessionHandle, req: SessionRequest, env: Enviro
   const sftp = deps.config().sftpSubsystems;
   const agentSocket = wantsAgent(req, sftp) ? await forwardAgent(session, env.containerId, env.account, deps) : null;
   const exec = withSessionSettings(planExec(req, env.account, sftp, agentSocket), env.account, plan.session);
+  const direct = req.stdio === null ? null : (deps.directIo?.open({ session: session.id, user: session.user, offer: req.stdio, plan: exec, containerId: env.containerId }) ?? null);
+  if (direct) return openDirectExecChannel(direct, execFacts(exec, req.command), explainer);
   return openExecChannel(deps.runtime, env.containerId, exec, req.command, explainer);
 }
 

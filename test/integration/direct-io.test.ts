@@ -1,0 +1,207 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { DockerRuntime } from "../../agent/src/adapters/docker/docker-runtime.js";
+import { claimStdio } from "../../agent/src/adapters/proc/claimed-stdio.js";
+import { startRuncExec } from "../../agent/src/adapters/runc/runc-exec.js";
+import { containerSpec, networkSpec } from "../../agent/src/core/container/container-spec.js";
+import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
+import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
+import { readCidr } from "../../agent/src/core/net/cidr.js";
+import { engineRuntimeProblem } from "../../agent/src/core/direct-io/runc-exec-args.js";
+import { dockerLines, removeInstanceContainers } from "../../scripts/local-node.js";
+
+/**
+ * The direct stdio path against the real engine and runc: a process started by `runc exec` with
+ * a holder process's pipes must be confined exactly like one started by the engine's exec, and
+ * every refused claim must leave nothing open in this (the daemon's) process.
+ */
+const instance = `podspawn-dio${randomBytes(3).toString("hex")}`;
+const runtime = new DockerRuntime();
+const dir = mkdtempSync(join(tmpdir(), "pst-dio-"));
+const RUNC = "/usr/sbin/runc";
+const TARGET = { root: "/run/docker/runtime-runc/moby", systemdCgroup: false, logFile: join(dir, "runc.log") };
+const NODE = readlinkSync("/proc/self/exe");
+let containerId = "";
+
+const plan = (cmd: string): ExecPlan => ({ kind: "command", argv: ["/bin/sh", "-c", cmd], tty: false, env: ["HOME=/tmp", "USER=nobody", "PODSPAWN_PROJECT=default"], user: "65534:65534", workdir: "/tmp" });
+
+/**
+ * A node process (like spawn) whose fds 0-2 are anonymous pipes, as sshd gives them: its stdin
+ * fed by a `cat` from our stdin, its stdout and stderr read by `cat`s onto ours. It reads nothing
+ * itself.
+ */
+interface Holder {
+  readonly pid: number;
+  readonly startTime: string;
+  readonly shell: ChildProcess;
+  readonly stdout: Promise<Buffer>;
+  readonly stderr: Promise<Buffer>;
+  stop(): void;
+}
+
+async function holder(): Promise<Holder> {
+  const pidFile = join(dir, `holder-${randomBytes(3).toString("hex")}`);
+  // SIGUSR1 ends it quietly (a SIGKILL would make its shell print "Killed" onto our stderr).
+  const js = `require("fs").writeFileSync(process.argv[1], String(process.pid)); process.on("SIGUSR1", () => process.exit(0)); setInterval(() => {}, 1e9)`;
+  const mid = `${NODE} -e '${js}' ${pidFile}`;
+  const shell = spawn("/bin/sh", ["-c", `( cat | ${mid} 2>&1 1>&3 | cat >&2 ) 3>&1 | cat`], { stdio: ["pipe", "pipe", "pipe"] });
+  const collect = (s: NodeJS.ReadableStream): Promise<Buffer> => new Promise((resolve) => { const parts: Buffer[] = []; s.on("data", (c: Buffer) => parts.push(c)); s.on("end", () => resolve(Buffer.concat(parts))); });
+  const stdout = collect(shell.stdout!);
+  const stderr = collect(shell.stderr!);
+  let pid = 0;
+  for (let i = 0; i < 200 && !pid; i++) {
+    try {
+      pid = Number(readFileSync(pidFile, "utf8"));
+    } catch {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+  assert.ok(pid > 0, "holder started");
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] as string;
+  return { pid, startTime, shell, stdout, stderr, stop: () => process.kill(pid, "SIGUSR1") };
+}
+
+const ourFds = (): number => readdirSync("/proc/self/fd").length;
+const me = (h: Holder) => ({ uid: 0, exe: NODE, startTime: h.startTime });
+
+/** Run `cmd` on the direct path with a holder's pipes; its stdout, stderr and status. */
+async function direct(cmd: string, input = ""): Promise<{ out: string; err: string; code: number }> {
+  const h = await holder();
+  const claim = claimStdio(h.pid, me(h));
+  assert.ok(claim.ok, claim.ok ? "" : claim.reason);
+  const proc = startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan(cmd), pidFile: join(dir, `${randomBytes(3).toString("hex")}.pid`), fds: claim.fds });
+  h.shell.stdin!.end(input);
+  const code = await proc.exited;
+  h.stop();
+  return { out: (await h.stdout).toString(), err: (await h.stderr).toString(), code };
+}
+
+/** The same through the engine's exec. */
+async function engine(cmd: string): Promise<{ out: string; err: string; code: number }> {
+  const exec = await runtime.exec(containerId, plan(cmd));
+  exec.stdin.end();
+  const read = (s: NodeJS.ReadableStream): Promise<string> => new Promise((resolve) => { let t = ""; s.on("data", (c: Buffer) => (t += c.toString())); s.on("end", () => resolve(t)); });
+  const [out, err, code] = await Promise.all([read(exec.stdout), read(exec.stderr), exec.exited]);
+  return { out, err, code };
+}
+
+before(async () => {
+  assert.equal(engineRuntimeProblem(await runtime.runtimeFacts()), null, "this machine's engine runs runc");
+  const block = readCidr("198.19.252.0/28");
+  if (!block.ok) throw new Error(block.problem);
+  await runtime.ensureNetwork(networkSpec(instance, "dioa", block.value));
+  containerId = await runtime.create(containerSpec(instance, "dioa", "default", { ...DEFAULT_NODE_CONFIG, image: "podspawn/default:bookworm", resources: { cpus: 1, memoryBytes: 512 * 1024 ** 2, pids: 200 } }));
+  await runtime.start(containerId);
+});
+
+after(async () => {
+  removeInstanceContainers(instance);
+  for (const net of dockerLines(["network", "ls", "--filter", `label=podspawn.instance=${instance}`, "--format", "{{.Name}}"])) await runtime.removeNetwork(net);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const HARDENING = /^(Uid|Gid|Groups|CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp|Seccomp_filters):/;
+const PROBE = "grep -E '^(Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp)' /proc/self/status; echo ---; cat /proc/self/cgroup; echo ---; cat /proc/self/attr/current 2>&1; echo; echo ---; env | grep -v '^_=' | sort; echo ---; ulimit -a; readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts";
+
+describe("the direct path against the real engine", { timeout: 120_000 }, () => {
+  it("confines the process exactly like the engine's exec: uids, groups, capabilities, no-new-privileges, seccomp, cgroups (pids, memory), AppArmor label, env, rlimits, namespaces", async () => {
+    const [d, e] = [await direct(PROBE), await engine(PROBE)];
+    assert.equal(d.code, 0, d.err);
+    assert.equal(e.code, 0, e.err);
+    assert.equal(d.out, e.out);
+    const status = d.out.split("\n").filter((l) => HARDENING.test(l));
+    assert.equal(status.length, 11, d.out);
+    assert.ok(status.includes("CapEff:\t0000000000000000"), "no capabilities");
+    assert.ok(status.includes("NoNewPrivs:\t1"));
+    assert.ok(status.includes("Seccomp:\t2"), "the seccomp filter");
+    assert.match(d.out, /^\d+:pids:\/docker\/[0-9a-f]{64}$/m, "in the container's pids cgroup");
+    assert.match(d.out, /^\d+:memory:\/docker\/[0-9a-f]{64}$/m, "in the container's memory cgroup");
+  });
+
+  it("passes stdin through to EOF, keeps stdout and stderr apart, and gives the exit status", async () => {
+    const r = await direct("cat; echo to-stderr >&2; exit 7", "hello over the pipe\n");
+    assert.deepEqual(r, { out: "hello over the pipe\n", err: "to-stderr\n", code: 7 });
+  });
+
+  it("forwards a signal to the process through runc, and kill() ends one that ignores SIGHUP", async () => {
+    const h = await holder();
+    const claim = claimStdio(h.pid, me(h));
+    assert.ok(claim.ok);
+    const pidFile = join(dir, "sig.pid");
+    const proc = startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan("trap '' HUP; exec sleep 1000"), pidFile, fds: claim.fds });
+    let inContainer = 0;
+    for (let i = 0; i < 200 && !inContainer; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      try {
+        inContainer = Number(readFileSync(pidFile, "utf8"));
+      } catch {
+        /* not yet */
+      }
+    }
+    assert.ok(inContainer > 0);
+    proc.signal("SIGHUP");
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(readFileSync(`/proc/${inContainer}/stat`, "latin1").length > 0, "SIGHUP is ignored by this process");
+    proc.kill();
+    assert.equal(await proc.exited, 128 + 9);
+    assert.throws(() => readFileSync(`/proc/${inContainer}/stat`), "the process in the container is gone, reaped (no zombie)");
+    h.stop();
+  });
+
+  it("forwards SIGTERM and reports 143", async () => {
+    const h = await holder();
+    const claim = claimStdio(h.pid, me(h));
+    assert.ok(claim.ok);
+    const proc = startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan("exec sleep 1000"), pidFile: join(dir, "term.pid"), fds: claim.fds });
+    await new Promise((r) => setTimeout(r, 500));
+    proc.signal("SIGTERM");
+    assert.equal(await proc.exited, 143);
+    h.stop();
+  });
+
+  it("refuses a pid of another uid, a changed start time, a socket fd and a regular-file fd, leaving no fd open", async () => {
+    const h = await holder();
+    // spawn()'s "pipe" stdio are socketpairs: what a process has that was not given pipes.
+    const sock = spawn(NODE, ["-e", "setInterval(() => {}, 1e9)"], { stdio: ["pipe", "pipe", "pipe"] });
+    // A regular file as stdio (a process redirected to a file).
+    const fd = openSync(join(dir, "regular.io"), "w+");
+    const withFile = spawn(NODE, ["-e", "setInterval(() => {}, 1e9)"], { stdio: [fd, fd, fd] });
+    closeSync(fd);
+    await new Promise((r) => setTimeout(r, 200));
+    const startOf = (pid: number): string => {
+      const st = readFileSync(`/proc/${pid}/stat`, "latin1");
+      return st.slice(st.lastIndexOf(")") + 2).split(" ")[19] as string;
+    };
+    const fdsBefore = ourFds();
+    const other = claimStdio(h.pid, { ...me(h), uid: 1234 });
+    const reused = claimStdio(h.pid, { ...me(h), startTime: String(Number(h.startTime) - 1) });
+    const socketClaim = claimStdio(sock.pid as number, { uid: 0, exe: NODE, startTime: startOf(sock.pid as number) });
+    const fileClaim = claimStdio(withFile.pid as number, { uid: 0, exe: NODE, startTime: startOf(withFile.pid as number) });
+    const fdsAfter = ourFds();
+    // The same holder is accepted when it is who it says: the refusals above are the checks.
+    const itself = claimStdio(h.pid, me(h));
+    if (itself.ok) for (const f of itself.fds) closeSync(f);
+    h.stop();
+    sock.kill("SIGKILL");
+    withFile.kill("SIGKILL");
+    assert.match(!other.ok ? other.reason : "", /not all 1234/);
+    assert.match(!reused.ok ? reused.reason : "", /start time differs/);
+    assert.match(!socketClaim.ok ? socketClaim.reason : "", /fd 0 is "socket:\[\d+\]", not an anonymous pipe/);
+    assert.match(!fileClaim.ok ? fileClaim.reason : "", /fd 0 is ".*regular\.io", not an anonymous pipe/);
+    assert.ok(itself.ok, itself.ok ? "" : itself.reason);
+    assert.equal(fdsAfter, fdsBefore, "every fd a refused claim opened is closed again");
+  });
+
+  it("closes its own copies of the fds once runc has them", async () => {
+    await direct("true");
+    const fdsBefore = ourFds();
+    await direct("echo hi");
+    assert.equal(ourFds(), fdsBefore);
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { engineRuntimeProblem, runcExecArgs, runcVersionProblem, type EngineRuntimeFacts } from "../../agent/src/core/direct-io/runc-exec-args.js";
+import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
+
+const ID = "a".repeat(64);
+const target = { root: "/run/docker/runtime-runc/moby", systemdCgroup: false, logFile: "/run/podspawn/direct/runc.log" };
+const plan: ExecPlan = { kind: "command", argv: ["/bin/sh", "-c", "--root /tmp; rm -rf /"], tty: false, env: ["HOME=/home/alice", "LANG=C.UTF-8"], user: "1001:1001", workdir: "/home/alice" };
+
+describe("runcExecArgs", () => {
+  it("puts the daemon's choices before the container id and the user's argv only after it", () => {
+    const args = runcExecArgs(target, ID, plan, "/run/podspawn/direct/7.pid");
+    assert.deepEqual(args, [
+      "--root", "/run/docker/runtime-runc/moby", "--log", "/run/podspawn/direct/runc.log", "--log-format", "json",
+      "exec", "--user", "1001:1001", "--cwd", "/home/alice", "--env", "HOME=/home/alice", "--env", "LANG=C.UTF-8", "--pid-file", "/run/podspawn/direct/7.pid",
+      ID, "/bin/sh", "-c", "--root /tmp; rm -rf /",
+    ]);
+  });
+
+  it("adds --systemd-cgroup for an engine on the systemd cgroup driver", () => {
+    assert.ok(runcExecArgs({ ...target, systemdCgroup: true }, ID, plan, "/p").includes("--systemd-cgroup"));
+  });
+
+  it("refuses a short id, a terminal, or a user name instead of uid:gid", () => {
+    assert.throws(() => runcExecArgs(target, "abc", plan, "/p"), /full container id/);
+    assert.throws(() => runcExecArgs(target, ID, { ...plan, tty: true }, "/p"), /without a terminal/);
+    assert.throws(() => runcExecArgs(target, ID, { ...plan, user: "root" }, "/p"), /uid:gid/);
+  });
+});
+
+describe("runcVersionProblem", () => {
+  it("accepts Debian 12's runc and newer, refuses older or unreadable output", () => {
+    assert.equal(runcVersionProblem("runc version 1.1.5+ds1\ncommit: 1.1.5+ds1-1+deb12u1\n"), null);
+    assert.equal(runcVersionProblem("runc version 1.2.0\n"), null);
+    assert.match(runcVersionProblem("runc version 1.0.3\n") ?? "", /older than 1\.1\.0/);
+    assert.match(runcVersionProblem("crun version 1.8") ?? "", /said/);
+  });
+});
+
+describe("engineRuntimeProblem", () => {
+  const info: EngineRuntimeFacts = { defaultRuntime: "runc", runtimes: { runc: "runc", "io.containerd.runc.v2": "runc", runsc: "/usr/bin/runsc" }, cgroupDriver: "cgroupfs", securityOptions: ["name=seccomp,profile=default"] };
+  it("accepts this machine's engine (20.10, runc, cgroupfs)", () => {
+    assert.equal(engineRuntimeProblem(info), null);
+  });
+  it("refuses userns-remap or rootless, a missing or foreign runc, an unknown cgroup driver", () => {
+    assert.match(engineRuntimeProblem({ ...info, securityOptions: ["name=userns"] }) ?? "", /remaps/);
+    assert.match(engineRuntimeProblem({ ...info, securityOptions: ["name=rootless"] }) ?? "", /remaps/);
+    assert.match(engineRuntimeProblem({ ...info, runtimes: { runsc: "runsc" } }) ?? "", /no runtime named runc/);
+    assert.match(engineRuntimeProblem({ ...info, runtimes: { runc: "/opt/crun" } }) ?? "", /crun/);
+    assert.match(engineRuntimeProblem({ ...info, cgroupDriver: "none" }) ?? "", /cgroup driver/);
+  });
+});
