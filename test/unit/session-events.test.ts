@@ -17,6 +17,12 @@ describe("session events -> daemon log line", () => {
     assert.equal(line(e), "2026-01-02T03:04:05.000Z session-start user=alice project=web sessionId=7 exec=command tty=false key=SHA256:abc\n");
   });
 
+  it("marks a session on the direct stdio path with stdio=direct, in the log line and the audit record", () => {
+    const e: SessionEvent = { type: "started", session: 9, user: "alice", project: "web", kind: "sftp", tty: false, key: "SHA256:abc", stdio: "direct" };
+    assert.equal(line(e), "2026-01-02T03:04:05.000Z session-start user=alice project=web sessionId=9 exec=sftp tty=false key=SHA256:abc stdio=direct\n");
+    assert.equal(auditRecordOf(e)?.["stdio"], "direct");
+  });
+
   it("writes a tunnel's start with its port, and 'unknown' for a key spawn could not tell", () => {
     const e: SessionEvent = { type: "started", session: 8, user: "bob", project: "default", kind: "tunnel", tty: false, key: null, port: 8080 };
     assert.equal(line(e), "2026-01-02T03:04:05.000Z session-start user=bob project=default sessionId=8 exec=tunnel tty=false key=unknown port=8080\n");

@@ -59,7 +59,7 @@ export type AuditRecord = { readonly event: string } & Readonly<Record<string, u
 export function logEventOf(e: SessionEvent): DaemonEvent | null {
   switch (e.type) {
     case "started":
-      return { kind: "session-start", user: e.user, project: e.project, sessionId: e.session, exec: e.kind, tty: e.tty, key: e.key ?? "unknown", stdio: e.stdio ?? "relay", ...(e.port === undefined ? {} : { port: e.port }) };
+      return { kind: "session-start", user: e.user, project: e.project, sessionId: e.session, exec: e.kind, tty: e.tty, key: e.key ?? "unknown", ...(e.stdio === "direct" ? { stdio: e.stdio } : {}), ...(e.port === undefined ? {} : { port: e.port }) };
     case "ended":
       return { kind: "session-end", user: e.user, project: e.project, sessionId: e.session, exitCode: e.exitCode, reason: e.reason };
     case "failed":
@@ -81,7 +81,7 @@ export function auditRecordOf(e: SessionEvent): AuditRecord | null {
         key: e.key,
         kind: e.kind,
         tty: e.tty,
-        stdio: e.stdio ?? "relay",
+        ...(e.stdio === "direct" ? { stdio: e.stdio } : {}),
         ...(e.command === undefined ? {} : auditedCommand(e.command)),
         ...(e.port === undefined ? {} : { port: e.port }),
       };
