@@ -12,7 +12,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerLines, runCommand } from "../../scripts/local-node.js";
-import { daemonLog, eventually, layout, startNode, type NodeHandle } from "./harness.js";
+import { daemonLog, DEFAULT_TEST_CONFIG, eventually, layout, startNode, type NodeHandle } from "./harness.js";
 
 const USER = "e2e-direct";
 const MiB = 1024 * 1024;
@@ -22,6 +22,9 @@ let uploadSha: string;
 
 before(async () => {
   node = await startNode([USER]);
+  // Off by default (docs/architecture.md, "Known gaps"); read per session, so a reload applies it.
+  await node.writeConfig(`${DEFAULT_TEST_CONFIG}direct_io:\n  mode: auto\n`);
+  await node.reload();
   upload = join(node.clientDir, "64m.bin");
   const data = randomBytes(64 * MiB);
   uploadSha = sha256(data);
