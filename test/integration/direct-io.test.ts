@@ -64,7 +64,11 @@ async function holder(): Promise<Holder> {
   assert.ok(pid > 0, "holder started");
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] as string;
-  return { pid, startTime, shell, stdout, stderr, stop: () => process.kill(pid, "SIGUSR1") };
+  return { pid, startTime, shell, stdout, stderr, stop: () => {
+      process.kill(pid, "SIGUSR1");
+      // Our end of the feeding `cat`'s stdin: without it that cat (and its shell) would live on.
+      shell.stdin?.end();
+    } };
 }
 
 const ourFds = (): number => readdirSync("/proc/self/fd").length;
