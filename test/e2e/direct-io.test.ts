@@ -21,10 +21,8 @@ let upload: string;
 let uploadSha: string;
 
 before(async () => {
+  // The default config: the direct path is on by default.
   node = await startNode([USER]);
-  // Off by default (docs/architecture.md, "Known gaps"); read per session, so a reload applies it.
-  await node.writeConfig(`${DEFAULT_TEST_CONFIG}direct_io:\n  mode: auto\n`);
-  await node.reload();
   upload = join(node.clientDir, "64m.bin");
   const data = randomBytes(64 * MiB);
   uploadSha = sha256(data);
@@ -47,7 +45,7 @@ const daemonPid = async (): Promise<number> => Number((await readFile(layout.pid
 
 /**
  * Bytes a process's own threads have read plus written (any fd). Per thread: /proc/PID/io also
- * adds in the counts of reaped children (the daemon reaps runc, which copies the bytes).
+ * adds in the counts of reaped children (the daemon reaps runc and the processes it runs).
  */
 function ioBytes(pid: number): number {
   let sum = 0;
@@ -126,6 +124,8 @@ function hostPids(argv: readonly string[]): number[] {
 function background(command: string): ChildProcess {
   return spawn("ssh", [...node.sshArgs(USER), `${USER}@127.0.0.1`, command], { stdio: ["pipe", "ignore", "ignore"] });
 }
+
+const within = <T>(p: Promise<T>, ms: number): Promise<T | "timeout"> => Promise.race([p, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms).unref())]);
 
 const closed = (c: ChildProcess): Promise<number | null> => new Promise((resolve) => (c.exitCode !== null ? resolve(c.exitCode) : c.once("close", (code) => resolve(code))));
 
@@ -229,14 +229,30 @@ describe("the direct path over real ssh", { timeout: 300_000 }, () => {
     await closed(child);
   });
 
-  it("ends the process in the container on `podspawn stop`", async () => {
+  it("ends the process in the container on `podspawn stop`, and a child that left its group still holding the user's pipes", async () => {
     const marker = ["sleep", "1002"];
-    const child = background(marker.join(" "));
-    assert.ok(await eventually(() => hostPids(marker).length === 1, 15_000), "the process runs");
+    const escaped = ["sleep", "1003"];
+    const child = background(`setsid sleep 1003 & ${marker.join(" ")}`);
+    assert.ok(await eventually(() => hostPids(marker).length === 1 && hostPids(escaped).length === 1, 15_000), "both run");
     const stop = await node.podspawn(["stop", USER]);
     assert.equal(stop.code, 0, stop.stderr);
-    assert.ok(await eventually(() => hostPids(marker).length === 0, 15_000), "the process in the container is gone");
-    await closed(child);
+    assert.ok(await eventually(() => hostPids(marker).length === 0 && hostPids(escaped).length === 0, 15_000), "both are gone");
+    assert.notEqual(await within(closed(child), 15_000), "timeout", "the user's ssh ends");
+  });
+
+  it("ends the user's ssh at a forced end (the idle timeout) even when a child that left the group holds its pipes", async () => {
+    await node.writeConfig(DEFAULT_TEST_CONFIG.replace("grace_period: 3s", "grace_period: 3s\n  idle_timeout: 2s"));
+    await node.reload();
+    try {
+      const escaped = ["sleep", "1004"];
+      const child = background(`setsid sleep 1004 & sleep 1005`);
+      assert.ok(await eventually(() => hostPids(escaped).length === 1, 15_000), "it runs");
+      assert.notEqual(await within(closed(child), 20_000), "timeout", "the user's ssh ends at the idle timeout");
+      assert.equal(hostPids(escaped).length, 0, "the escaped holder is gone");
+    } finally {
+      await node.writeConfig(DEFAULT_TEST_CONFIG);
+      await node.reload();
+    }
   });
 
   it("keeps a session with a terminal on the engine path", async () => {

@@ -7,13 +7,15 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { DockerRuntime } from "../../agent/src/adapters/docker/docker-runtime.js";
 import { claimStdio } from "../../agent/src/adapters/proc/claimed-stdio.js";
-import { startRuncExec } from "../../agent/src/adapters/runc/runc-exec.js";
+import { recordPathOf, startRuncExec, type DirectProcess, type RuncExecOptions } from "../../agent/src/adapters/runc/runc-exec.js";
+import { killSessionProcesses } from "../../agent/src/adapters/proc/session-processes.js";
+import { sessionRecordOf } from "../../agent/src/daemon/direct-io/direct-io.js";
 import { containerSpec, networkSpec } from "../../agent/src/core/container/container-spec.js";
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
 import { DEFAULT_NODE_CONFIG } from "../../agent/src/core/config/node-config.js";
 import { readCidr } from "../../agent/src/core/net/cidr.js";
 import { engineRuntimeProblem } from "../../agent/src/core/direct-io/runc-exec-args.js";
-import { dockerLines, removeInstanceContainers } from "../../scripts/local-node.js";
+import { dockerLines, removeInstanceContainers, runCommand } from "../../scripts/local-node.js";
 
 /**
  * The direct stdio path against the real engine and runc: a process started by `runc exec` with
@@ -72,14 +74,42 @@ async function holder(): Promise<Holder> {
 }
 
 const ourFds = (): number => readdirSync("/proc/self/fd").length;
+
+/** Host pids whose command line is exactly `cmdline` (NUL-separated), e.g. "sleep\u00001000". */
+function pidsRunning(cmdline: string): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/cmdline`, "latin1") === `${cmdline}\u0000`;
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+/** Polls until `f` gives a truthy number (5 s), which it returns. */
+async function eventually(f: () => number | undefined): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const v = f();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error("timed out waiting");
+}
 const me = (h: Holder) => ({ uid: 0, exe: NODE, startTime: h.startTime });
+
+/** startRuncExec that must start. */
+async function started(o: RuncExecOptions): Promise<DirectProcess> {
+  const r = await startRuncExec(o);
+  assert.ok(r.ok, r.ok ? "" : r.reason);
+  return r.process;
+}
 
 /** Run `cmd` on the direct path with a holder's pipes; its stdout, stderr and status. */
 async function direct(cmd: string, input = ""): Promise<{ out: string; err: string; code: number }> {
   const h = await holder();
   const claim = claimStdio(h.pid, me(h));
   assert.ok(claim.ok, claim.ok ? "" : claim.reason);
-  const proc = startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan(cmd), pidFile: join(dir, `${randomBytes(3).toString("hex")}.pid`), fds: claim.fds });
+  const proc = await started({ runc: RUNC, target: TARGET, containerId, plan: plan(cmd), pidFile: join(dir, `${randomBytes(3).toString("hex")}.pid`), fds: claim.fds });
   h.shell.stdin!.end(input);
   const code = await proc.exited;
   h.stop();
@@ -133,40 +163,130 @@ describe("the direct path against the real engine", { timeout: 120_000 }, () => 
     assert.deepEqual(r, { out: "hello over the pipe\n", err: "to-stderr\n", code: 7 });
   });
 
-  it("forwards a signal to the process through runc, and kill() ends one that ignores SIGHUP", async () => {
+  it("signals the session's group (the waiter keeps waiting), and kill() ends a process that ignores SIGHUP", async () => {
     const h = await holder();
     const claim = claimStdio(h.pid, me(h));
     assert.ok(claim.ok);
-    const pidFile = join(dir, "sig.pid");
-    const proc = startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan("trap '' HUP; exec sleep 1000"), pidFile, fds: claim.fds });
-    let inContainer = 0;
-    for (let i = 0; i < 200 && !inContainer; i++) {
-      await new Promise((r) => setTimeout(r, 25));
-      try {
-        inContainer = Number(readFileSync(pidFile, "utf8"));
-      } catch {
-        /* not yet */
-      }
-    }
-    assert.ok(inContainer > 0);
+    const proc = await started({ runc: RUNC, target: TARGET, containerId, plan: plan("trap '' HUP; exec sleep 1000"), pidFile: join(dir, "sig.pid"), fds: claim.fds });
+    const sleeper = await eventually(() => pidsRunning("sleep\u00001000")[0]);
     proc.signal("SIGHUP");
     await new Promise((r) => setTimeout(r, 300));
-    assert.ok(readFileSync(`/proc/${inContainer}/stat`, "latin1").length > 0, "SIGHUP is ignored by this process");
+    assert.deepEqual(pidsRunning("sleep\u00001000"), [sleeper], "SIGHUP is ignored by this process");
     proc.kill();
     assert.equal(await proc.exited, 128 + 9);
-    assert.throws(() => readFileSync(`/proc/${inContainer}/stat`), "the process in the container is gone, reaped (no zombie)");
+    assert.deepEqual(pidsRunning("sleep\u00001000"), [], "the process in the container is gone");
     h.stop();
+    assert.equal((await h.stderr).toString(), "", "nothing of ours on the user's stderr");
   });
 
-  it("forwards SIGTERM and reports 143", async () => {
+  it("forwards SIGTERM and reports 143, as the engine's exec does", async () => {
     const h = await holder();
     const claim = claimStdio(h.pid, me(h));
     assert.ok(claim.ok);
-    const proc = startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan("exec sleep 1000"), pidFile: join(dir, "term.pid"), fds: claim.fds });
-    await new Promise((r) => setTimeout(r, 500));
+    const proc = await started({ runc: RUNC, target: TARGET, containerId, plan: plan("exec sleep 1001"), pidFile: join(dir, "term.pid"), fds: claim.fds });
+    await eventually(() => pidsRunning("sleep\u00001001")[0]);
     proc.signal("SIGTERM");
     assert.equal(await proc.exited, 143);
     h.stop();
+  });
+
+  it("a forced end kills whatever still holds the user's pipes, also a child that left the group, and leaves a child that let them go", async () => {
+    const h = await holder();
+    const claim = claimStdio(h.pid, me(h));
+    assert.ok(claim.ok);
+    const cmd = "setsid sleep 1002 & nohup sleep 1003 </dev/null >/dev/null 2>&1 & exec sleep 1004";
+    const proc = await started({ runc: RUNC, target: TARGET, containerId, plan: plan(cmd), pidFile: join(dir, "forced.pid"), fds: claim.fds });
+    for (const arg of ["1002", "1003", "1004"]) await eventually(() => pidsRunning(`sleep\u0000${arg}`)[0]);
+    proc.kill();
+    assert.equal(await proc.exited, 137);
+    assert.deepEqual(pidsRunning("sleep\u00001002"), [], "the setsid'd holder is gone");
+    assert.deepEqual(pidsRunning("sleep\u00001004"), [], "the command is gone");
+    assert.equal(pidsRunning("sleep\u00001003").length, 1, "the nohup'd child that let the pipes go is left");
+    assert.equal(proc.containerAlive(), true, "a forced end is not a stopped container");
+    h.stop();
+    // The user's stdout reaches end-of-file: nothing in the container holds it any more.
+    assert.equal((await h.stdout).toString(), "");
+    for (const p of pidsRunning("sleep\u00001003")) process.kill(p, "SIGKILL");
+  });
+
+  it("when the daemon dies, the guard ends the session's group, and the record lets the next start end a holder that left it", async () => {
+    const h = await holder();
+    const pidFile = join(dir, "crash.pid");
+    // A stand-in daemon: claims the holder's pipes, starts the session, and is SIGKILLed.
+    const here = new URL(".", import.meta.url).pathname;
+    const js = `
+      const { claimStdio } = await import(${JSON.stringify(join(here, "../../agent/src/adapters/proc/claimed-stdio.js"))});
+      const { startRuncExec } = await import(${JSON.stringify(join(here, "../../agent/src/adapters/runc/runc-exec.js"))});
+      const claim = claimStdio(${h.pid}, { uid: 0, exe: process.execPath, startTime: ${JSON.stringify(h.startTime)} });
+      if (!claim.ok) throw new Error(claim.reason);
+      const r = await startRuncExec({ runc: ${JSON.stringify(RUNC)}, target: ${JSON.stringify(TARGET)}, containerId: ${JSON.stringify(containerId)}, plan: ${JSON.stringify(plan("setsid sleep 1005 & exec sleep 1006"))}, pidFile: ${JSON.stringify(pidFile)}, fds: claim.fds });
+      if (!r.ok) throw new Error(r.reason);
+      process.stdout.write("started\\n");
+      setInterval(() => {}, 1e9);`;
+    const daemon = spawn(NODE, ["--input-type=module", "-e", js], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise<void>((resolve, reject) => {
+      daemon.stdout!.once("data", () => resolve());
+      daemon.once("exit", (code) => reject(new Error(`the stand-in daemon exited (${code})`)));
+    });
+    for (const arg of ["1005", "1006"]) await eventually(() => pidsRunning(`sleep\u0000${arg}`)[0]);
+    daemon.kill("SIGKILL");
+    await eventually(() => (pidsRunning("sleep\u00001006").length === 0 ? 1 : 0));
+    assert.equal(pidsRunning("sleep\u00001005").length, 1, "setsid took this one out of the guard's reach");
+    const record = sessionRecordOf(readFileSync(recordPathOf(pidFile), "utf8"));
+    assert.ok(record, "the session's record is there for the next start");
+    assert.equal(killSessionProcesses(record), 1);
+    assert.deepEqual(pidsRunning("sleep\u00001005"), []);
+    h.stop();
+    assert.equal((await h.stdout).toString(), "", "the user's stdout reaches end-of-file");
+    assert.equal((await h.stderr).toString(), "");
+  });
+
+  it("an image without /bin/sh: runc cannot start the waiter, the start is not-ok with runc's reason, and nothing reaches the user's streams", async () => {
+    const h = await holder();
+    const claim = claimStdio(h.pid, me(h));
+    assert.ok(claim.ok);
+    const fdsBefore = ourFds();
+    assert.equal((await runCommand("docker", ["exec", "-u", "0", containerId, "mv", "/bin/sh", "/bin/sh.away"])).code, 0);
+    let r;
+    try {
+      r = await startRuncExec({ runc: RUNC, target: TARGET, containerId, plan: plan("echo never"), pidFile: join(dir, "nope.pid"), fds: claim.fds });
+    } finally {
+      assert.equal((await runCommand("docker", ["exec", "-u", "0", containerId, "/bin/dash", "-c", "mv /bin/sh.away /bin/sh"])).code, 0);
+    }
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.reason : "", /^runc exec failed \(exit \d+\): .*\/bin\/sh.*no such file/i);
+    assert.equal(ourFds(), fdsBefore - 3, "the claimed fds and runc's sockets are all closed");
+    h.stop();
+    assert.equal((await h.stdout).toString(), "");
+    assert.equal((await h.stderr).toString(), "");
+  });
+
+  it("a command that is over before runc has returned still reports its status (never started twice)", async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = await direct(`echo quick-${i}; exit ${i}`);
+      assert.deepEqual(r, { out: `quick-${i}\n`, err: "", code: i });
+    }
+  });
+
+  it("a command killed by a signal: its status, and no word of the waiter's shell on the user's stderr", async () => {
+    const r = await direct("kill -KILL $$");
+    assert.deepEqual(r, { out: "", err: "", code: 137 });
+  });
+
+  it("a container stopped under a session: the 137 comes with its init gone, whatever the engine says yet", async () => {
+    const other = await runtime.create(containerSpec(instance, "dioa", "other", { ...DEFAULT_NODE_CONFIG, image: "podspawn/default:bookworm", resources: { cpus: 1, memoryBytes: 256 * 1024 ** 2, pids: 100 } }));
+    await runtime.start(other);
+    const h = await holder();
+    const claim = claimStdio(h.pid, me(h));
+    assert.ok(claim.ok);
+    const proc = await started({ runc: RUNC, target: TARGET, containerId: other, plan: plan("exec sleep 1007"), pidFile: join(dir, "stopped.pid"), fds: claim.fds });
+    await eventually(() => pidsRunning("sleep\u00001007")[0]);
+    assert.equal(proc.containerAlive(), true);
+    assert.equal((await runCommand("docker", ["kill", other])).code, 0);
+    assert.equal(await proc.exited, 137);
+    assert.equal(proc.containerAlive(), false);
+    h.stop();
+    assert.equal((await h.stderr).toString(), "");
   });
 
   it("refuses a pid of another uid, a changed start time, a socket fd and a regular-file fd, leaving no fd open", async () => {

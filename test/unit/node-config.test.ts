@@ -46,8 +46,8 @@ describe("parseNodeConfig", () => {
   });
 
   it("reads direct_io: auto by default, off, a runc path and root; refuses anything else naming the field", () => {
-    assert.deepEqual(parseNodeConfig({}).directIo, { mode: "off", runc: null, runcRoot: "/run/docker/runtime-runc/moby" });
-    assert.equal(parseNodeConfig({ direct_io: { mode: "auto" } }).directIo.mode, "auto");
+    assert.deepEqual(parseNodeConfig({}).directIo, { mode: "auto", runc: null, runcRoot: "/run/docker/runtime-runc/moby" });
+    assert.equal(parseNodeConfig({ direct_io: { mode: "off" } }).directIo.mode, "off");
     assert.deepEqual(parseNodeConfig({ direct_io: { mode: "off", runc: "/opt/runc/bin/runc", runc_root: "/run/d/runtime-runc/moby" } }).directIo, { mode: "off", runc: "/opt/runc/bin/runc", runcRoot: "/run/d/runtime-runc/moby" });
     assert.throws(() => parseNodeConfig({ direct_io: { mode: "always" } }), refusedOn("direct_io.mode"));
     assert.throws(() => parseNodeConfig({ direct_io: { runc: "runc" } }), refusedOn("direct_io.runc"));

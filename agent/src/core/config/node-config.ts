@@ -143,10 +143,9 @@ const directIo = section({
    * auto: a command or sftp session without a terminal, in a runc container, gets sshd's own pipes
    * as its stdio (runc exec; no byte through spawn, the daemon, dockerd or the shim), when the
    * checks in docs/security.md pass; anything else, or any failed check, takes the engine path.
-   * off (the default until the session's end reaches every process holding those pipes, see
-   * docs/architecture.md "Known gaps"): always the engine path.
+   * off: always the engine path.
    */
-  mode: defaulted(hint(z.enum(["auto", "off"]), { allowed: "auto, off" }), "off"),
+  mode: defaulted(hint(z.enum(["auto", "off"]), { allowed: "auto, off" }), "auto"),
   /** Left out: the first of /usr/sbin/runc, /usr/bin/runc, /usr/local/sbin/runc, /usr/local/bin/runc. */
   runc: ABSOLUTE_PATH().nullish(),
   /** Docker's state directory for runc (`<exec-root>/runtime-runc/moby`). */

@@ -1,4 +1,5 @@
 import type { ExecPlan } from "../container/exec-plan.js";
+import { WAITER_EXTRA_FDS, waiterArgv } from "./session-waiter.js";
 
 /** How the daemon reaches the runc that runs the engine's containers. */
 export interface RuncTarget {
@@ -15,7 +16,7 @@ const CONTAINER_ID = /^[0-9a-f]{64}$/;
 /**
  * `runc exec` of the plan inside the container, as an argv (never a shell string). Only the
  * plan's argv carries user text, and it comes after the container id, where runc parses no more
- * options. Everything else (user, cwd, env) was decided by the daemon, as for the engine's exec;
+ * options, and after the waiter's fixed script, as its positional parameters (never part of it). Everything else (user, cwd, env) was decided by the daemon, as for the engine's exec;
  * runc takes the rest of the process (capabilities, seccomp, AppArmor, no-new-privileges, rlimits,
  * cgroups, namespaces) from the container's own spec, as the engine's exec does.
  */
@@ -25,7 +26,9 @@ export function runcExecArgs(target: RuncTarget, containerId: string, plan: Exec
   if (!/^\d+:\d+$/.test(plan.user)) throw new Error(`exec user must be uid:gid, got ${JSON.stringify(plan.user)}`);
   const global = ["--root", target.root, "--log", target.logFile, "--log-format", "json", ...(target.systemdCgroup ? ["--systemd-cgroup"] : [])];
   const env = plan.env.flatMap((e) => ["--env", e]);
-  return [...global, "exec", "--user", plan.user, "--cwd", plan.workdir, ...env, "--pid-file", pidFile, containerId, ...plan.argv];
+  // Detached: the process keeps runc's stdio (the user's pipes) and runc copies nothing; the
+  // waiter (session-waiter.ts) reports the exit status runc can no longer wait for.
+  return [...global, "exec", "--detach", "--preserve-fds", String(WAITER_EXTRA_FDS), "--user", plan.user, "--cwd", plan.workdir, ...env, "--pid-file", pidFile, containerId, ...waiterArgv(plan.argv)];
 }
 
 /** `runc --version`'s first line -> [major, minor, patch], or null. */

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { decideDirectIo, type StdioOffer } from "../../core/direct-io/direct-decision.js";
 import { engineRuntimeProblem, runcVersionProblem, type EngineRuntimeFacts, type RuncTarget } from "../../core/direct-io/runc-exec-args.js";
 import { claimStdio } from "../../adapters/proc/claimed-stdio.js";
 import { startRuncExec, type DirectProcess } from "../../adapters/runc/runc-exec.js";
+import { killSessionProcesses, type SessionProcesses } from "../../adapters/proc/session-processes.js";
 import { runProcess, type RunProcess } from "../../adapters/process/run-process.js";
 import type { Logger } from "../log.js";
 
@@ -65,13 +66,17 @@ export class DirectIo {
     if (!existsSync(directIo.runcRoot)) return `runc state dir ${directIo.runcRoot} does not exist (set direct_io.runc_root)`;
     const dir = `${this.deps.runDir}/direct`;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.sweepOrphans(dir);
     this.runc = runc;
     this.target = { root: directIo.runcRoot, systemdCgroup: facts.cgroupDriver === "systemd", logFile: `${dir}/runc.log` };
     return null;
   }
 
-  /** The process running on the client's own pipes, or null: then the caller takes the engine path. */
-  open(r: DirectRequest): DirectProcess | null {
+  /**
+   * The process running on the client's own pipes, or null: then the caller takes the engine path
+   * (also when runc could not start it: nothing of the user's was read or written yet).
+   */
+  async open(r: DirectRequest): Promise<DirectProcess | null> {
     const decision = decideDirectIo({ mode: this.deps.config().directIo.mode, offer: r.offer, plan: r.plan, engineProblem: this.containerProblem(r.containerId) });
     if (!decision.direct) return this.fallBack(r, decision.quiet ? null : decision.reason);
     const uid = (this.deps.uidOf ?? passwdUid)(r.user);
@@ -79,7 +84,30 @@ export class DirectIo {
     const claim = claimStdio(r.offer.pid, { uid, exe: this.nodeExe, startTime: r.offer.startTime });
     if (!claim.ok) return this.fallBack(r, `pid ${r.offer.pid}: ${claim.reason}`);
     const pidFile = `${this.deps.runDir}/direct/${r.session}-${process.hrtime.bigint()}.pid`;
-    return startRuncExec({ runc: this.runc as string, target: this.target as RuncTarget, containerId: r.containerId, plan: r.plan, pidFile, fds: claim.fds });
+    const started = await startRuncExec({ runc: this.runc as string, target: this.target as RuncTarget, containerId: r.containerId, plan: r.plan, pidFile, fds: claim.fds });
+    return started.ok ? started.process : this.fallBack(r, started.reason);
+  }
+
+  /**
+   * A daemon that died (SIGKILL, a crash) left its direct sessions' records: each session's
+   * guard has killed its process group, but a child that left the group could still hold the
+   * user's pipes (and the user's ssh). Those are ended here, at the next start, before any login.
+   */
+  private sweepOrphans(dir: string): void {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.endsWith(".session.json")) {
+        const record = sessionRecordOf(readFileSync(`${dir}/${name}`, "utf8"));
+        const killed = record === null ? 0 : killSessionProcesses(record);
+        if (killed > 0) this.deps.log({ kind: "warning", message: `direct stdio: ended ${killed} process(es) a session of the previous daemon left holding its user's pipes` });
+      }
+      if (name.endsWith(".session.json") || name.endsWith(".pid")) rmSync(`${dir}/${name}`, { force: true });
+    }
   }
 
   /** runc knows the container only if the engine runs it with this runc (not runsc, not another root). */
@@ -101,6 +129,18 @@ export function passwdUid(user: string, file = "/etc/passwd"): number | null {
     const line = readFileSync(file, "utf8").split("\n").find((l) => l.split(":")[0] === user);
     const uid = Number(line?.split(":")[2]);
     return line !== undefined && Number.isInteger(uid) && uid >= 0 ? uid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A record as runc-exec wrote it, or null for anything else (then nothing is killed). */
+export function sessionRecordOf(text: string): SessionProcesses | null {
+  try {
+    const v = JSON.parse(text) as { pidNs?: unknown; pipeInodes?: unknown };
+    const inodes = Array.isArray(v.pipeInodes) ? v.pipeInodes : [];
+    if (typeof v.pidNs !== "string" || !/^pid:\[\d+\]$/.test(v.pidNs) || inodes.length !== 3 || !inodes.every((i) => Number.isSafeInteger(i) && (i as number) > 0)) return null;
+    return { pidNs: v.pidNs, pipeInodes: inodes as number[] };
   } catch {
     return null;
   }

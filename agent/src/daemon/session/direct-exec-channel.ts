@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { exitStatusOf } from "../../core/container/exit-explanation.js";
+import { explainExit, exitStatusOf, KILLED_STATUS } from "../../core/container/exit-explanation.js";
 import type { ForwardedSignal } from "../../core/protocol/session-request.js";
 import type { DirectProcess } from "../../adapters/runc/runc-exec.js";
 import type { Channel, ChannelEnd, ChannelFacts } from "./channel.js";
@@ -12,10 +12,10 @@ import type { ExitExplainer } from "./exit-notice.js";
  * lifetime is still the spawn connection, and its end still ends the process.
  */
 export function openDirectExecChannel(proc: DirectProcess, facts: ChannelFacts, explainer?: ExitExplainer): Channel {
-  let exited = false;
   const finished = proc.exited.then(async (code): Promise<ChannelEnd> => {
-    exited = true;
-    const notice = (await explainer?.explain(code)) ?? null;
+    // The direct path sees what the engine may not report yet: the container's init has gone.
+    const stopped = code === KILLED_STATUS && !proc.containerAlive();
+    const notice = stopped ? explainExit({ code, oomKillsBefore: null, oomKillsAfter: null, memoryLimitBytes: null, container: "stopped" }) : ((await explainer?.explain(code)) ?? null);
     return notice === null ? { code: exitStatusOf(code) } : { code: exitStatusOf(code), notice };
   });
   return {
@@ -28,9 +28,9 @@ export function openDirectExecChannel(proc: DirectProcess, facts: ChannelFacts, 
     activity: () => proc.ioCounters(),
     hangUp: () => {
       proc.signal("SIGHUP");
-      setTimeout(() => {
-        if (!exited) proc.kill();
-      }, HANGUP_KILL_MS).unref();
+      // Whether or not the command has exited by then: anything still holding the user's pipes
+      // keeps the user's ssh open, so the forced end goes through with it.
+      setTimeout(() => proc.kill(), HANGUP_KILL_MS).unref();
     },
   };
 }

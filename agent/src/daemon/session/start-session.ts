@@ -117,7 +117,7 @@ async function openExec(session: SessionHandle, req: SessionRequest, env: Enviro
   const sftp = deps.config().sftpSubsystems;
   const agentSocket = wantsAgent(req, sftp) ? await forwardAgent(session, env.containerId, env.account, deps) : null;
   const exec = withSessionSettings(planExec(req, env.account, sftp, agentSocket), env.account, plan.session);
-  const direct = req.stdio === null ? null : (deps.directIo?.open({ session: session.id, user: session.user, offer: req.stdio, plan: exec, containerId: env.containerId }) ?? null);
+  const direct = req.stdio === null ? null : (await deps.directIo?.open({ session: session.id, user: session.user, offer: req.stdio, plan: exec, containerId: env.containerId }) ?? null);
   if (direct) return openDirectExecChannel(direct, execFacts(exec, req.command), explainer);
   return openExecChannel(deps.runtime, env.containerId, exec, req.command, explainer);
 }
