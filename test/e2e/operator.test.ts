@@ -73,14 +73,22 @@ describe("podspawn stop", () => {
   });
 
   it("refuses an unknown project, naming it and the user's projects, and an unknown user; nothing changes", async () => {
-    const before = node.containers();
-    const p = await node.podspawn(["stop", `${OP}@nope`]);
-    assert.equal(p.code, 1);
-    assert.match(p.stderr, /^podspawn stop: the daemon refused: project: e2e-op has no environment "nope" on this node \(allowed: [a-z, ]*api[a-z, ]*\)\n$/);
-    const u = await node.podspawn(["stop", "e2e-nobody"]);
-    assert.equal(u.code, 1);
-    assert.match(u.stderr, /^podspawn stop: the daemon refused: user: no pod user named "e2e-nobody"/);
-    assert.deepEqual(node.containers(), before);
+    // A session holds api, so only a refused stop could change what exists (not its grace period).
+    const held = sshInBackground(node, OP, [...project("api"), "echo ready; sleep 60"]);
+    try {
+      assert.ok(await held.waitForStdout("ready"), held.stderr());
+      const before = node.containers();
+      const p = await node.podspawn(["stop", `${OP}@nope`]);
+      assert.equal(p.code, 1);
+      assert.match(p.stderr, /^podspawn stop: the daemon refused: project: e2e-op has no environment "nope" on this node \(allowed: [a-z, ]*api[a-z, ]*\)\n$/);
+      const u = await node.podspawn(["stop", "e2e-nobody"]);
+      assert.equal(u.code, 1);
+      assert.match(u.stderr, /^podspawn stop: the daemon refused: user: no pod user named "e2e-nobody"/);
+      assert.deepEqual(node.containers(), before);
+    } finally {
+      held.child.kill();
+      await held.exited;
+    }
   });
 
   it("keeps a persistent home without --purge and deletes it with --purge", async () => {
