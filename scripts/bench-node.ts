@@ -52,6 +52,9 @@ resources:
   cpus: 2
   memory: 2g
   pids: 512
+# The memory section holds 100 idle sessions of one user, past the default per-user quota (32).
+limits:
+  sessions_per_user: 200
 # PODSPAWN_BENCH_POOL=0 measures first logins without the pre-warmed pool (the normal create path).
 pool:
   size: ${BENCH_POOL}

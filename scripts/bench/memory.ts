@@ -9,7 +9,8 @@
  * - idle sessions: N real ssh sessions (`sleep`), then the private memory (smaps_rollup) of each
  *   `spawn` process and the daemon's growth over its idle size, per session.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { encodeFrame, FrameDecoder, FrameType } from "../../agent/src/core/protocol/frames.js";
@@ -113,9 +114,18 @@ async function slowReaders(o: MemoryOptions, daemonPid: number, log: (line: stri
   }
 }
 
+/** The bench user's spawn processes: spawn's command line names no user, its uid does. */
 function spawnPids(): number[] {
-  return pidsWithCmdline([`${layout.libDir}/spawn.cjs`, BENCH_USER]);
+  const uid = benchUid ??= Number(execFileSync("id", ["-u", BENCH_USER], { encoding: "utf8" }).trim());
+  return pidsWithCmdline([`${layout.libDir}/spawn.cjs`]).filter((pid) => {
+    try {
+      return new RegExp(`^Uid:\\s+${uid}\\s`, "m").test(readFileSync(`/proc/${pid}/status`, "latin1"));
+    } catch {
+      return false;
+    }
+  });
 }
+let benchUid: number | undefined;
 
 async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

@@ -5,13 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { runCommand } from "../../scripts/local-node.js";
 import { eventually, layout, startNode, type NodeHandle } from "./harness.js";
+import { assertClean, randomUpload, sshStream } from "./ssh-stream.js";
 
 const USER = "e2e-data";
 const MiB = 1024 * 1024;
@@ -22,10 +22,7 @@ let uploadSha: string;
 
 before(async () => {
   node = await startNode([USER]);
-  upload = join(node.clientDir, "64m.bin");
-  const data = randomBytes(64 * MiB);
-  uploadSha = sha256(data);
-  await writeFile(upload, data);
+  ({ path: upload, sha: uploadSha } = await randomUpload(node.clientDir, 64));
 });
 after(async () => {
   await node?.stop();
@@ -33,45 +30,14 @@ after(async () => {
 
 const sha256 = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 
-interface Streamed {
-  readonly code: number | null;
-  readonly sha: string;
-  readonly bytes: number;
-  readonly stderr: Buffer;
-}
-
-/** ssh with stdin from a file (or nothing) and stdout hashed as it streams: no 64 MiB strings. */
-function sshStream(args: readonly string[], stdinFile?: string): Promise<Streamed> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", [...node.sshArgs(USER), `${USER}@127.0.0.1`, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    const hash = createHash("sha256");
-    let bytes = 0;
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => {
-      hash.update(d);
-      bytes += d.length;
-    });
-    child.stderr.on("data", (d: Buffer) => stderr.push(d));
-    child.stdin.on("error", () => undefined);
-    if (stdinFile) createReadStream(stdinFile).pipe(child.stdin);
-    else child.stdin.end();
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, sha: hash.digest("hex"), bytes, stderr: Buffer.concat(stderr) }));
-  });
-}
-
-function assertClean(r: Streamed): void {
-  assert.equal(r.stderr.length, 0, `stderr: ${JSON.stringify(r.stderr.toString("utf8").slice(0, 300))}`);
-  assert.equal(r.code, 0);
-}
 
 describe("64 MiB each way, byte for byte (sha256)", () => {
   it("through a command session: up into the container, and back down", async () => {
-    const up = await sshStream(["cat > up.bin"], upload);
+    const up = await sshStream(node, USER, ["cat > up.bin"], upload);
     assertClean(up);
     const inside = await node.ssh(USER, ["sha256sum < up.bin"]);
     assert.equal(inside.stdout.split(" ")[0], uploadSha, "what arrived in the container");
-    const down = await sshStream(["cat up.bin"]);
+    const down = await sshStream(node, USER, ["cat up.bin"]);
     assertClean(down);
     assert.equal(down.bytes, 64 * MiB);
     assert.equal(down.sha, uploadSha, "what came back out");
@@ -93,7 +59,7 @@ describe("64 MiB each way, byte for byte (sha256)", () => {
     const started = await node.ssh(USER, [`setsid nohup ${echo} >/dev/null 2>&1 </dev/null &`]);
     assert.equal(started.code, 0, started.stderr);
     assert.ok(await eventually(async () => (await node.ssh(USER, ["podspawn-tunnel", String(ECHO_PORT)], { input: "probe" })).stdout === "probe", 15_000, 300), "the echo service answers");
-    const r = await sshStream(["podspawn-tunnel", String(ECHO_PORT)], upload);
+    const r = await sshStream(node, USER, ["podspawn-tunnel", String(ECHO_PORT)], upload);
     assertClean(r);
     assert.equal(r.bytes, 64 * MiB);
     assert.equal(r.sha, uploadSha);

@@ -6,13 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, readdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { dockerLines, runCommand } from "../../scripts/local-node.js";
 import { daemonLog, DEFAULT_TEST_CONFIG, eventually, layout, startNode, type NodeHandle } from "./harness.js";
+import { assertClean, randomUpload, sshStream } from "./ssh-stream.js";
 
 const USER = "e2e-direct";
 const MiB = 1024 * 1024;
@@ -23,10 +24,7 @@ let uploadSha: string;
 before(async () => {
   // The default config: the direct path is on by default.
   node = await startNode([USER]);
-  upload = join(node.clientDir, "64m.bin");
-  const data = randomBytes(64 * MiB);
-  uploadSha = sha256(data);
-  await writeFile(upload, data);
+  ({ path: upload, sha: uploadSha } = await randomUpload(node.clientDir, 64));
   assert.equal((await node.ssh(USER, ["true"])).code, 0);
 });
 after(async () => {
@@ -75,36 +73,6 @@ function shimPid(): number {
   throw new Error(`no shim for ${id}`);
 }
 
-interface Streamed {
-  readonly code: number | null;
-  readonly sha: string;
-  readonly bytes: number;
-  readonly stderr: Buffer;
-}
-
-function sshStream(args: readonly string[], stdinFile?: string): Promise<Streamed> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("ssh", [...node.sshArgs(USER), `${USER}@127.0.0.1`, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    const hash = createHash("sha256");
-    let bytes = 0;
-    const stderr: Buffer[] = [];
-    child.stdout.on("data", (d: Buffer) => {
-      hash.update(d);
-      bytes += d.length;
-    });
-    child.stderr.on("data", (d: Buffer) => stderr.push(d));
-    child.stdin.on("error", () => undefined);
-    if (stdinFile) createReadStream(stdinFile).pipe(child.stdin);
-    else child.stdin.end();
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, sha: hash.digest("hex"), bytes, stderr: Buffer.concat(stderr) }));
-  });
-}
-
-function assertClean(r: Streamed): void {
-  assert.equal(r.stderr.length, 0, `stderr: ${JSON.stringify(r.stderr.toString("utf8").slice(0, 300))}`);
-  assert.equal(r.code, 0);
-}
 
 /** Host pids whose command line is exactly `argv` (the container's processes are visible on the host). */
 function hostPids(argv: readonly string[]): number[] {
@@ -135,9 +103,9 @@ describe("the direct path over real ssh", { timeout: 300_000 }, () => {
     const daemon = await daemonPid();
     const shim = shimPid();
     const [d0, s0] = [ioBytes(daemon), ioBytes(shim)];
-    const up = await sshStream(["cat > up.bin"], upload);
+    const up = await sshStream(node, USER, ["cat > up.bin"], upload);
     assertClean(up);
-    const down = await sshStream(["cat up.bin"]);
+    const down = await sshStream(node, USER, ["cat up.bin"]);
     assertClean(down);
     const [d1, s1] = [ioBytes(daemon), ioBytes(shim)];
     assert.equal(down.bytes, 64 * MiB);

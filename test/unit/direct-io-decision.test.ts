@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { decideDirectIo, stdioOfferOf, type DirectIoQuestion } from "../../agent/src/core/direct-io/direct-decision.js";
+import { decideDirectIo, type DirectIoQuestion } from "../../agent/src/core/direct-io/direct-decision.js";
+import { stdioOfferOf } from "../../agent/src/core/protocol/stdio-offer.js";
 import { claimProblem, fdProblem, pipeInodeOf, uidsOf, type ProcFacts } from "../../agent/src/core/direct-io/claimed-process.js";
 
 const ask = (over: Partial<DirectIoQuestion> = {}): DirectIoQuestion => ({ mode: "auto", offer: { pid: 4242, startTime: "55" }, plan: { kind: "command", tty: false }, engineProblem: null, ...over });

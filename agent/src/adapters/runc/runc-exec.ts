@@ -135,7 +135,11 @@ function statusOf(socket: Readable): { readonly code: Promise<number>; close(): 
 
 function detachedProcess(session: SessionProcesses, leader: ProcessIdentity | null, init: ProcessIdentity, status: { readonly code: Promise<number>; close(): void }, letGo: Writable, runcErr: Readable, pidFile: string): DirectProcess {
   const record = recordPathOf(pidFile);
-  writeFileSync(record, JSON.stringify(session), { mode: 0o600 });
+  try {
+    writeFileSync(record, JSON.stringify(session), { mode: 0o600 });
+  } catch {
+    // Only a crash sweep reads it: a session that runs without one has the guard still.
+  }
   let over = false;
   const exited = status.code.then((code) => {
     over = true;

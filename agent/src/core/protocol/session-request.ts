@@ -1,7 +1,7 @@
 import { InputError } from "../errors.js";
 import { parsePublicKey } from "../users/keys.js";
 import { DEFAULT_PROJECT, validateProject } from "../container/project.js";
-import { stdioOfferOf, type StdioOffer } from "../direct-io/direct-decision.js";
+import { stdioOfferOf, type StdioOffer } from "./stdio-offer.js";
 
 /**
  * What the spawn client asks for. Everything here came from the user's ssh client (command, TERM,

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import type { NodeConfig } from "../../core/config/node-config.js";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
-import { decideDirectIo, type StdioOffer } from "../../core/direct-io/direct-decision.js";
+import { decideDirectIo } from "../../core/direct-io/direct-decision.js";
+import type { StdioOffer } from "../../core/protocol/stdio-offer.js";
 import { engineRuntimeProblem, runcVersionProblem, type EngineRuntimeFacts, type RuncTarget } from "../../core/direct-io/runc-exec-args.js";
 import { claimStdio } from "../../adapters/proc/claimed-stdio.js";
 import { startRuncExec, type DirectProcess } from "../../adapters/runc/runc-exec.js";
@@ -102,7 +103,7 @@ export class DirectIo {
     }
     for (const name of names) {
       if (name.endsWith(".session.json")) {
-        const record = sessionRecordOf(readFileSync(`${dir}/${name}`, "utf8"));
+        const record = sessionRecordOf(readText(`${dir}/${name}`));
         const killed = record === null ? 0 : killSessionProcesses(record);
         if (killed > 0) this.deps.log({ kind: "warning", message: `direct stdio: ended ${killed} process(es) a session of the previous daemon left holding its user's pipes` });
       }
@@ -131,6 +132,14 @@ export function passwdUid(user: string, file = "/etc/passwd"): number | null {
     return line !== undefined && Number.isInteger(uid) && uid >= 0 ? uid : null;
   } catch {
     return null;
+  }
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
   }
 }
 
