@@ -223,6 +223,23 @@ describe("the direct path over real ssh", { timeout: 300_000 }, () => {
     }
   });
 
+  it("a daemon restart ends the session's command, also one that ignores SIGHUP, and leaves what the session started with nohup", async () => {
+    const kept = ["sleep", "1008"];
+    const command = ["sleep", "1009"];
+    // The command outlives the hang-up's SIGHUP, so only the daemon's own end of it (not the
+    // guard, which would take the whole group, the nohup'd child too) decides what stays.
+    const child = background(`nohup sleep 1008 </dev/null >/dev/null 2>&1 & trap '' HUP; sleep 1009`);
+    try {
+      assert.ok(await eventually(() => hostPids(kept).length === 1 && hostPids(command).length === 1, 15_000), "both run");
+      await node.restartDaemon();
+      assert.notEqual(await within(closed(child), 15_000), "timeout", "the user's ssh ends");
+      assert.equal(hostPids(command).length, 0, "the session's command is gone");
+      assert.equal(hostPids(kept).length, 1, "what it left running on its own stays, as on the engine path");
+    } finally {
+      for (const p of hostPids(kept)) process.kill(p, "SIGKILL");
+    }
+  });
+
   it("keeps a session with a terminal on the engine path", async () => {
     const before = await started();
     const r = await runCommand("ssh", ["-tt", ...node.sshArgs(USER), `${USER}@127.0.0.1`, "tty"], { timeoutMs: 60_000 });

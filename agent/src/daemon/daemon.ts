@@ -229,6 +229,7 @@ export class Daemon {
     // Closing a listener waits for its connections: tell each live session (one line) and end it.
     const closing = this.sockets.close();
     await this.live.endAll(DAEMON_STOPPING_MESSAGE, 2000);
+    this.directIo?.endAll();
     await closing;
     if (this.control) await new Promise<void>((resolve) => this.control?.close(() => resolve()));
     await this.metricsServer?.close();

@@ -42,6 +42,8 @@ export class DirectIo {
   private engineProblem: string | null = "the engine's runtime was not probed yet";
   private runc: string | null = null;
   private target: RuncTarget | null = null;
+  /** The sessions running on the direct path now, for a daemon that stops (endAll). */
+  private readonly live = new Set<DirectProcess>();
   /** The node binary spawn runs under: the daemon's own (one install, one wrapper, one node). */
   private readonly nodeExe = readlinkSync("/proc/self/exe");
 
@@ -86,7 +88,21 @@ export class DirectIo {
     if (!claim.ok) return this.fallBack(r, `pid ${r.offer.pid}: ${claim.reason}`);
     const pidFile = `${this.deps.runDir}/direct/${r.session}-${process.hrtime.bigint()}.pid`;
     const started = await startRuncExec({ runc: this.runc as string, target: this.target as RuncTarget, containerId: r.containerId, plan: r.plan, pidFile, fds: claim.fds });
-    return started.ok ? started.process : this.fallBack(r, started.reason);
+    if (!started.ok) return this.fallBack(r, started.reason);
+    const proc = started.process;
+    this.live.add(proc);
+    void proc.exited.then(() => this.live.delete(proc));
+    return proc;
+  }
+
+  /**
+   * The daemon stops: end every direct session now, as a forced end does (the holders of the
+   * user's pipes, then the guard let go). Otherwise the guards would see the daemon's sockets
+   * close and kill their whole groups, a `nohup server &` of the session too.
+   */
+  endAll(): void {
+    for (const proc of this.live) proc.kill();
+    this.live.clear();
   }
 
   /**
