@@ -13,13 +13,15 @@ const pool = (() => {
   return c.value;
 })();
 const policy = (over: Partial<EgressPolicy> = {}): EgressPolicy => ({ pool, blockPrivateRanges: false, resolvers: [], ...over });
-const text = (rules: ReturnType<typeof egressRules>): string[] => rules.map((r) => `${r.chain} ${r.spec.join(" ")}`);
+const text = (rules: ReturnType<typeof egressRules>): string[] => rules.map((r) => `${r.table ? `${r.table}:` : ""}${r.chain} ${r.spec.join(" ")}`);
+const BETWEEN_NETWORKS = "mangle:FORWARD -s 198.18.0.0/15 -d 198.18.0.0/15 -m physdev ! --physdev-is-bridged -j DROP";
 
 describe("egressRules", () => {
-  it("always drops the metadata address and new connections from pod containers to the host", () => {
+  it("always drops the metadata address, new connections from pod containers to the host, and routed traffic between pod networks (in mangle, which Docker never rewrites)", () => {
     assert.deepEqual(text(egressRules(policy())), [
       "DOCKER-USER -d 169.254.169.254/32 -j DROP",
       "INPUT -s 198.18.0.0/15 -m conntrack --ctstate NEW -j DROP",
+      BETWEEN_NETWORKS,
     ]);
   });
 
@@ -29,6 +31,7 @@ describe("egressRules", () => {
       "DOCKER-USER -s 198.18.0.0/15 -d 10.0.0.2/32 -p tcp --dport 53 -j RETURN",
       "DOCKER-USER -d 169.254.169.254/32 -j DROP",
       "INPUT -s 198.18.0.0/15 -m conntrack --ctstate NEW -j DROP",
+      BETWEEN_NETWORKS,
       "DOCKER-USER -s 198.18.0.0/15 -d 10.0.0.0/8 -j DROP",
       "DOCKER-USER -s 198.18.0.0/15 -d 172.16.0.0/12 -j DROP",
       "DOCKER-USER -s 198.18.0.0/15 -d 192.168.0.0/16 -j DROP",
@@ -45,7 +48,7 @@ describe("egressRules", () => {
     fc.assert(
       fc.property(fc.string(), (junk) => {
         for (const rule of egressRules(policy({ blockPrivateRanges: true, resolvers: resolversOf(`nameserver ${junk}\n`) }))) {
-          for (const arg of rule.spec) assert.match(arg, /^(-[a-z-]+|[A-Z]+|NEW|conntrack|udp|tcp|53|[0-9./]+)$/);
+          for (const arg of rule.spec) assert.match(arg, /^(-[a-z-]+|[A-Z]+|NEW|conntrack|physdev|!|udp|tcp|53|[0-9./]+)$/);
         }
       }),
     );
@@ -54,7 +57,7 @@ describe("egressRules", () => {
 
 /** An iptables with chains in memory: -C finds, -I inserts on top, -D removes one. */
 function fakeIptables(initial: Record<string, string[]> = {}): { run: RunProcess; chains: Record<string, string[]>; calls: number } {
-  const chains: Record<string, string[]> = { "DOCKER-USER": [], INPUT: [], ...initial };
+  const chains: Record<string, string[]> = { "DOCKER-USER": [], INPUT: [], FORWARD: [], ...initial };
   const state = { run: null as unknown as RunProcess, chains, calls: 0 };
   state.run = async (_file, args) => {
     state.calls++;
@@ -79,6 +82,7 @@ describe("EgressFirewall", () => {
     assert.deepEqual(docker.slice(0, 2), ["-s 198.18.0.0/15 -d 10.0.0.2/32 -p udp --dport 53 -j RETURN", "-s 198.18.0.0/15 -d 10.0.0.2/32 -p tcp --dport 53 -j RETURN"]);
     assert.equal(docker.length, 8);
     assert.deepEqual(ipt.chains["INPUT"], ["-s 198.18.0.0/15 -m conntrack --ctstate NEW -j DROP"]);
+    assert.deepEqual(ipt.chains["FORWARD"], ["-s 198.18.0.0/15 -d 198.18.0.0/15 -m physdev ! --physdev-is-bridged -j DROP -t mangle"], "the table passed to iptables");
     const before = JSON.stringify(ipt.chains);
     assert.equal(await fw.ensure(), null);
     assert.equal(JSON.stringify(ipt.chains), before);

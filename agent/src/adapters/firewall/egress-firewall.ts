@@ -47,7 +47,8 @@ export class EgressFirewall {
   }
 
   private async iptables(action: "-C" | "-I" | "-D", rule: FirewallRule): Promise<string | null> {
-    const args = ["-w", String(IPTABLES_WAIT_S), action, rule.chain, ...rule.spec];
+    // The table goes last (iptables reads options in any order), so action and chain keep their places.
+    const args = ["-w", String(IPTABLES_WAIT_S), action, rule.chain, ...rule.spec, ...(rule.table ? ["-t", rule.table] : [])];
     const timeoutMs = (IPTABLES_WAIT_S + 1) * 1000;
     const r = await (this.opts.run ?? runProcess)(this.opts.iptables ?? "iptables", args, { timeoutMs });
     return r.code === 0 ? null : `iptables ${args.join(" ")}: ${describeExit(r, timeoutMs)}: ${processMessage(r)}`;

@@ -2,7 +2,9 @@ import { formatCidr, overlaps, readCidr, type Cidr } from "./cidr.js";
 
 /** One iptables rule of ours: the chain and the match/target arguments after it. */
 export interface FirewallRule {
-  readonly chain: "DOCKER-USER" | "INPUT";
+  /** @default filter */
+  readonly table?: "mangle";
+  readonly chain: "DOCKER-USER" | "INPUT" | "FORWARD";
   readonly spec: readonly string[];
 }
 
@@ -25,6 +27,13 @@ export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", 
  * - new connections from pod containers to the host itself (its sshd, its daemons on the bridge
  *   gateway or any host address): DOCKER-USER only sees forwarded traffic, the host's own
  *   services are reached through INPUT. Replies to the daemon's own tunnel dials are ESTABLISHED.
+ * - routed traffic from one pod network to another (user, pool and services networks are all in
+ *   the pool), in mangle's FORWARD. Docker's own isolation (DOCKER-ISOLATION-STAGE-*) is off for
+ *   a moment whenever the engine creates a network: engine 20.10 deletes and re-inserts its jump
+ *   rules at the top of filter's FORWARD, and in that moment a container reached another user's
+ *   (caught by e2e/pool: a user's container reached a pooled container's listener while the pool
+ *   refilled). Docker never touches the mangle table, so this rule is never gone. Traffic inside
+ *   one bridge (a container and its services) is bridged, not routed, and is not matched.
  * - optionally, private ranges, with the host's resolvers in them let through on port 53 first.
  */
 export function egressRules(policy: EgressPolicy): FirewallRule[] {
@@ -32,6 +41,7 @@ export function egressRules(policy: EgressPolicy): FirewallRule[] {
   const rules: FirewallRule[] = [
     { chain: "DOCKER-USER", spec: ["-d", METADATA_ADDRESS, "-j", "DROP"] },
     { chain: "INPUT", spec: ["-s", pool, "-m", "conntrack", "--ctstate", "NEW", "-j", "DROP"] },
+    { table: "mangle", chain: "FORWARD", spec: ["-s", pool, "-d", pool, "-m", "physdev", "!", "--physdev-is-bridged", "-j", "DROP"] },
   ];
   if (!policy.blockPrivateRanges) return rules;
   const blocked = PRIVATE_RANGES.map((r) => readCidr(r)).flatMap((r) => (r.ok ? [r.value] : []));
