@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
+import { readTextOrNull } from "../process/process-identity.js";
 
 /**
  * What a forced end of one direct session (adapters/runc/runc-exec.ts), or the next daemon start
@@ -17,14 +18,6 @@ export interface SessionProcesses {
 }
 
 const PROC = "/proc";
-
-function read(path: string): string | null {
-  try {
-    return readFileSync(path, "latin1");
-  } catch {
-    return null;
-  }
-}
 
 function link(path: string): string | null {
   try {
@@ -96,12 +89,12 @@ export function treeIoCounters(pid: number): string | null {
   const queue = [pid];
   while (queue.length > 0 && seen < MAX_TREE) {
     const p = queue.shift() as number;
-    const io = read(`${PROC}/${p}/io`);
+    const io = readTextOrNull(`${PROC}/${p}/io`);
     if (io === null) continue;
     seen++;
     rchar += Number(/^rchar: (\d+)$/m.exec(io)?.[1] ?? 0);
     wchar += Number(/^wchar: (\d+)$/m.exec(io)?.[1] ?? 0);
-    for (const c of (read(`${PROC}/${p}/task/${p}/children`) ?? "").split(" ")) if (/^\d+$/.test(c)) queue.push(Number(c));
+    for (const c of (readTextOrNull(`${PROC}/${p}/task/${p}/children`) ?? "").split(" ")) if (/^\d+$/.test(c)) queue.push(Number(c));
   }
   return seen === 0 ? null : `${rchar} ${wchar}`;
 }

@@ -10,11 +10,15 @@ export interface ProcessIdentity {
   readonly startTime: string;
 }
 
-/** Field 22 of a /proc/PID/stat line; the command name (field 2) may hold blanks and ')'. */
+/** Fields 3 on of a /proc/PID/stat line; the command name (field 2) may hold blanks and ')'. */
+function statFieldsOf(statLine: string): string[] {
+  return statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
+}
+
+/** Field 22 of a /proc/PID/stat line. */
 export function startTimeOf(statLine: string): string | null {
-  const fields = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state), so field 22 is fields[19].
-  const start = fields[19];
+  const start = statFieldsOf(statLine)[19];
   return start !== undefined && /^[0-9]+$/.test(start) ? start : null;
 }
 
@@ -45,4 +49,28 @@ export function signalIfSame(who: ProcessIdentity, signal: NodeJS.Signals, readS
 
 function procStat(pid: number): string {
   return readFileSync(`/proc/${pid}/stat`, "utf8");
+}
+
+/** PF_EXITING in field 9 of /proc/PID/stat: the process is in exit() (an init: killing its pid namespace). */
+const PF_EXITING = 0x4;
+
+/** Still the process identified, and neither a zombie nor on its way out. */
+export function isLiving(who: ProcessIdentity, readStat: (pid: number) => string = procStat): boolean {
+  let fields: string[];
+  try {
+    fields = statFieldsOf(readStat(who.pid));
+  } catch {
+    return false;
+  }
+  // fields[0] is field 3 (state), fields[6] field 9 (flags), fields[19] field 22 (start time).
+  return fields[19] === who.startTime && fields[0] !== "Z" && fields[0] !== "X" && (Number(fields[6]) & PF_EXITING) === 0;
+}
+
+/** A small file's text (latin1: /proc and runc's files are bytes), or null when it is gone or unreadable. */
+export function readTextOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "latin1");
+  } catch {
+    return null;
+  }
 }

@@ -4,7 +4,7 @@ import type { Readable, Writable } from "node:stream";
 import type { ExecPlan } from "../../core/container/exec-plan.js";
 import { runcExecArgs, type RuncTarget } from "../../core/direct-io/runc-exec-args.js";
 import { KILLED_STATUS, STATUS_MAX_BYTES, waiterStatusOf } from "../../core/direct-io/session-waiter.js";
-import { identify, type ProcessIdentity } from "../process/process-identity.js";
+import { identify, isLiving, readTextOrNull, type ProcessIdentity } from "../process/process-identity.js";
 import { closeAll, type StdioFds } from "../proc/claimed-stdio.js";
 import { killSessionProcesses, pidNamespaceOf, treeIoCounters, type SessionProcesses } from "../proc/session-processes.js";
 
@@ -75,7 +75,8 @@ export async function startRuncExec(o: RuncExecOptions): Promise<RuncStart> {
   const stdio = child.stdio as unknown as readonly (Readable | Writable | null)[];
   const runcErr = stdio[2] as Readable;
   const letGo = stdio[5] as Writable;
-  for (const s of [runcErr, stdio[3] as Readable, letGo]) s.on("error", () => undefined);
+  const ours = [runcErr, stdio[3] as Readable, letGo] as const;
+  for (const s of ours) s.on("error", () => undefined);
   // Read from the start: a quick command's status can come before runc has exited, and Node
   // drains (drops) an unread stdio stream of a child that exits.
   const status = statusOf(stdio[3] as Readable);
@@ -101,14 +102,14 @@ export async function startRuncExec(o: RuncExecOptions): Promise<RuncStart> {
   if (ran.code !== 0) {
     // runc fails before the process runs; should one have started all the same, it goes.
     killSessionProcesses(session);
-    for (const s of [runcErr, stdio[3] as Readable, letGo]) s.destroy();
+    for (const s of ours) s.destroy();
     rmSync(o.pidFile, { force: true });
     const said = errText.trim().split("\n").pop() ?? "";
     return { ok: false, reason: ran.timedOut ? `runc exec did not return within ${timeoutMs} ms` : `runc exec failed (exit ${ran.code ?? "signal"})${said ? `: ${said}` : ""}` };
   }
   // The process runs, or has already run: from here on it is never started again elsewhere.
   // The waiter may be gone already (a quick command): then there is nobody to signal.
-  const leader = identify(Number(readText(o.pidFile)?.trim()));
+  const leader = identify(Number(readTextOrNull(o.pidFile)?.trim()));
   return { ok: true, process: detachedProcess(session, leader, init, status, letGo, runcErr, o.pidFile) };
 }
 
@@ -165,7 +166,7 @@ function detachedProcess(session: SessionProcesses, leader: ProcessIdentity | nu
       if (!letGo.writableEnded) letGo.end("\n");
     },
     ioCounters: () => (over || leader === null ? null : treeIoCounters(leader.pid)),
-    containerAlive: () => livingProcess(init),
+    containerAlive: () => isLiving(init),
   };
 }
 
@@ -180,29 +181,9 @@ function containerInit(root: string, containerId: string): ProcessIdentity | nul
   }
 }
 
-/** PF_EXITING in field 9 of /proc/PID/stat: the process is in exit(), killing its pid namespace. */
-const PF_EXITING = 0x4;
-
-/** Still the process identified, and neither a zombie nor on its way out. */
-function livingProcess(who: ProcessIdentity): boolean {
-  const stat = readText(`/proc/${who.pid}/stat`);
-  if (stat === null) return false;
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state), fields[6] field 9 (flags), fields[19] field 22 (start time).
-  return fields[19] === who.startTime && fields[0] !== "Z" && fields[0] !== "X" && (Number(fields[6]) & PF_EXITING) === 0;
-}
-
 /** Where a live session's SessionProcesses are kept, for the next start after a crash. */
 export function recordPathOf(pidFile: string): string {
   return pidFile.replace(/\.pid$/, "") + ".session.json";
-}
-
-function readText(path: string): string | null {
-  try {
-    return readFileSync(path, "latin1");
-  } catch {
-    return null;
-  }
 }
 
 function tryKill(pid: number, signal: NodeJS.Signals): void {

@@ -7,6 +7,7 @@ import { engineRuntimeProblem, runcVersionProblem, type EngineRuntimeFacts, type
 import { claimStdio } from "../../adapters/proc/claimed-stdio.js";
 import { startRuncExec, type DirectProcess } from "../../adapters/runc/runc-exec.js";
 import { killSessionProcesses, type SessionProcesses } from "../../adapters/proc/session-processes.js";
+import { readTextOrNull } from "../../adapters/process/process-identity.js";
 import { runProcess, type RunProcess } from "../../adapters/process/run-process.js";
 import type { Logger } from "../log.js";
 
@@ -119,7 +120,7 @@ export class DirectIo {
     }
     for (const name of names) {
       if (name.endsWith(".session.json")) {
-        const record = sessionRecordOf(readText(`${dir}/${name}`));
+        const record = sessionRecordOf(readTextOrNull(`${dir}/${name}`) ?? "");
         const killed = record === null ? 0 : killSessionProcesses(record);
         if (killed > 0) this.deps.log({ kind: "warning", message: `direct stdio: ended ${killed} process(es) a session of the previous daemon left holding its user's pipes` });
       }
@@ -148,14 +149,6 @@ export function passwdUid(user: string, file = "/etc/passwd"): number | null {
     return line !== undefined && Number.isInteger(uid) && uid >= 0 ? uid : null;
   } catch {
     return null;
-  }
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
   }
 }
 
