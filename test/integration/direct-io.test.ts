@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { DockerRuntime } from "../../agent/src/adapters/docker/docker-runtime.js";
 import { claimStdio } from "../../agent/src/adapters/proc/claimed-stdio.js";
 import { recordPathOf, startRuncExec, type DirectProcess, type RuncExecOptions } from "../../agent/src/adapters/runc/runc-exec.js";
-import { killSessionProcesses } from "../../agent/src/adapters/proc/session-processes.js";
+import { killSessionProcesses, sessionPids } from "../../agent/src/adapters/proc/session-processes.js";
 import { sessionRecordOf } from "../../agent/src/daemon/direct-io/direct-io.js";
 import { containerSpec, networkSpec } from "../../agent/src/core/container/container-spec.js";
 import type { ExecPlan } from "../../agent/src/core/container/exec-plan.js";
@@ -234,6 +234,8 @@ describe("the direct path against the real engine", { timeout: 120_000 }, () => 
     assert.equal(pidsRunning("sleep\u00001005").length, 1, "setsid took this one out of the guard's reach");
     const record = sessionRecordOf(readFileSync(recordPathOf(pidFile), "utf8"));
     assert.ok(record, "the session's record is there for the next start");
+    // The group dies at once, but a killed process holds its fds until its exit is through.
+    await eventually(() => (sessionPids(record).length === 1 ? 1 : 0));
     assert.equal(killSessionProcesses(record), 1);
     assert.deepEqual(pidsRunning("sleep\u00001005"), []);
     h.stop();
