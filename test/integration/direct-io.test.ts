@@ -60,8 +60,10 @@ async function holder(): Promise<Holder> {
     try {
       pid = Number(readFileSync(pidFile, "utf8"));
     } catch {
-      await new Promise((r) => setTimeout(r, 25));
+      /* not written yet */
     }
+    // Also when the file is there but still empty (created, not yet written): 0 is no pid.
+    if (!pid) await new Promise((r) => setTimeout(r, 25));
   }
   assert.ok(pid > 0, "holder started");
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
