@@ -65,6 +65,8 @@ async function holder(): Promise<Holder> {
     // Also when the file is there but still empty (created, not yet written): 0 is no pid.
     if (!pid) await new Promise((r) => setTimeout(r, 25));
   }
+  // A holder that never started must not keep this file alive (its shell and cats would).
+  if (!(pid > 0)) shell.kill("SIGKILL");
   assert.ok(pid > 0, "holder started");
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   const startTime = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] as string;
